@@ -1,0 +1,332 @@
+"""`caredesk`: the command line. Every command has --help; a bad argument gives one clear line
+on stderr and exit status 2; a bad configuration or store gives one line and exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from bot.clock import SLA_DESCRIPTIONS, due_for, parse_received
+from bot.config import Config, ConfigError, find_config_file, load_config
+from storage.db import StoreError
+
+DESCRIPTION = """\
+caredesk: the intake front of a city's Customer Care Centre.
+
+Residents complain by chat or email; caredesk collects what the city's policy requires
+(what, when, who, the outcome sought, contact details), opens a case, drafts and sends the
+acknowledgement within the service window, and keeps the policy's clocks.
+
+The configuration is read from --config FILE, else $CAREDESK_CONFIG, else ./caredesk.toml
+if present, else built-in defaults (see caredesk.example.toml). The store is ./caredesk.db
+unless the configuration or --db says otherwise.
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="caredesk",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
+    parser.add_argument("--db", metavar="PATH", help="SQLite store (overrides the configuration)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands.required = True
+
+    commands.add_parser(
+        "init",
+        help="create the store (or bring it to the current schema)",
+        description="Create the SQLite store, or migrate an older one forward.",
+    )
+
+    chat = commands.add_parser(
+        "chat",
+        help="file a complaint through the dialogue in this terminal",
+        description="Run the complaint dialogue in the terminal. Interactive on a terminal; "
+        "with piped stdin, each line is one message and replies go to stdout. An unfinished "
+        "conversation is kept and resumed next time.",
+    )
+    chat.add_argument(
+        "--session",
+        default="default",
+        help="conversation name, to keep several apart (default: default)",
+    )
+    chat.add_argument(
+        "--new", action="store_true", help="discard an unfinished conversation and start afresh"
+    )
+
+    cases = commands.add_parser(
+        "cases", help="list and read cases", description="List and read cases."
+    )
+    case_commands = cases.add_subparsers(
+        dest="cases_command", metavar="ACTION", parser_class=Parser
+    )
+    case_commands.required = True
+    listing = case_commands.add_parser(
+        "list", help="list cases, newest first", description="List cases, newest first."
+    )
+    listing.add_argument(
+        "--status",
+        choices=["open", "recorded", "declined", "redirected", "closed"],
+        help="only cases with this status",
+    )
+    listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    show = case_commands.add_parser(
+        "show",
+        help="show one case with its timeline",
+        description="Show one case: items, person, deadlines, timeline, drafts and outbox.",
+    )
+    show.add_argument("ref", help="case reference, e.g. CD-2026-000123")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+    sla = commands.add_parser(
+        "sla",
+        help="service-level clocks of the policy",
+        description="Deadlines of the city's service-level standards, "
+        "counted in business days in the city's time zone.",
+    )
+    sla_commands = sla.add_subparsers(dest="sla_command", metavar="ACTION", parser_class=Parser)
+    sla_commands.required = True
+    due = sla_commands.add_parser(
+        "due",
+        help="print the deadline of a clock for a receipt time",
+        description="Print the deadline (ISO-8601, with the city's UTC offset) of an SLA kind "
+        "for a receipt time. N business days means close of business on the N-th business "
+        "day after the local date of receipt.",
+    )
+    due.add_argument("--kind", required=True, help="SLA kind (see 'caredesk sla kinds')")
+    due.add_argument(
+        "--received",
+        required=True,
+        help="receipt time, ISO-8601 with a UTC offset, e.g. 2026-12-24T16:55:00-05:00",
+    )
+    sla_commands.add_parser(
+        "kinds",
+        help="list the SLA kinds and their lengths",
+        description="List the SLA kinds and their lengths.",
+    )
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the service: health endpoint and configured workers",
+        description="Run caredesk's HTTP service (health endpoint at /healthz; later the web "
+        "chat and staff pages) and the workers that are configured.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+
+    config = commands.add_parser(
+        "config",
+        help="check or show the configuration",
+        description="Check or show the effective configuration.",
+    )
+    config_commands = config.add_subparsers(
+        dest="config_command", metavar="ACTION", parser_class=Parser
+    )
+    config_commands.required = True
+    config_commands.add_parser(
+        "check",
+        help="validate the configuration file",
+        description="Validate the configuration; exit 1 with the problem if it is wrong.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(find_config_file(args.config))
+        return dispatch(args, config)
+    except (ConfigError, StoreError) as exc:
+        print(f"caredesk: {exc}", file=sys.stderr)
+        return 1
+
+
+def dispatch(args: argparse.Namespace, config: Config) -> int:
+    db_path = Path(args.db) if args.db else config.store_path
+    if args.command == "sla":
+        return cmd_sla(args, config)
+    if args.command == "config":
+        print(
+            f"configuration OK ({config.source}); store: {db_path}; city: {config.city.name}, "
+            f"{config.city.timezone}"
+        )
+        return 0
+    from bot.app import build_services  # the heavier imports only for commands that need them
+
+    services = build_services(config, db_path)
+    if args.command == "init":
+        print(f"store ready: {db_path}")
+        return 0
+    if args.command == "chat":
+        from bot.console import main_console
+
+        return main_console(services.chat, args.session, args.new)
+    if args.command == "cases":
+        return cmd_cases(args, services.db, config)
+    return cmd_serve(args, services)
+
+
+def cmd_sla(args: argparse.Namespace, config: Config) -> int:
+    if args.sla_command == "kinds":
+        for kind, rule in config.sla.items():
+            unit = "business" if rule.unit == "business" else "calendar"
+            text = SLA_DESCRIPTIONS.get(kind, "")
+            print(f"{kind:<20} {rule.days:>3} {unit} day{'s' if rule.days != 1 else ''}  {text}")
+        return 0
+    try:
+        received = parse_received(args.received)
+        print(due_for(args.kind, received, config.calendar(), config.sla).isoformat())
+    except ValueError as exc:
+        print(f"caredesk: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _local(value: str | None, config: Config) -> str | None:
+    if not value:
+        return value
+    return datetime.fromisoformat(value).astimezone(config.tz).isoformat()
+
+
+DUE_FIELDS = (
+    "received_at",
+    "ack_due",
+    "follow_up_due",
+    "response_due",
+    "hazard_due",
+    "occurred_at",
+    "created_at",
+    "updated_at",
+    "closed_at",
+)
+
+
+def cmd_cases(args: argparse.Namespace, db: Any, config: Config) -> int:
+    from storage.cases import get_case, list_cases
+
+    if args.cases_command == "list":
+        rows = [
+            {
+                **r,
+                "missing": json.loads(r["missing"]),
+                **{k: _local(r[k], config) for k in DUE_FIELDS if k in r},
+            }
+            for r in list_cases(db, args.status, args.limit)
+        ]
+        if args.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False))
+            return 0
+        if not rows:
+            print("no cases")
+            return 0
+        print(f"{'REF':<16} {'KIND':<13} {'STATUS':<11} {'CHANNEL':<9} {'RECEIVED':<17} ACK DUE")
+        for r in rows:
+            print(
+                f"{r['ref']:<16} {r['kind']:<13} {r['status']:<11} {r['channel']:<9} "
+                f"{(r['received_at'] or '')[:16]:<17} {(r['ack_due'] or '')[:16]}"
+            )
+        return 0
+    case = get_case(db, args.ref)
+    if case is None:
+        print(f"caredesk: no case {args.ref!r}", file=sys.stderr)
+        return 1
+    for key in DUE_FIELDS:
+        case[key] = _local(case.get(key), config)
+    if args.json:
+        print(json.dumps(case, indent=2, ensure_ascii=False))
+        return 0
+    print(format_case(case))
+    return 0
+
+
+def format_case(case: dict[str, Any]) -> str:
+    person = case["person"] or {}
+    contact = ", ".join(p for p in (person.get("email"), person.get("phone")) if p) or "-"
+    lines = [
+        f"{case['ref']}  {case['kind']}  {case['status']}  via {case['channel']}",
+        f"received      {case['received_at']}",
+        f"ack due       {case['ack_due']}",
+        f"follow-up     {case['follow_up_due'] or '-'}",
+    ]
+    if case["hazard_due"]:
+        lines.append(f"inspect by    {case['hazard_due']}")
+    if case["response_due"]:
+        lines.append(f"respond by    {case['response_due']}")
+    lines += [
+        "",
+        f"what          {case['what'] or '-'}",
+        f"when          {case['when_text'] or '-'}  {case['occurred_at'] or ''}".rstrip(),
+        f"who           {case['who'] or '-'}",
+        f"outcome       {case['outcome'] or '-'}",
+        f"name          {person.get('name') or '-'}",
+        f"contact       {contact}",
+        f"missing       {', '.join(case['missing']) or 'nothing'}",
+        "rules         " + "; ".join(f"{r['rule']}: {r['reason']}" for r in case["rules"]),
+        "",
+        "timeline",
+    ]
+    lines += [f"  {e['at']}  {e['type']:<14} {e['actor']}" for e in case["events"]]
+    for draft in case["drafts"]:
+        lines += [
+            "",
+            f"draft #{draft['id']} ({draft['reply_kind']}, {draft['status']}, "
+            f"to {draft['channel']}): {draft['subject']}",
+        ]
+    for item in case["outbox"]:
+        lines += [
+            f"outbox #{item['id']} ({item['reply_kind']}, {item['status']}, "
+            f"{item['channel']}): {item['subject']}"
+        ]
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace, services: Any) -> int:
+    from aiohttp import web
+
+    from bot.app import build_app
+    from bot.logs import configure_logging
+
+    configure_logging(os.environ.get("CAREDESK_LOG_LEVEL", "INFO"))
+    app = build_app(services)
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"caredesk serving on {base}\n"
+        f"  health:   {base}/healthz\n"
+        f"  store:    {services.db.conn.execute('PRAGMA database_list').fetchone()[2]}\n"
+        f"  city:     {services.config.city.name} ({services.config.city.timezone})\n"
+        "  try it:   in another terminal run `.venv/bin/caredesk chat` to file a complaint,\n"
+        "            then `.venv/bin/caredesk cases list` to see it.\n"
+        "  not yet:  web chat, staff pages, email and Telegram channels (later issues).",
+        flush=True,
+    )
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None, handle_signals=True)
+    except OSError as exc:
+        print(
+            f"caredesk: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,399 @@
+"""Configuration: one TOML file plus environment variables for secrets.
+
+Every number and name of the city's policy lives here, so that another city can run caredesk
+with its own. Loading validates everything up front and reports the first problem as one
+`ConfigError` naming the key, so a typo never surfaces later as a traceback in a worker.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, time
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.clock import DEFAULT_SLA, BusinessCalendar, SlaRule
+
+CONFIG_ENV = "CAREDESK_CONFIG"
+DEFAULT_CONFIG_FILE = "caredesk.toml"
+
+REVIEW_MODES = ("auto", "review")
+
+#: Which drafted replies may leave without a person reading them first (POLICY.md: sensitive
+#: kinds always wait). "ack-*" are the policy's 1-business-day acknowledgements.
+DEFAULT_REVIEW: Mapping[str, str] = {
+    "ack-complaint": "auto",
+    "ack-request": "auto",
+    "ack-email": "auto",
+    "ack-hazard": "auto",
+    "feedback-thanks": "auto",
+    # "auto": the acknowledgement itself lists the missing items and asks for them;
+    # "review": a separate request is drafted for staff to vet.
+    "missing-info": "auto",
+    "anonymous-declined": "review",
+    "out-of-scope": "review",
+    "interim-ack": "review",
+    "closing": "review",
+}
+
+#: Reply kinds that can never be configured to go out automatically (POLICY.md, last rule).
+ALWAYS_REVIEWED = frozenset({"anonymous-declined", "out-of-scope"})
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; the message names the key and the problem."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    phone: str
+    email: str
+    web: str
+    hours: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class CityConfig:
+    name: str = "City of Example"
+    timezone: str = "America/Toronto"
+    opens: time = time(8, 30)
+    closes: time = time(16, 30)
+    holiday_country: str = "CA"
+    holiday_subdiv: str | None = "ON"
+    civic_holiday: bool = True
+    extra_closures: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
+class DialogueConfig:
+    #: Longer chat messages are refused with a polite note rather than silently cut.
+    max_message_chars: int = 4000
+    #: Offered in prompts that ask for a phone number; phonenumbers' default region.
+    phone_region: str = "CA"
+    #: After a conversation is ended for abusive language, how long before a new one starts.
+    abuse_cooloff_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Extra phrases added to the built-in classification rules (bot/policy.py)."""
+
+    safety: tuple[str, ...] = ()
+    abuse: tuple[str, ...] = ()
+    council: tuple[str, ...] = ()
+    appeal: tuple[str, ...] = ()
+    employee: tuple[str, ...] = ()
+    legislation: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()
+    request: tuple[str, ...] = ()
+    feedback: tuple[str, ...] = ()
+
+
+DEFAULT_CARE = Contact(
+    name="Customer Care Centre",
+    phone="311",
+    email="customercare@city.example",
+    web="city.example/customercare",
+    hours="Monday to Friday, 8:30 a.m. to 4:30 p.m.",
+)
+DEFAULT_OMBUDSMAN = Contact(
+    name="Ontario Ombudsman",
+    phone="1-800-263-1830",
+    email="info@ombudsman.on.ca",
+    web="ombudsman.on.ca",
+    text=(
+        "If you are not satisfied with how we handled your concern, or with the outcome, "
+        "you can contact the Ontario Ombudsman once our process is complete."
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    city: CityConfig = field(default_factory=CityConfig)
+    care: Contact = DEFAULT_CARE
+    ombudsman: Contact = DEFAULT_OMBUDSMAN
+    sla: Mapping[str, SlaRule] = field(default_factory=lambda: dict(DEFAULT_SLA))
+    review: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_REVIEW))
+    dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    store_path: Path = Path("caredesk.db")
+    reference_prefix: str = "CD"
+    #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
+    retention_days: int = 2555
+    source: str = "built-in defaults"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.city.timezone)
+
+    def calendar(self) -> BusinessCalendar:
+        return BusinessCalendar(
+            tz=self.tz,
+            opens=self.city.opens,
+            closes=self.city.closes,
+            country=self.city.holiday_country,
+            subdiv=self.city.holiday_subdiv,
+            civic_holiday=self.city.civic_holiday,
+            extra_closures=frozenset(self.city.extra_closures),
+        )
+
+    def needs_review(self, reply_kind: str) -> bool:
+        return reply_kind in ALWAYS_REVIEWED or self.review.get(reply_kind, "review") != "auto"
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def find_config_file(explicit: str | None, cwd: Path | None = None) -> Path | None:
+    """--config FILE, else $CAREDESK_CONFIG, else ./caredesk.toml if present, else None."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
+    return candidate if candidate.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a TOML file; None gives the built-in defaults."""
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return parse_config(raw, source=str(path), base=path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def parse_config(
+    raw: Mapping[str, Any], source: str = "<dict>", base: Path | None = None
+) -> Config:
+    """Build a Config from parsed TOML; unknown keys are errors (they are usually typos)."""
+    _known(
+        raw,
+        "",
+        {
+            "city",
+            "contact",
+            "sla",
+            "review",
+            "dialogue",
+            "rules",
+            "store",
+            "references",
+            "retention",
+            "mail",
+            "telegram",
+            "web",
+        },
+    )
+    city = _section(
+        raw,
+        "city",
+        CityConfig,
+        {
+            "name": _str,
+            "timezone": _timezone,
+            "opens": _clock_time,
+            "closes": _clock_time,
+            "holiday_country": _str,
+            "holiday_subdiv": _opt_str,
+            "civic_holiday": _bool,
+            "extra_closures": _dates,
+        },
+    )
+    if city.opens >= city.closes:
+        raise ConfigError("city.opens: must be earlier than city.closes")
+    contact = _table(raw, "contact")
+    _known(contact, "contact.", {"care", "ombudsman"})
+    care = _contact(contact, "care", DEFAULT_CARE)
+    ombudsman = _contact(contact, "ombudsman", DEFAULT_OMBUDSMAN)
+    sla = _sla(_table(raw, "sla"))
+    review = _review(_table(raw, "review"))
+    dialogue = _section(
+        raw,
+        "dialogue",
+        DialogueConfig,
+        {
+            "max_message_chars": _positive_int,
+            "phone_region": _str,
+            "abuse_cooloff_minutes": _positive_int,
+        },
+    )
+    rules = _section(raw, "rules", RulesConfig, {f.name: _phrases for f in fields(RulesConfig)})
+    store = _table(raw, "store")
+    _known(store, "store.", {"path"})
+    store_path = Path(_str("store.path", store.get("path", "caredesk.db")))
+    if base is not None and not store_path.is_absolute() and "path" in store:
+        store_path = base / store_path
+    refs = _table(raw, "references")
+    _known(refs, "references.", {"prefix"})
+    prefix = _str("references.prefix", refs.get("prefix", "CD"))
+    if not prefix.isalnum() or not prefix.isascii():
+        raise ConfigError("references.prefix: must be letters and digits only, e.g. 'CD'")
+    retention = _table(raw, "retention")
+    _known(retention, "retention.", {"days"})
+    retention_days = _positive_int("retention.days", retention.get("days", 2555))
+    return Config(
+        city=city,
+        care=care,
+        ombudsman=ombudsman,
+        sla=sla,
+        review=review,
+        dialogue=dialogue,
+        rules=rules,
+        store_path=store_path,
+        reference_prefix=prefix.upper(),
+        retention_days=retention_days,
+        source=source,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Validators: each takes the dotted key (for the message) and the raw value.
+
+T = TypeVar("T")
+Validator = Callable[[str, Any], Any]
+
+
+def _table(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: must be a table ([{key}])")
+    return value
+
+
+def _known(table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(
+                f"{prefix}{key}: unknown key (expected one of: {', '.join(sorted(allowed))})"
+            )
+
+
+def _section(raw: Mapping[str, Any], name: str, cls: type[T], spec: Mapping[str, Validator]) -> T:
+    table = _table(raw, name)
+    _known(table, f"{name}.", set(spec))
+    values = {
+        key: check(f"{name}.{key}", table[key]) for key, check in spec.items() if key in table
+    }
+    return cls(**values)
+
+
+def _str(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key}: must be a non-empty string")
+    return value.strip()
+
+
+def _opt_str(key: str, value: Any) -> str | None:
+    return None if value == "" else _str(key, value)
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: must be true or false")
+    return value
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key}: must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _timezone(key: str, value: Any) -> str:
+    name = _str(key, value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key}: unknown time zone {name!r} (e.g. 'America/Toronto')") from None
+    return name
+
+
+def _clock_time(key: str, value: Any) -> time:
+    text = _str(key, value)
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{key}: must be a time like '08:30', got {text!r}") from None
+
+
+def _dates(key: str, value: Any) -> tuple[date, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f'{key}: must be a list of dates like ["2026-12-24"]')
+    out = []
+    for item in value:
+        if isinstance(item, date):
+            out.append(item)
+            continue
+        try:
+            out.append(date.fromisoformat(str(item)))
+        except ValueError:
+            raise ConfigError(f"{key}: {item!r} is not a date like 2026-12-24") from None
+    return tuple(out)
+
+
+def _phrases(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{key}: must be a list of non-empty strings")
+    return tuple(v.strip().lower() for v in value)
+
+
+def _contact(table: Mapping[str, Any], name: str, default: Contact) -> Contact:
+    section = _table(table, name)
+    allowed = {f.name for f in fields(Contact)}
+    _known(section, f"contact.{name}.", allowed)
+    values = {f.name: getattr(default, f.name) for f in fields(Contact)}
+    for key, value in section.items():
+        values[key] = _str(f"contact.{name}.{key}", value)
+    return Contact(**values)
+
+
+def _sla(table: Mapping[str, Any]) -> dict[str, SlaRule]:
+    rules = dict(DEFAULT_SLA)
+    for kind, value in table.items():
+        key = f"sla.{kind}"
+        if isinstance(value, dict):
+            _known(value, f"{key}.", {"days", "unit"})
+            days = _positive_int(f"{key}.days", value.get("days"))
+            unit = value.get("unit", "business")
+            if unit not in ("business", "calendar"):
+                raise ConfigError(f"{key}.unit: must be 'business' or 'calendar', got {unit!r}")
+            rules[kind] = SlaRule(days, unit)
+        else:
+            default_unit = rules[kind].unit if kind in rules else "business"
+            rules[kind] = SlaRule(_positive_int(key, value), default_unit)
+    return rules
+
+
+def _review(table: Mapping[str, Any]) -> dict[str, str]:
+    review = dict(DEFAULT_REVIEW)
+    for kind, mode in table.items():
+        key = f"review.{kind}"
+        if kind not in DEFAULT_REVIEW:
+            raise ConfigError(f"{key}: unknown reply kind (known: {', '.join(DEFAULT_REVIEW)})")
+        if mode not in REVIEW_MODES:
+            raise ConfigError(f"{key}: must be 'auto' or 'review', got {mode!r}")
+        if kind in ALWAYS_REVIEWED and mode == "auto":
+            raise ConfigError(
+                f"{key}: the policy requires a person to vet this reply; use 'review'"
+            )
+        review[kind] = mode
+    return review

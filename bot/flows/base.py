@@ -1,0 +1,118 @@
+"""What every dialogue flow is made of: steps in a table, outcomes, and the words that work
+at any step. A flow is pure: `step(state, text, now) -> (state, replies)`, where state is plain
+JSON-able data the store persists, so a conversation survives a restart of the service.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+State = dict[str, Any]
+Data = dict[str, Any]
+
+#: Words that work at any step (with or without a leading "/", as Telegram sends them).
+COMMANDS: Mapping[str, str] = {
+    "back": "back",
+    "go back": "back",
+    "previous": "back",
+    "cancel": "cancel",
+    "quit": "cancel",
+    "exit": "cancel",
+    "stop": "cancel",
+    "help": "help",
+    "?": "help",
+    "why": "why",
+    "why?": "why",
+    "why do you need this": "why",
+    "why do you need that": "why",
+    "restart": "restart",
+    "start over": "restart",
+    "start": "restart",
+}
+
+YES = frozenset(
+    {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "true", "oui"}
+)
+NO = frozenset({"no", "n", "nope", "nah", "false", "non", "no one", "nobody", "none"})
+UNSURE = frozenset(
+    {
+        "not sure",
+        "don't know",
+        "dont know",
+        "do not know",
+        "unsure",
+        "no idea",
+        "i don't know",
+        "i dont know",
+        "unknown",
+        "skip",
+        "pass",
+    }
+)
+REFUSE = frozenset(
+    {
+        "no",
+        "skip",
+        "anonymous",
+        "anon",
+        "rather not",
+        "i'd rather not",
+        "i would rather not",
+        "prefer not",
+        "prefer not to say",
+        "no thanks",
+        "no thank you",
+        "none",
+        "n/a",
+        "na",
+        "not telling",
+        "i don't want to",
+        "i dont want to",
+        "pass",
+        "nope",
+    }
+)
+
+
+def normalise(text: str) -> str:
+    """Lower case, single spaces, no leading slash or trailing punctuation: for matching words."""
+    text = " ".join(text.lower().replace("’", "'").split())
+    return re.sub(r"[.!]+$", "", text.lstrip("/")).strip()
+
+
+def command_of(text: str) -> str | None:
+    return COMMANDS.get(normalise(text))
+
+
+class Reask(Exception):
+    """The answer does not fit the step; the message says why and the step is asked again."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a parser took from an answer."""
+
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    say: tuple[str, ...] = ()
+    #: Set the conversation's status instead of moving to the next step (e.g. "confirmed").
+    status: str | None = None
+    #: Ask this step next (instead of the first one still unanswered).
+    then: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of a flow's table: what to ask, how to read the answer, which data it fills."""
+
+    name: str
+    prompt: Callable[[Data], str]
+    parse: Callable[[str, Data, datetime], Outcome]
+    applies: Callable[[Data], bool]
+    fills: tuple[str, ...]
+    why: str
+    help: str
+    choices: Callable[[Data], tuple[str, ...]] = lambda data: ()

@@ -1,0 +1,813 @@
+"""The complaint dialogue: a declarative table of steps, pure.
+
+It collects what the city's policy requires of a complaint (04.01: what, when, who, outcome,
+contact), asks early about immediate danger, declines anonymous allegations politely (02.01)
+unless safety is at stake, and points out-of-scope matters (02.03) to the right process.
+
+```mermaid
+stateDiagram-v2
+    [*] --> kind: greeting
+    kind --> safety: complaint / request / something else
+    kind --> what: compliment or suggestion
+    safety --> what: yes = call 911, hazard case
+    what --> scope: sounds out of scope
+    scope --> name: yes, record it for a redirect
+    scope --> when: no, carry on
+    what --> when
+    when --> when_time: only the day was given
+    when --> who
+    when_time --> who
+    who --> outcome
+    outcome --> name
+    name --> name: refused once = explain policy 02.01
+    name --> on_behalf
+    on_behalf --> third_party: someone else
+    on_behalf --> contact
+    third_party --> contact
+    contact --> summary
+    summary --> summary: edit ITEM = ask that item again
+    summary --> [*]: confirm = decide() + store + acknowledgement
+```
+Steps that do not apply (no "who" for a compliment) are skipped by their `applies` rule; the
+next step is always the first one, in table order, that applies and is still unanswered, so
+`back`, `edit` and `restart` only have to clear data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from bot.config import Config
+from bot.extract import (
+    ExtractError,
+    clean_text,
+    find_contact,
+    format_phone,
+    parse_time_of_day,
+    parse_when,
+)
+from bot.flows.base import (
+    NO,
+    REFUSE,
+    UNSURE,
+    YES,
+    Data,
+    Outcome,
+    Reask,
+    State,
+    Step,
+    command_of,
+    normalise,
+)
+from bot.model import Kind, Person, Reply, Submission
+from bot.policy import REDIRECTS, Rules
+from bot.wording import human_datetime, human_day
+
+STATE_VERSION = 1
+
+KINDS = {
+    "1": "complaint",
+    "complaint": "complaint",
+    "a complaint": "complaint",
+    "complain": "complaint",
+    "2": "request",
+    "request": "request",
+    "request for service": "request",
+    "service request": "request",
+    "a request": "request",
+    "3": "feedback",
+    "compliment": "feedback",
+    "suggestion": "feedback",
+    "feedback": "feedback",
+    "compliment or suggestion": "feedback",
+    "a compliment": "feedback",
+    "4": "other",
+    "something else": "other",
+    "other": "other",
+    "else": "other",
+}
+KIND_CHOICES = ("Complaint", "Request for service", "Compliment or suggestion", "Something else")
+KIND_NAMES = {
+    "complaint": "Complaint",
+    "request": "Request for service",
+    "feedback": "Compliment or suggestion",
+    "other": "Something else",
+}
+EDITABLE = {
+    "what": "what",
+    "details": "what",
+    "description": "what",
+    "what happened": "what",
+    "when": "when",
+    "date": "when",
+    "time": "when",
+    "who": "who",
+    "people": "who",
+    "involved": "who",
+    "outcome": "outcome",
+    "result": "outcome",
+    "name": "name",
+    "contact": "contact",
+    "email": "contact",
+    "phone": "contact",
+    "type": "kind",
+    "kind": "kind",
+}
+KIND_ARTICLES = {
+    "complaint": "a complaint",
+    "request": "a request for service",
+    "feedback": "a compliment or suggestion",
+}
+#: A first message at least this long is taken as the description of what happened.
+FREE_TEXT_WORDS = 8
+NOW_WORDS = frozenset({"now", "right now", "just now", "today", "ongoing", "still happening"})
+
+
+def _hazard(d: Data) -> bool:
+    return bool(d.get("safety"))
+
+
+def _investigated(d: Data) -> bool:
+    """Complaints (not hazards, not redirects) need the full five items."""
+    return d.get("kind") == "complaint" and not _hazard(d) and not d.get("scope")
+
+
+def _name_optional(d: Data) -> bool:
+    """Only allegations need a name (02.01); hazards, requests and compliments do not."""
+    return _hazard(d) or d.get("kind") in ("feedback", "request")
+
+
+def _text_item(key: str) -> Callable[[str, Data, datetime], Outcome]:
+    """A parser for an item that is free text of at least a couple of characters."""
+
+    def parse(text: str, d: Data, now: datetime) -> Outcome:
+        if len(text.strip()) < 2:
+            raise Reask("Could you say a little more?")
+        return Outcome({key: text})
+
+    return parse
+
+
+def _min_words(text: str, words: int, message: str) -> str:
+    if len(text.split()) < words:
+        raise Reask(message)
+    return text
+
+
+@dataclass(frozen=True)
+class ComplaintFlow:
+    """The dialogue, bound to the city's configuration and rules."""
+
+    config: Config
+    rules: Rules
+
+    # -- public interface -----------------------------------------------------------------
+
+    def start(self, now: datetime) -> tuple[State, list[Reply]]:
+        state = self._new_state(now)
+        return state, [Reply(self._greeting()), self._prompt(state)]
+
+    def step(self, state: State | None, text: str, now: datetime) -> tuple[State, list[Reply]]:
+        """One turn: the resident's text in, the new state and the replies out."""
+        if state is None or state.get("status") not in ("active",):
+            return self._begin_again(state, text, now)
+        state = _copy(state)
+        try:
+            text = clean_text(text, self.config.dialogue.max_message_chars)
+        except ExtractError as exc:
+            return state, [Reply(str(exc)), self._prompt(state)]
+        if not text:
+            return state, [Reply("I didn't receive any text."), self._prompt(state)]
+        abuse = self.rules.abuse.check(text)
+        if abuse:
+            return self._abuse(state, now)
+        command = command_of(text)
+        if command:
+            return self._command(state, command, now)
+        return self._answer(state, text, now)
+
+    def current_step(self, state: State) -> str:
+        return str(state["step"])
+
+    def choices(self, state: State) -> tuple[str, ...]:
+        return self._step(state["step"]).choices(state["data"])
+
+    def resume(self, state: State) -> list[Reply]:
+        """What to say when a resident comes back to an unfinished conversation."""
+        return [Reply("Welcome back. Let's carry on where we left off."), self._prompt(state)]
+
+    # -- turn handling ----------------------------------------------------------------------
+
+    def _new_state(self, now: datetime) -> State:
+        state: State = {
+            "v": STATE_VERSION,
+            "status": "active",
+            "data": {},
+            "history": [],
+            "strikes": 0,
+            "started_at": now.isoformat(),
+            "step": "",
+        }
+        state["step"] = self._next(state["data"])
+        return state
+
+    def _begin_again(
+        self, old: State | None, text: str, now: datetime
+    ) -> tuple[State, list[Reply]]:
+        if old is not None and old.get("status") == "ended":
+            ended = datetime.fromisoformat(old["ended_at"])
+            if now - ended < timedelta(minutes=self.config.dialogue.abuse_cooloff_minutes):
+                return old, [
+                    Reply(
+                        "Our earlier conversation was ended. Please come back a little later and "
+                        "we'll be glad to help with your concern."
+                    )
+                ]
+        state, replies = self.start(now)
+        if command_of(text) or normalise(text) in GREETINGS or not text.strip():
+            return state, replies
+        new_state, answer = self.step(state, text, now)
+        return new_state, [replies[0], *answer]
+
+    def _answer(self, state: State, text: str, now: datetime) -> tuple[State, list[Reply]]:
+        step = self._step(state["step"])
+        data = state["data"]
+        try:
+            outcome = step.parse(text, data, now)
+        except (Reask, ExtractError) as exc:
+            return state, [Reply(str(exc), step.choices(data))]
+        data.update(outcome.updates)
+        if step.name != "summary":
+            state["history"].append(step.name)
+        if outcome.status:
+            state["status"] = outcome.status
+            return state, [Reply(s) for s in outcome.say]
+        state["step"] = outcome.then or self._next(data)
+        return state, [*(Reply(s) for s in outcome.say), self._prompt(state)]
+
+    def _command(self, state: State, command: str, now: datetime) -> tuple[State, list[Reply]]:
+        step = self._step(state["step"])
+        if command == "help":
+            return state, [Reply(step.help + "\n\n" + COMMAND_HELP), self._prompt(state)]
+        if command == "why":
+            return state, [Reply(step.why), self._prompt(state)]
+        if command == "cancel":
+            state["status"] = "cancelled"
+            return state, [
+                Reply(
+                    "I've cancelled this conversation. Nothing has been sent to the City. "
+                    "If you'd like to start again, just send a new message."
+                )
+            ]
+        if command == "restart":
+            state, replies = self.start(now)
+            return state, [Reply("Let's start again."), *replies]
+        # back
+        if not state["history"]:
+            return state, [Reply("This is the first question."), self._prompt(state)]
+        previous = state["history"].pop()
+        for key in self._step(previous).fills:
+            state["data"].pop(key, None)
+        state["step"] = self._next(state["data"])
+        return state, [self._prompt(state)]
+
+    def _abuse(self, state: State, now: datetime) -> tuple[State, list[Reply]]:
+        state["strikes"] = int(state.get("strikes", 0)) + 1
+        if state["strikes"] == 1:
+            return state, [
+                Reply(
+                    "I can hear that you're frustrated, and I want to help you get this to the "
+                    "right people. Please keep the conversation free of abusive language; if it "
+                    "continues I'll have to end our conversation. Let's carry on."
+                ),
+                self._prompt(state),
+            ]
+        state["status"] = "ended"
+        state["ended_at"] = now.isoformat()
+        return state, [
+            Reply(
+                "I'm ending our conversation now because of the language used. You're welcome to "
+                "come back later, when you're ready, and we'll work on your concern together. "
+                f"You can also call {self.config.care.name} at {self.config.care.phone} "
+                f"({self.config.care.hours})."
+            )
+        ]
+
+    def _step(self, name: str) -> Step:
+        return self.table[name]
+
+    def _next(self, data: Data) -> str:
+        for step in self.table.values():
+            if step.applies(data) and any(key not in data for key in step.fills):
+                return step.name
+        return "summary"
+
+    def _prompt(self, state: State) -> Reply:
+        step = self._step(state["step"])
+        return Reply(step.prompt(state["data"]), step.choices(state["data"]))
+
+    def _greeting(self) -> str:
+        return (
+            f"Hello, and thank you for contacting the {self.config.city.name} "
+            f"{self.config.care.name}. I can take a complaint, a request for service, a "
+            "compliment or a suggestion, and pass it to the City. A person at the City will "
+            "read everything you send. You can type 'help' at any time."
+        )
+
+    # -- the table -------------------------------------------------------------------------
+
+    @cached_property
+    def table(self) -> dict[str, Step]:
+        return {s.name: s for s in self._steps()}
+
+    def _steps(self) -> Sequence[Step]:
+        return (
+            Step(
+                "kind",
+                lambda d: (
+                    "What is your message about? You can choose one, or just "
+                    "tell me in your own words."
+                ),
+                self._parse_kind,
+                lambda d: True,
+                ("kind",),
+                "Knowing what kind of message this is lets us send it to the right people and "
+                "apply the right timelines: a complaint is investigated and followed up, a "
+                "compliment is shared with the team.",
+                "Choose 1 for a complaint (you're unhappy with a City service or action), 2 for a "
+                "request for service (a pothole, a missed pickup...), 3 for a compliment or "
+                "suggestion, or 4 for something else.",
+                lambda d: KIND_CHOICES,
+            ),
+            Step(
+                "safety",
+                lambda d: (
+                    "First, is anyone in immediate danger, or is there a hazard "
+                    "right now, such as a gas leak, a downed wire, flooding or a sinkhole? "
+                    "(yes / no)"
+                ),
+                self._parse_safety,
+                lambda d: d.get("kind") in ("complaint", "request", "other"),
+                ("safety",),
+                "If someone is in danger, 911 is the fastest help. Hazards reported to the "
+                "City are inspected within one business day, even if you don't give your name.",
+                "Answer yes if anyone could be hurt right now, otherwise no.",
+                lambda d: ("Yes", "No"),
+            ),
+            Step(
+                "what",
+                self._what_prompt,
+                self._parse_what,
+                lambda d: True,
+                ("what",),
+                "The details help the department understand exactly what happened and act on it "
+                "(City policy 04.01 a).",
+                "Describe what happened in a few sentences: where (the street or place), what "
+                "you saw or experienced, and what went wrong.",
+            ),
+            Step(
+                "scope",
+                self._scope_prompt,
+                self._parse_scope,
+                lambda d: bool(d.get("scope_found")),
+                ("scope",),
+                "The City's complaint policy (02.03) does not cover some matters because they "
+                "have their own process; sending you there gets you an answer faster.",
+                "Type yes to record your message so staff can point you to the right process, "
+                "or no if I've misunderstood and you'd like to carry on.",
+                lambda d: ("Yes", "No"),
+            ),
+            Step(
+                "when",
+                self._when_prompt,
+                self._parse_when,
+                lambda d: (
+                    (_investigated(d) or _hazard(d) or d.get("kind") == "request")
+                    and not d.get("scope")
+                ),
+                ("when_text",),
+                "The date and time let the department check its records, schedules and logs "
+                "for that day (policy 04.01 b).",
+                'Write the date and time, for example "yesterday at 3pm", "12 March at '
+                '10am" or "2026-03-12 14:00". If you\'re not sure, type "not sure".',
+            ),
+            Step(
+                "when_time",
+                lambda d: "About what time was it? (for example 3pm, or 'not sure')",
+                self._parse_when_time,
+                lambda d: d.get("when_has_time") is False,
+                ("when_time",),
+                "The time of day helps staff find the right shift, route or record.",
+                "Write a time like 3pm or 10:30, or 'not sure'.",
+            ),
+            Step(
+                "who",
+                lambda d: (
+                    "Who was involved? For example a staff member's name or role, "
+                    "a department, a contractor or a vehicle number. If you don't know, describe "
+                    "them."
+                ),
+                _text_item("who"),
+                _investigated,
+                ("who",),
+                "Knowing who was involved lets us ask the right people about it (policy 04.01 c).",
+                'Anything that identifies them helps: a name, a role ("the bus driver"), a '
+                "truck number, a department.",
+            ),
+            Step(
+                "outcome",
+                lambda d: "What outcome are you looking for? What would you like the City to do?",
+                _text_item("outcome"),
+                _investigated,
+                ("outcome",),
+                "Telling us what you'd like to happen helps us aim for a resolution that works "
+                "for you (policy 04.01 d).",
+                "For example: an apology, a repair, a refund, a change to a schedule, or simply "
+                "that it doesn't happen again.",
+            ),
+            Step(
+                "name",
+                self._name_prompt,
+                self._parse_name,
+                lambda d: True,
+                ("name",),
+                "The City's policy (02.01) is that anonymous complaints can't be investigated, "
+                "except immediate threats to safety. Your name is kept confidential and used "
+                "only to handle your message.",
+                "Type your full name, for example Jane Doe.",
+            ),
+            Step(
+                "on_behalf",
+                lambda d: (
+                    "Is this about something that happened to you, or are "
+                    "you writing on behalf of someone else? (me / someone else)"
+                ),
+                self._parse_on_behalf,
+                lambda d: _investigated(d) and bool(d.get("name")),
+                ("on_behalf",),
+                "Complaints made for someone who isn't named can't be investigated (policy "
+                "02.01), so we ask who the complaint is for.",
+                "Type 'me' if it's about you, or 'someone else'.",
+                lambda d: ("Me", "Someone else"),
+            ),
+            Step(
+                "third_party",
+                lambda d: (
+                    "What is the name of the person you're writing for? We'll keep it confidential."
+                ),
+                self._parse_third_party,
+                lambda d: d.get("on_behalf") == "other",
+                ("third_party",),
+                "The City can only investigate a complaint for someone else when that person is "
+                "named (policy 02.01).",
+                "Type their full name.",
+            ),
+            Step(
+                "contact",
+                lambda d: (
+                    "How can we reach you? Please give an email address, a phone number, or both."
+                ),
+                self._parse_contact,
+                lambda d: bool(d.get("name")),
+                ("contact",),
+                "So we can acknowledge your message, give you updates and tell you the outcome "
+                "(policy 04.01 e). Your details are kept confidential.",
+                "For example jane@example.com or 905-555-0100.",
+            ),
+            Step(
+                "summary",
+                self._summary,
+                self._parse_summary,
+                lambda d: True,
+                (),
+                "This is your chance to check everything before it's sent to the City.",
+                "Type 'confirm' to send it, 'edit' followed by the item to change (what, when, "
+                "who, outcome, name, contact or type), or 'cancel'.",
+                lambda d: ("Confirm", "Edit", "Cancel"),
+            ),
+        )
+
+    # -- prompts ---------------------------------------------------------------------------
+
+    def _what_prompt(self, d: Data) -> str:
+        if _hazard(d):
+            return "Please describe the hazard and where it is (the street, address or landmark)."
+        if d.get("kind") == "feedback":
+            return "Please tell me your compliment or suggestion."
+        if d.get("kind") == "request":
+            return "What would you like the City to do, and where (the street or address)?"
+        return (
+            "Please tell me what happened, in as much detail as you can: where it was, "
+            "what you saw or experienced, and what went wrong."
+        )
+
+    def _scope_prompt(self, d: Data) -> str:
+        process = REDIRECTS[d["scope_found"]]
+        return (
+            f"Thank you. It sounds like this may be about {process}. The City's complaint "
+            "process doesn't cover that (policy 02.03), but I can record your message and a "
+            "member of staff will point you to the right place. Shall I do that? "
+            "(yes / no, I'd like to carry on)"
+        )
+
+    def _when_prompt(self, d: Data) -> str:
+        if _hazard(d):
+            return 'When did you notice it? (for example "right now" or "this morning")'
+        if d.get("kind") == "request":
+            return 'When did you first notice it? (for example "yesterday" or "12 March")'
+        return (
+            "When did it happen? Please include the date and, if you can, the time "
+            '(for example "yesterday at 3pm" or "12 March at 10am").'
+        )
+
+    def _name_prompt(self, d: Data) -> str:
+        if _name_optional(d):
+            return "May I have your name, so we can update you? (or type 'skip' to stay anonymous)"
+        if d.get("anon_warned"):
+            return "Would you like to give your name? (type your name, or 'no')"
+        return "May I have your full name?"
+
+    def _summary(self, d: Data) -> str:
+        kind = "Report of a potential hazard" if _hazard(d) else KIND_NAMES.get(d["kind"], "")
+        lines = ["Here is what I have. Please check it:", f"- Type: {kind}", f"- What: {d['what']}"]
+        if d.get("scope"):
+            lines.append("- Note: this may be for a different process; staff will point you to it")
+        if "when_text" in d:
+            lines.append(f"- When: {self._when_summary(d)}")
+        if "who" in d:
+            lines.append(f"- Who was involved: {d['who']}")
+        if "outcome" in d:
+            lines.append(f"- Outcome you're looking for: {d['outcome']}")
+        lines.append(f"- Your name: {d.get('name') or 'not given'}")
+        if d.get("on_behalf") == "other":
+            lines.append(f"- On behalf of: {d.get('third_party') or 'not named'}")
+        contact = d.get("contact") or {}
+        methods = [*contact.get("emails", []), *map(format_phone, contact.get("phones", []))]
+        lines.append(f"- Contact: {', '.join(methods) or 'not given'}")
+        if self._declines(d):
+            lines.append(
+                "\nPlease note: under the City's Customer Service Policy (02.01), a "
+                "complaint without a name, or for someone who isn't named, can be "
+                "recorded but not investigated. You can type 'edit name' to add yours."
+            )
+        lines.append(
+            "\nType 'confirm' to send it, 'edit' and the item to change (for example "
+            "'edit when'), or 'cancel'."
+        )
+        return "\n".join(lines)
+
+    def _when_summary(self, d: Data) -> str:
+        if not d.get("when_at"):
+            return "not known"
+        at = datetime.fromisoformat(d["when_at"])
+        timed = d.get("when_has_time") or d.get("when_time")
+        when = human_datetime(at) if timed else human_day(at)
+        return f'{when} (you said: "{d["when_text"]}")'
+
+    def _declines(self, d: Data) -> bool:
+        if _hazard(d) or d.get("kind") not in ("complaint", "other"):
+            return False
+        return not d.get("name") or (d.get("on_behalf") == "other" and not d.get("third_party"))
+
+    # -- parsers -----------------------------------------------------------------------------
+
+    def _parse_kind(self, text: str, d: Data, now: datetime) -> Outcome:
+        words = len(text.split())
+        choice = KINDS.get(normalise(text)) or KINDS.get(normalise(text).split(" ")[0])
+        if choice and words <= 4:
+            return Outcome({"kind": choice})
+        if words >= FREE_TEXT_WORDS:
+            return self._free_text_first(text, now)
+        kind, hit = self.rules.classify(text)
+        if hit.rule != "default-complaint":
+            return Outcome(
+                {"kind": kind.value},
+                say=(
+                    f"Thank you. I'll treat this as {KIND_ARTICLES[kind.value]} (you can change "
+                    "that at the end).",
+                ),
+            )
+        raise Reask(
+            "Sorry, I didn't catch that. Please choose one of the options, or tell "
+            "me in a sentence or two what happened."
+        )
+
+    def _free_text_first(self, text: str, now: datetime) -> Outcome:
+        """A first message in the resident's own words may answer several questions at once."""
+        kind, _hit = self.rules.classify(text)
+        updates: dict[str, object] = {"kind": kind.value, "what": text}
+        updates.update(self._scope_updates(text))
+        label = KIND_ARTICLES[kind.value]
+        try:
+            contact = find_contact(text, self.config.dialogue.phone_region)
+        except ExtractError:
+            contact = None
+        if contact and (contact.emails or contact.phones):
+            updates["contact"] = {"emails": list(contact.emails), "phones": list(contact.phones)}
+        return Outcome(
+            updates,
+            say=(
+                f"Thank you for explaining. I've noted what you wrote, and I'll treat it as "
+                f"{label} (you can change that at the end).",
+            ),
+        )
+
+    def _scope_updates(self, text: str) -> dict[str, object]:
+        found = self.rules.out_of_scope(text)
+        return {"scope_found": found[0]} if found else {}
+
+    def _parse_safety(self, text: str, d: Data, now: datetime) -> Outcome:
+        answer = normalise(text)
+        if answer in YES:
+            return Outcome(
+                {"safety": True},
+                say=(
+                    "If anyone is in danger, please call 911 now. I'll record this as a potential "
+                    "hazard so the City can inspect it within one business day.",
+                ),
+            )
+        if answer in NO:
+            return Outcome({"safety": False})
+        raise Reask("Please answer yes or no: is anyone in immediate danger right now?")
+
+    def _parse_what(self, text: str, d: Data, now: datetime) -> Outcome:
+        _min_words(
+            text,
+            3,
+            "Could you tell me a little more? A sentence or two about what "
+            "happened and where helps the City act on it.",
+        )
+        updates: dict[str, object] = {"what": text}
+        if "scope" not in d and not _hazard(d):
+            updates.update(self._scope_updates(text))
+        return Outcome(updates)
+
+    def _parse_scope(self, text: str, d: Data, now: datetime) -> Outcome:
+        answer = normalise(text)
+        if answer in YES:
+            return Outcome({"scope": d["scope_found"]})
+        if answer in NO or answer.startswith("no"):
+            return Outcome({"scope": ""}, say=("Thank you, let's carry on.",))
+        raise Reask("Please answer yes (record it for the right process) or no (carry on).")
+
+    def _parse_when(self, text: str, d: Data, now: datetime) -> Outcome:
+        answer = normalise(text)
+        tz = self.config.tz
+        if answer in UNSURE:
+            return Outcome({"when_text": "", "when_at": None})
+        if answer in NOW_WORDS:
+            return Outcome(
+                {
+                    "when_text": text,
+                    "when_at": now.astimezone(tz).isoformat(),
+                    "when_has_time": True,
+                }
+            )
+        when = parse_when(text, now, tz)
+        return Outcome(
+            {"when_text": text, "when_at": when.at.isoformat(), "when_has_time": when.has_time}
+        )
+
+    def _parse_when_time(self, text: str, d: Data, now: datetime) -> Outcome:
+        if normalise(text) in UNSURE:
+            return Outcome({"when_time": ""})
+        day = datetime.fromisoformat(d["when_at"])
+        at = parse_time_of_day(text, day, now, self.config.tz)
+        return Outcome(
+            {"when_time": text, "when_at": at.isoformat(), "when_text": f"{d['when_text']}, {text}"}
+        )
+
+    def _parse_name(self, text: str, d: Data, now: datetime) -> Outcome:
+        if normalise(text) in REFUSE:
+            if _name_optional(d):
+                return Outcome({"name": ""})
+            if not d.get("anon_warned"):
+                raise_anon = (
+                    "I understand. Before you decide, I should explain: under the City's "
+                    "Customer Service Policy (section 02.01), complaints made anonymously can't "
+                    "be investigated, unless there is an immediate threat to safety. Your name "
+                    "and contact details are kept confidential and used only to look into your "
+                    "complaint and reply to you."
+                )
+                return Outcome({"anon_warned": True}, say=(raise_anon,), then="name")
+            return Outcome({"name": ""})
+        name = " ".join(text.split())
+        if any(ch.isdigit() for ch in name) or "@" in name:
+            raise Reask(
+                "That looks like contact details; I'll ask for those next. What is your name?"
+            )
+        if not any(ch.isalpha() for ch in name) or not 2 <= len(name) <= 100:
+            raise Reask("Please type your name, for example Jane Doe.")
+        return Outcome({"name": name})
+
+    def _parse_on_behalf(self, text: str, d: Data, now: datetime) -> Outcome:
+        answer = normalise(text)
+        if answer in ("me", "myself", "self", "mine", "for me", "me myself", "it's me", "1"):
+            return Outcome({"on_behalf": "self"})
+        if "else" in answer or "behalf" in answer or "other" in answer or answer == "2":
+            return Outcome({"on_behalf": "other"})
+        raise Reask("Please type 'me' if this is about you, or 'someone else'.")
+
+    def _parse_third_party(self, text: str, d: Data, now: datetime) -> Outcome:
+        if normalise(text) in REFUSE or normalise(text) in UNSURE:
+            return Outcome({"third_party": ""})
+        if not any(ch.isalpha() for ch in text):
+            raise Reask("Please type the person's name.")
+        return Outcome({"third_party": " ".join(text.split())})
+
+    def _parse_contact(self, text: str, d: Data, now: datetime) -> Outcome:
+        found = find_contact(text, self.config.dialogue.phone_region)
+        if not found.emails and not found.phones:
+            raise Reask(
+                "I couldn't find an email address or a phone number in that. Please "
+                "type one, for example jane@example.com or 905-555-0100."
+            )
+        return Outcome({"contact": {"emails": list(found.emails), "phones": list(found.phones)}})
+
+    def _parse_summary(self, text: str, d: Data, now: datetime) -> Outcome:
+        answer = normalise(text)
+        if answer in YES or answer in ("confirm", "send", "send it", "submit", "looks good"):
+            return Outcome(status="confirmed")
+        if answer == "edit":
+            raise Reask(
+                "What would you like to change? Type 'edit' and one of: what, when, "
+                "who, outcome, name, contact or type."
+            )
+        if answer.startswith("edit ") or answer.startswith("change "):
+            item = EDITABLE.get(answer.split(" ", 1)[1].strip())
+            if item is None:
+                raise Reask(
+                    "I can change: what, when, who, outcome, name, contact or type. "
+                    "For example 'edit when'."
+                )
+            for key in EDIT_CLEARS[item]:
+                d.pop(key, None)
+            return Outcome()
+        raise Reask("Please type 'confirm' to send it, 'edit' and the item to change, or 'cancel'.")
+
+
+EDIT_CLEARS: dict[str, tuple[str, ...]] = {
+    "what": ("what", "scope_found", "scope"),
+    "when": ("when_text", "when_at", "when_has_time", "when_time"),
+    "who": ("who",),
+    "outcome": ("outcome",),
+    "name": ("name", "anon_warned", "on_behalf", "third_party"),
+    "contact": ("contact",),
+    "kind": ("kind", "safety", "scope_found", "scope"),
+}
+
+GREETINGS = frozenset(
+    {"hi", "hello", "hey", "good morning", "good afternoon", "bonjour", "hi there", "hello there"}
+)
+
+COMMAND_HELP = (
+    "At any time you can type: 'back' to change your last answer, 'why' to learn "
+    "why we ask, 'restart' to start again, or 'cancel' to stop."
+)
+
+
+def _copy(state: State) -> State:
+    """States are values: never change the caller's copy."""
+    out = dict(state)
+    out["data"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in state["data"].items()}
+    out["history"] = list(state["history"])
+    return out
+
+
+def submission_from_state(
+    state: State, channel: str, received_at: datetime, conversation: str | None
+) -> Submission:
+    """A confirmed conversation as the Submission decide() reads."""
+    d = state["data"]
+    contact = d.get("contact") or {}
+    person = Person(
+        name=d.get("name") or None,
+        email=(contact.get("emails") or [None])[0],
+        phone=(contact.get("phones") or [None])[0],
+    )
+    kind_hint = {
+        "complaint": Kind.COMPLAINT,
+        "request": Kind.REQUEST,
+        "feedback": Kind.FEEDBACK,
+    }.get(d.get("kind", ""))
+    on_behalf = d.get("third_party", "") if d.get("on_behalf") == "other" else None
+    text = "\n".join(str(d[k]) for k in ("what", "who", "outcome") if d.get(k))
+    return Submission(
+        channel=channel,
+        received_at=received_at,
+        text=text,
+        what=d.get("what"),
+        when_text=d.get("when_text") or None,
+        when=datetime.fromisoformat(d["when_at"]) if d.get("when_at") else None,
+        who=d.get("who"),
+        outcome=d.get("outcome"),
+        person=person,
+        kind_hint=kind_hint,
+        safety=bool(d.get("safety")),
+        on_behalf_of=on_behalf,
+        scope_hint=d.get("scope") or "",
+        conversation=conversation,
+    )

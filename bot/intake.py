@@ -1,0 +1,239 @@
+"""Filing a submission: decide(), then case + events + replies in one SQLite transaction.
+
+Every channel ends here, so the same complaint typed anywhere gives the same case and the same
+replies. Replies that may go out automatically become outbox rows for the channel that asked;
+replies the policy wants a person to vet become drafts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot.decide import Policy, decide
+from bot.extract import format_phone
+from bot.model import ITEM_LABELS, KIND_LABELS, Decision, PlannedReply, Submission
+from bot.policy import REDIRECTS
+from bot.replies import RenderedReply, ReplyRenderer
+from bot.wording import human_datetime, human_day
+from storage.cases import add_event, insert_case, insert_message, insert_person, next_reference
+from storage.outbox import enqueue, insert_draft
+
+log = logging.getLogger(__name__)
+
+#: Channels where the resident is in a live conversation that can show a reply right away.
+LIVE_CHANNELS = frozenset({"console", "web", "telegram"})
+
+
+@dataclass(frozen=True)
+class Filed:
+    ref: str
+    case_id: int
+    decision: Decision
+    #: Short texts for a live chat about replies that wait for a person.
+    notices: tuple[str, ...]
+
+
+class Intake:
+    def __init__(self, db: sqlite_utils.Database, policy: Policy, renderer: ReplyRenderer):
+        self.db = db
+        self.policy = policy
+        self.renderer = renderer
+
+    def file(self, sub: Submission, now: datetime) -> Filed:
+        """Decide and store atomically; nested inside a caller's transaction when there is one."""
+        decision = decide(sub, now, self.policy)
+        with self.db.atomic():
+            ref = next_reference(
+                self.db,
+                self.policy.config.reference_prefix,
+                sub.received_at.astimezone(self.policy.config.tz).year,
+            )
+            person_id = insert_person(self.db, sub.person, now)
+            case_id = insert_case(self.db, ref, sub, decision, person_id, now)
+            insert_message(
+                self.db,
+                case_id=case_id,
+                direction="in",
+                channel=sub.channel,
+                body=sub.text,
+                subject=sub.subject,
+                now=now,
+            )
+            add_event(
+                self.db,
+                case_id,
+                "received",
+                sub.channel,
+                now,
+                {"channel": sub.channel, "received_at": sub.received_at.isoformat()},
+            )
+            add_event(
+                self.db,
+                case_id,
+                "decided",
+                "policy",
+                now,
+                {
+                    "kind": decision.kind.value,
+                    "status": decision.status.value,
+                    "missing": list(decision.missing),
+                    "deadlines": {k: v.isoformat() for k, v in decision.deadlines.items()},
+                    "rules": [h.rule for h in decision.hits],
+                },
+            )
+            notices = [
+                self._route(case_id, ref, sub, decision, planned, now)
+                for planned in decision.replies
+            ]
+        log.info(
+            "case filed",
+            extra={"ref": ref, "kind": decision.kind.value, "status": decision.status.value},
+        )
+        return Filed(ref, case_id, decision, tuple(n for n in notices if n))
+
+    def _route(
+        self,
+        case_id: int,
+        ref: str,
+        sub: Submission,
+        decision: Decision,
+        planned: PlannedReply,
+        now: datetime,
+    ) -> str | None:
+        context = reply_context(self.policy, ref, sub, decision, planned.kind)
+        reply = self.renderer.render(planned.kind, context)
+        live = sub.channel in LIVE_CHANNELS
+        if not planned.review and (live or sub.person.email):
+            channel = sub.channel if live else "email"
+            recipient = sub.conversation if live else sub.person.email
+            enqueue(
+                self.db,
+                case_id=case_id,
+                channel=channel,
+                recipient=recipient,
+                reply_kind=reply.kind,
+                subject=reply.subject,
+                body=reply.body,
+                key=f"{ref}:{reply.kind}:{channel}",
+                now=now,
+            )
+            add_event(
+                self.db,
+                case_id,
+                "reply-queued",
+                "policy",
+                now,
+                {"reply": reply.kind, "channel": channel, "why": planned.why},
+            )
+            return None
+        channel = "email" if sub.person.email else sub.channel
+        recipient = sub.person.email or sub.conversation
+        insert_draft(
+            self.db,
+            case_id=case_id,
+            reply_kind=reply.kind,
+            channel=channel,
+            recipient=recipient,
+            subject=reply.subject,
+            body=reply.body,
+            why=planned.why,
+            now=now,
+        )
+        add_event(
+            self.db,
+            case_id,
+            "draft-created",
+            "policy",
+            now,
+            {"reply": reply.kind, "channel": channel, "why": planned.why},
+        )
+        return self._notice(ref, sub, decision, reply)
+
+    def _notice(
+        self, ref: str, sub: Submission, decision: Decision, reply: RenderedReply
+    ) -> str | None:
+        if sub.channel not in LIVE_CHANNELS:
+            return None
+        care = self.policy.config.care
+        due = min(decision.deadlines.values())
+        how = "reply by email" if sub.person.email else "call you" if sub.person.phone else None
+        if reply.kind == "anonymous-declined":
+            return (
+                f"Your message has been recorded under reference {ref}. Under the City's "
+                "Customer Service Policy (section 02.01) it can't be investigated without "
+                "your name and contact details, but you're welcome to send it again with "
+                "them at any time. If anyone is in danger, please call 911."
+            )
+        if reply.kind == "out-of-scope":
+            follow = (
+                f"will {how} by {human_day(due)} to point you to the right process"
+                if how
+                else "will look at it"
+            )
+            return (
+                f"Your message has been recorded under reference {ref}. A member of our "
+                f"{care.name} team {follow}."
+            )
+        if reply.kind == "missing-info":
+            return None
+        if how is None:
+            return None
+        return (
+            f"A member of our {care.name} team will review your message ({ref}) and "
+            f"{how} by {human_day(due)}."
+        )
+
+
+def reply_context(
+    policy: Policy, ref: str, sub: Submission, decision: Decision, reply_kind: str
+) -> dict[str, Any]:
+    """The variables every reply template receives (templates/replies)."""
+    cfg = policy.config
+    # Missing items are asked for in the acknowledgement itself unless staff vet that request.
+    ask_missing = reply_kind == "missing-info" or not cfg.needs_review("missing-info")
+    phone = format_phone(sub.person.phone) if sub.person.phone else None
+    contact = ", ".join(c for c in (sub.person.email, phone) if c) or None
+    tz = cfg.tz
+    next_date = decision.next_date
+    when = sub.when_text
+    if sub.when is not None:
+        when = human_datetime(sub.when.astimezone(tz))
+    return {
+        "city_name": cfg.city.name,
+        "care": {
+            "name": cfg.care.name,
+            "phone": cfg.care.phone,
+            "email": cfg.care.email,
+            "web": cfg.care.web,
+            "hours": cfg.care.hours,
+        },
+        "ombudsman": {
+            "name": cfg.ombudsman.name,
+            "phone": cfg.ombudsman.phone,
+            "web": cfg.ombudsman.web,
+            "text": cfg.ombudsman.text,
+        },
+        "ref": ref,
+        "kind_label": KIND_LABELS[decision.kind],
+        "resident_name": sub.person.name,
+        "received": human_datetime(sub.received_at.astimezone(tz)),
+        "channel": sub.channel,
+        "items": {
+            "what": sub.what,
+            "when": when,
+            "who": sub.who,
+            "outcome": sub.outcome,
+            "contact": contact,
+        },
+        "missing": [ITEM_LABELS[item] for item in decision.missing] if ask_missing else [],
+        "next_date": human_day(next_date.astimezone(tz)) if next_date else None,
+        "original_subject": sub.subject,
+        "redirect_process": REDIRECTS.get(decision.out_of_scope or ""),
+        "expected_date": None,
+        "resolution": None,
+    }

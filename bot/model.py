@@ -1,0 +1,142 @@
+"""The nouns every part of caredesk shares, as frozen dataclasses.
+
+A `Submission` is what a channel collected (a finished chat dialogue, a parsed email); a
+`Decision` is what the policy makes of it. Both are plain data so that `decide()` stays pure
+and tests can build them by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    COMPLAINT = "complaint"
+    REQUEST = "request"
+    FEEDBACK = "feedback"
+    OUT_OF_SCOPE = "out-of-scope"
+    HAZARD = "hazard"
+
+
+KIND_LABELS: dict[Kind, str] = {
+    Kind.COMPLAINT: "complaint",
+    Kind.REQUEST: "request for service",
+    Kind.FEEDBACK: "feedback",
+    Kind.OUT_OF_SCOPE: "message",
+    Kind.HAZARD: "report of a potential hazard",
+}
+
+
+class Status(StrEnum):
+    OPEN = "open"  # being worked on; clocks running
+    RECORDED = "recorded"  # kept for the record (feedback); nothing to investigate
+    DECLINED = "declined"  # anonymous allegation, policy 02.01
+    REDIRECTED = "redirected"  # out of scope, policy 02.03
+    CLOSED = "closed"
+
+
+#: The five things a complaint must contain (policy 04.01), in the order the dialogue asks.
+ITEMS: tuple[str, ...] = ("what", "when", "who", "outcome", "contact")
+
+ITEM_LABELS: dict[str, str] = {
+    "what": "what happened, in detail",
+    "when": "the date and time it happened",
+    "who": "who was involved",
+    "outcome": "the outcome you are looking for",
+    "contact": "your name and how to reach you (email or phone)",
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    """Contact details, stored apart from case text so they can be protected and erased."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.email or self.phone)
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.name) and self.reachable
+
+    def summary(self) -> str | None:
+        parts = [p for p in (self.email, self.phone) if p]
+        return ", ".join(parts) or None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a channel collected, before the policy has looked at it."""
+
+    channel: str  # console | web | telegram | email
+    received_at: datetime  # aware
+    text: str  # everything the resident wrote, for classification
+    what: str | None = None
+    when_text: str | None = None  # as the resident said it
+    when: datetime | None = None  # resolved in the city's zone, when it could be
+    who: str | None = None
+    outcome: str | None = None
+    person: Person = field(default_factory=Person)
+    kind_hint: Kind | None = None  # the resident's explicit choice in chat
+    safety: bool = False  # the resident said someone is in immediate danger
+    on_behalf_of: str | None = None  # "" = someone unnamed; None = themselves
+    scope_hint: str | None = None  # an out-of-scope category the dialogue already confirmed
+    subject: str | None = None
+    conversation: str | None = None  # channel address to answer on (chat id, email address)
+
+    def item(self, name: str) -> str | None:
+        if name == "when":
+            return self.when_text
+        if name == "contact":
+            return self.person.summary()
+        value: str | None = getattr(self, name)
+        return value
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """Which named rule fired, and why: recorded on the case and shown by `mail inspect`."""
+
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlannedReply:
+    kind: str  # a template in templates/replies
+    review: bool  # True: drafted for staff; False: goes out automatically
+    why: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: Kind
+    status: Status
+    missing: tuple[str, ...]
+    deadlines: dict[str, datetime]  # SLA kind -> due
+    replies: tuple[PlannedReply, ...]
+    hits: tuple[RuleHit, ...]
+    sensitive: bool = False  # Council/CAO/Ombudsman involvement: staff close it
+    out_of_scope: str | None = None  # category, when redirected
+
+    @property
+    def next_date(self) -> datetime | None:
+        """When the resident will hear from us next: the earliest deadline after the ack."""
+        for key in ("hazard-inspection", "follow-up", "email-response"):
+            if key in self.deadlines:
+                return self.deadlines[key]
+        return None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One chat message to the resident; `choices` become buttons where the channel has them."""
+
+    text: str
+    choices: tuple[str, ...] = ()

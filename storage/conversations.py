@@ -1,0 +1,40 @@
+"""Chat conversation state, persisted after every turn so a conversation survives a restart."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from storage.cases import utc
+
+
+def load_conversation(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT state FROM conversations WHERE key = ?", [key]).fetchone()
+    if row is None:
+        return None
+    state: dict[str, Any] = json.loads(row[0])
+    return state
+
+
+def save_conversation(
+    db: sqlite_utils.Database,
+    key: str,
+    channel: str,
+    state: dict[str, Any],
+    now: datetime,
+    case_id: int | None = None,
+) -> None:
+    db.execute(
+        """INSERT INTO conversations (key, channel, state, case_id, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
+               case_id = COALESCE(excluded.case_id, conversations.case_id)""",
+        [key, channel, json.dumps(state, ensure_ascii=False), case_id, utc(now), utc(now)],
+    )
+
+
+def delete_conversation(db: sqlite_utils.Database, key: str) -> None:
+    db.execute("DELETE FROM conversations WHERE key = ?", [key])

@@ -1,0 +1,187 @@
+"""The SQLite store: connection settings, schema and forward migrations.
+
+One file, WAL mode so readers (staff pages, `cases list`) never block the writer, and a schema
+version in `PRAGMA user_version` so every start brings an older file forward. Migrations only
+ever add; each runs in its own transaction together with its version bump.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlite_utils
+
+#: Each entry is one migration: a list of statements. Never edit a released entry; append.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        # Contact details live apart from case text so they can be protected and erased
+        # (policy 03.01) without touching the record of what happened (04.08).
+        """CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT, email TEXT, phone TEXT,
+            created_at TEXT NOT NULL,
+            erased_at TEXT
+        )""",
+        """CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            ref TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            department TEXT,
+            person_id INTEGER REFERENCES people(id),
+            subject TEXT,
+            what TEXT, when_text TEXT, occurred_at TEXT, who TEXT, outcome TEXT,
+            on_behalf_of TEXT,
+            missing TEXT NOT NULL DEFAULT '[]',
+            rules TEXT NOT NULL DEFAULT '[]',
+            sensitive INTEGER NOT NULL DEFAULT 0,
+            out_of_scope TEXT,
+            received_at TEXT NOT NULL,
+            ack_due TEXT,
+            follow_up_due TEXT,
+            response_due TEXT,
+            hazard_due TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT
+        )""",
+        "CREATE INDEX cases_status ON cases(status)",
+        "CREATE INDEX cases_person ON cases(person_id)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            at TEXT NOT NULL,
+            type TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX events_case ON events(case_id, id)",
+        # The timeline is a record (04.08): append-only, enforced by the database itself.
+        """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+           BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+        """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+           BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER REFERENCES cases(id),
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            channel TEXT NOT NULL,
+            message_key TEXT UNIQUE,
+            at TEXT NOT NULL,
+            subject TEXT,
+            body TEXT NOT NULL,
+            meta TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX messages_case ON messages(case_id)",
+        """CREATE TABLE drafts (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            reply_kind TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            recipient TEXT,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            why TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'rejected')),
+            created_at TEXT NOT NULL,
+            reviewed_by TEXT,
+            reviewed_at TEXT
+        )""",
+        "CREATE INDEX drafts_status ON drafts(status)",
+        # Every side effect that leaves the machine is first a row here (DESIGN.md).
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER REFERENCES cases(id),
+            draft_id INTEGER REFERENCES drafts(id),
+            channel TEXT NOT NULL,
+            recipient TEXT,
+            reply_kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        )""",
+        "CREATE INDEX outbox_due ON outbox(status, channel, next_attempt_at)",
+        """CREATE TABLE conversations (
+            key TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            state TEXT NOT NULL,
+            case_id INTEGER REFERENCES cases(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TABLE counters (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        )""",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The store cannot be used (newer schema than this code, unreadable file)."""
+
+
+def connect(path: Path | str) -> sqlite_utils.Database:
+    """Open the store with the settings every process must share."""
+    db = sqlite_utils.Database(str(path))
+    # Autocommit outside db.atomic(): a lone write is its own transaction, and atomic()'s
+    # explicit BEGIN/COMMIT groups the writes that belong together.
+    db.conn.isolation_level = None
+    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute("PRAGMA foreign_keys = ON")
+    if str(path) != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    row = db.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the missing migrations, each in one transaction; return the version reached."""
+    current = schema_version(db)
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store is at schema version {current}, newer than this caredesk "
+            f"({SCHEMA_VERSION}); upgrade caredesk"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        with db.atomic():
+            for statement in MIGRATIONS[version - 1]:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version}")
+    return SCHEMA_VERSION
+
+
+def open_store(path: Path | str) -> sqlite_utils.Database:
+    """Connect and migrate: what every command does before touching data."""
+    try:
+        db = connect(path)
+        migrate(db)
+    except StoreError:
+        raise
+    except Exception as exc:  # sqlite3.DatabaseError for a file that is not a database
+        raise StoreError(f"{path}: cannot open the store: {exc}") from exc
+    return db

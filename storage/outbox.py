@@ -1,0 +1,122 @@
+"""Drafts awaiting review and the outbox of everything that leaves the machine.
+
+A row is written in the same transaction as the case change that caused it; a worker sends
+it and marks it sent. The idempotency key (case, reply kind, recipient) makes a second
+enqueue of the same reply a no-op, and lets a channel recognise a retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from storage.cases import utc
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    case_id: int | None
+    channel: str
+    recipient: str | None
+    reply_kind: str
+    subject: str
+    body: str
+    idempotency_key: str
+    attempts: int
+
+
+def insert_draft(
+    db: sqlite_utils.Database,
+    *,
+    case_id: int,
+    reply_kind: str,
+    channel: str,
+    recipient: str | None,
+    subject: str,
+    body: str,
+    why: str,
+    now: datetime,
+) -> int:
+    cursor = db.execute(
+        """INSERT INTO drafts (case_id, reply_kind, channel, recipient, subject, body, why,
+               created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [case_id, reply_kind, channel, recipient, subject, body, why, utc(now)],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def enqueue(
+    db: sqlite_utils.Database,
+    *,
+    case_id: int | None,
+    channel: str,
+    recipient: str | None,
+    reply_kind: str,
+    subject: str,
+    body: str,
+    key: str,
+    now: datetime,
+    draft_id: int | None = None,
+) -> bool:
+    """Queue a message; False when the same key was already queued (nothing is added)."""
+    cursor = db.execute(
+        """INSERT OR IGNORE INTO outbox (case_id, draft_id, channel, recipient, reply_kind,
+               subject, body, idempotency_key, next_attempt_at, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [case_id, draft_id, channel, recipient, reply_kind, subject, body, key, utc(now), utc(now)],
+    )
+    return cursor.rowcount == 1
+
+
+_COLUMNS = "id, case_id, channel, recipient, reply_kind, subject, body, idempotency_key, attempts"
+
+
+def due_items(
+    db: sqlite_utils.Database,
+    channel: str,
+    now: datetime,
+    recipient: str | None = None,
+    limit: int = 100,
+) -> list[OutboxItem]:
+    """Pending items of a channel whose next attempt is due, oldest first."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' AND channel = ? "
+        "AND next_attempt_at <= ?"
+    )
+    params: list[object] = [channel, utc(now)]
+    if recipient is not None:
+        sql += " AND recipient = ?"
+        params.append(recipient)
+    rows = db.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
+    return [OutboxItem(*row) for row in rows]
+
+
+def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> None:
+    db.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+        [utc(now), item_id],
+    )
+
+
+def mark_retry(
+    db: sqlite_utils.Database, item_id: int, error: str, now: datetime, delay: timedelta
+) -> None:
+    db.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+        "WHERE id = ?",
+        [error[:500], utc(now + delay), item_id],
+    )
+
+
+def mark_failed(db: sqlite_utils.Database, item_id: int, error: str) -> None:
+    db.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        [error[:500], item_id],
+    )
+
+
+def pending_drafts(db: sqlite_utils.Database) -> int:
+    return int(db.execute("SELECT count(*) FROM drafts WHERE status = 'pending'").fetchone()[0])
