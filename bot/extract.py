@@ -78,16 +78,16 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo) -> When:
             "Sorry, I couldn't read that as a date. You can write it like "
             '"yesterday at 3pm", "12 March at 10am" or "2026-03-12 14:00".'
         )
-    if data.period not in _DAY_PERIODS:
-        raise ExtractError(
-            'Could you tell me the day it happened? For example "last Tuesday" or '
-            '"12 March". If you\'re not sure of the exact day, your best guess is fine.'
-        )
     at = data.date_obj.astimezone(tz)
     if at > now + _FUTURE_SLACK:
         raise ExtractError(
             "That date seems to be in the future. Please give the date it happened, "
             'for example "yesterday at 3pm".'
+        )
+    if data.period not in _DAY_PERIODS:
+        raise ExtractError(
+            'Could you tell me the day it happened? For example "last Tuesday" or '
+            '"12 March". If you\'re not sure of the exact day, your best guess is fine.'
         )
     return When(at=at, has_time=data.period in _TIME_PERIODS)
 

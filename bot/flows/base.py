@@ -78,6 +78,27 @@ REFUSE = frozenset(
 )
 
 
+#: Phrases that mean "I won't say", wherever they occur in a short answer.
+REFUSAL_PHRASES = (
+    "rather not",
+    "prefer not",
+    "anonymous",
+    "don't want to",
+    "dont want to",
+    "not telling",
+    "won't say",
+    "not say",
+    "no name",
+)
+
+
+def is_refusal(text: str) -> bool:
+    answer = normalise(text)
+    return answer in REFUSE or (
+        len(answer.split()) <= 8 and any(p in answer for p in REFUSAL_PHRASES)
+    )
+
+
 def normalise(text: str) -> str:
     """Lower case, single spaces, no leading slash or trailing punctuation: for matching words."""
     text = " ".join(text.lower().replace("’", "'").split())

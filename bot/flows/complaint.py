@@ -51,7 +51,6 @@ from bot.extract import (
 )
 from bot.flows.base import (
     NO,
-    REFUSE,
     UNSURE,
     YES,
     Data,
@@ -60,6 +59,7 @@ from bot.flows.base import (
     State,
     Step,
     command_of,
+    is_refusal,
     normalise,
 )
 from bot.model import Kind, Person, Reply, Submission
@@ -681,7 +681,7 @@ class ComplaintFlow:
         )
 
     def _parse_name(self, text: str, d: Data, now: datetime) -> Outcome:
-        if normalise(text) in REFUSE:
+        if is_refusal(text):
             if _name_optional(d):
                 return Outcome({"name": ""})
             if not d.get("anon_warned"):
@@ -712,7 +712,7 @@ class ComplaintFlow:
         raise Reask("Please type 'me' if this is about you, or 'someone else'.")
 
     def _parse_third_party(self, text: str, d: Data, now: datetime) -> Outcome:
-        if normalise(text) in REFUSE or normalise(text) in UNSURE:
+        if is_refusal(text) or normalise(text) in UNSURE:
             return Outcome({"third_party": ""})
         if not any(ch.isalpha() for ch in text):
             raise Reask("Please type the person's name.")

@@ -1,0 +1,34 @@
+# The README's two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run test lint install bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/caredesk init
+	$(VENV)/bin/caredesk serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check bot mail storage tests bench
+	$(VENV)/bin/ruff format --check bot mail storage tests bench
+	$(VENV)/bin/mypy
+
+test: install lint
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/dialogue_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,161 @@
+"""ChatService + Intake on a real SQLite file: what a confirmed dialogue leaves in the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import build_services
+from bot.clock import FrozenClock
+from bot.config import Config
+from storage.cases import count_cases, get_case, list_cases
+from storage.conversations import load_conversation
+
+from .test_flow import FULL
+
+TZ = ZoneInfo("America/Toronto")
+NOW = datetime(2026, 11, 25, 16, 38, tzinfo=TZ)
+
+
+@pytest.fixture
+def services(tmp_path):
+    def make(config: Config | None = None):
+        return build_services(config or Config(), tmp_path / "caredesk.db", FrozenClock(NOW))
+
+    return make
+
+
+def converse(chat, lines, key="console:t"):
+    chat.open("console", key)
+    turn = None
+    for line in lines:
+        turn = chat.handle("console", key, line)
+        chat.delivered(turn)
+    return turn
+
+
+def text_of(turn):
+    return "\n".join(r.text for r in turn.replies)
+
+
+def test_confirmed_complaint_is_filed_and_acknowledged(services):
+    s = services()
+    turn = converse(s.chat, [*FULL, "confirm"])
+    assert turn.ref == "CD-2026-000001"
+    reply = text_of(turn)
+    assert "CD-2026-000001" in reply
+    assert "Wednesday, December 9, 2026" in reply  # follow-up, 14 calendar days
+    assert "1-800-263-1830" in reply  # the Ombudsman (04.05)
+    case = get_case(s.db, turn.ref)
+    assert case["kind"] == "complaint" and case["status"] == "open"
+    assert case["missing"] == []
+    assert case["ack_due"] == "2026-11-26T21:30:00+00:00"  # Thu 16:30 Toronto
+    assert case["person"]["email"] == "jane@example.com"
+    assert [e["type"] for e in case["events"]] == ["received", "decided", "reply-queued"]
+    assert [(o["reply_kind"], o["status"]) for o in case["outbox"]] == [("ack-complaint", "sent")]
+    assert load_conversation(s.db, "console:t")["status"] == "filed"
+
+
+def test_anonymous_allegation_is_recorded_with_a_draft_for_review(services):
+    s = services()
+    turn = converse(s.chat, [*FULL[:6], "no", "no", "confirm"])
+    assert "02.01" in text_of(turn) and turn.ref in text_of(turn)
+    case = get_case(s.db, turn.ref)
+    assert case["status"] == "declined" and case["person"] is None
+    assert [(d["reply_kind"], d["status"]) for d in case["drafts"]] == [
+        ("anonymous-declined", "pending")
+    ]
+    assert case["outbox"] == []
+
+
+def test_hazard_is_accepted_anonymously_with_an_inspection_clock(services):
+    s = services()
+    turn = converse(
+        s.chat,
+        ["1", "yes", "Downed wire across the path in Kinsmen Park", "right now", "skip", "confirm"],
+    )
+    case = get_case(s.db, turn.ref)
+    assert case["kind"] == "hazard" and case["status"] == "open"
+    assert case["hazard_due"] == "2026-11-26T21:30:00+00:00"
+    assert "911" in text_of(turn)
+
+
+def test_out_of_scope_gets_a_reviewed_redirect(services):
+    s = services()
+    turn = converse(
+        s.chat,
+        [
+            "1",
+            "no",
+            "I disagree with the council decision to close the library",
+            "yes",
+            "Sam Lee",
+            "sam@example.org",
+            "confirm",
+        ],
+    )
+    case = get_case(s.db, turn.ref)
+    assert (case["kind"], case["status"], case["out_of_scope"]) == (
+        "out-of-scope",
+        "redirected",
+        "council",
+    )
+    assert case["drafts"][0]["reply_kind"] == "out-of-scope"
+    assert "reply by email" in text_of(turn)
+
+
+def test_cancelled_conversation_files_nothing(services):
+    s = services()
+    converse(s.chat, [*FULL, "cancel"])
+    assert count_cases(s.db) == 0
+
+
+def test_a_failure_while_filing_leaves_no_half_written_case(services, monkeypatch):
+    s = services()
+    converse(s.chat, FULL)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("template engine exploded")
+
+    monkeypatch.setattr(s.renderer, "render", broken)
+    with pytest.raises(RuntimeError):
+        s.chat.handle("console", "console:t", "confirm")
+    assert count_cases(s.db) == 0
+    for table in ("people", "events", "outbox", "drafts", "messages"):
+        assert s.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    assert load_conversation(s.db, "console:t")["step"] == "summary"  # nothing confirmed lost
+    monkeypatch.undo()
+    turn = s.chat.handle("console", "console:t", "confirm")
+    assert turn.ref == "CD-2026-000001" and count_cases(s.db) == 1
+
+
+def test_a_crash_before_delivery_redelivers_once_and_files_once(services):
+    s = services()
+    converse(s.chat, FULL)
+    turn = s.chat.handle("console", "console:t", "confirm")  # filed, never marked delivered
+    again = services()  # a new process on the same store
+    resumed = again.chat.open("console", "console:t")
+    assert turn.ref in text_of(resumed)
+    again.chat.delivered(resumed)
+    assert again.chat.open("console", "console:t").outbox_ids == []
+    assert count_cases(again.db) == 1
+
+
+def test_unfinished_conversation_resumes_after_restart(services):
+    s = services()
+    converse(s.chat, FULL[:4])
+    s.db.close()
+    again = services()
+    welcome = text_of(again.chat.open("console", "console:t"))
+    assert "Welcome back" in welcome and "Who was involved" in welcome
+    turn = converse(again.chat, [*FULL[4:], "confirm"])
+    assert get_case(again.db, turn.ref)["who"] == "the driver of truck 42"
+
+
+def test_references_count_up(services):
+    s = services()
+    refs = [converse(s.chat, [*FULL, "confirm"], key=f"console:{i}").ref for i in range(3)]
+    assert refs == ["CD-2026-000001", "CD-2026-000002", "CD-2026-000003"]
+    assert [c["ref"] for c in list_cases(s.db)] == list(reversed(refs))

@@ -1,0 +1,231 @@
+"""decide() from tables: kind, status, missing items, clocks and which replies wait for a person."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import Config, parse_config
+from bot.decide import Policy, decide
+from bot.model import Kind, Person, Status, Submission
+
+TZ = ZoneInfo("America/Toronto")
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)  # a Wednesday
+POLICY = Policy.from_config(Config())
+
+JANE = Person(name="Jane Doe", email="jane@example.com", phone="+19055550100")
+COMPLETE = Submission(
+    channel="console",
+    received_at=NOW,
+    text="The driver of truck 42 was rude to me and skipped our street",
+    what="The driver of truck 42 was rude to me and skipped our street",
+    when_text="yesterday at 3pm",
+    when=datetime(2026, 11, 24, 15, 0, tzinfo=TZ),
+    who="driver of truck 42",
+    outcome="an apology",
+    person=JANE,
+    kind_hint=Kind.COMPLAINT,
+    scope_hint="",
+)
+EMAIL = Submission(
+    channel="email",
+    received_at=NOW,
+    text="I am unhappy that nobody replied to my letter about the arena",
+    what="I am unhappy that nobody replied to my letter about the arena",
+    person=Person(email="sam@example.org"),
+    subject="No reply",
+)
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+CASES = [
+    # id, submission, kind, status, missing, replies (kind, review), deadline kinds
+    (
+        "complete chat complaint",
+        COMPLETE,
+        Kind.COMPLAINT,
+        Status.OPEN,
+        (),
+        [("ack-complaint", False)],
+        {"complaint-ack", "follow-up"},
+    ),
+    (
+        "email complaint lacking items: ack asks for them",
+        EMAIL,
+        Kind.COMPLAINT,
+        Status.OPEN,
+        ("when", "who", "outcome", "contact"),
+        [("ack-email", False)],
+        {"email-ack", "email-response", "follow-up"},
+    ),
+    (
+        "anonymous chat complaint is declined for review",
+        replace(COMPLETE, person=Person()),
+        Kind.COMPLAINT,
+        Status.DECLINED,
+        ("contact",),
+        [("anonymous-declined", True)],
+        {"complaint-ack"},
+    ),
+    (
+        "named but for an unnamed third party is declined",
+        replace(COMPLETE, on_behalf_of=""),
+        Kind.COMPLAINT,
+        Status.DECLINED,
+        (),
+        [("anonymous-declined", True)],
+        {"complaint-ack"},
+    ),
+    (
+        "anonymous hazard is accepted",
+        replace(COMPLETE, person=Person(), safety=True),
+        Kind.HAZARD,
+        Status.OPEN,
+        (),
+        [("ack-hazard", False)],
+        {"hazard-inspection", "follow-up"},
+    ),
+    (
+        "safety phrase in free text makes a hazard",
+        replace(EMAIL, text="There is a gas leak outside 12 Elm St", what="gas leak"),
+        Kind.HAZARD,
+        Status.OPEN,
+        (),
+        [("ack-hazard", False)],
+        {"email-ack", "hazard-inspection", "email-response", "follow-up"},
+    ),
+    (
+        "council decision is redirected for review",
+        replace(EMAIL, text="I object to the council decision to close the library"),
+        Kind.OUT_OF_SCOPE,
+        Status.REDIRECTED,
+        (),
+        [("out-of-scope", True)],
+        {"email-ack"},
+    ),
+    (
+        "employee matter is redirected",
+        replace(EMAIL, text="My supervisor at the works yard keeps changing my shifts"),
+        Kind.OUT_OF_SCOPE,
+        Status.REDIRECTED,
+        (),
+        [("out-of-scope", True)],
+        {"email-ack"},
+    ),
+    (
+        "the resident's confirmed scope wins",
+        replace(COMPLETE, scope_hint="appeal"),
+        Kind.OUT_OF_SCOPE,
+        Status.REDIRECTED,
+        (),
+        [("out-of-scope", True)],
+        {"complaint-ack"},
+    ),
+    (
+        "Council or Ombudsman involvement waits for a person",
+        replace(COMPLETE, text="I already wrote to the Mayor and the Ombudsman about it"),
+        Kind.COMPLAINT,
+        Status.OPEN,
+        (),
+        [("ack-complaint", True)],
+        {"complaint-ack", "follow-up"},
+    ),
+    (
+        "a compliment is recorded and thanked",
+        replace(
+            EMAIL,
+            text="Great job by the snow crew on our street this morning",
+            what="Great job by the snow crew",
+        ),
+        Kind.FEEDBACK,
+        Status.RECORDED,
+        (),
+        [("feedback-thanks", False)],
+        {"email-ack"},
+    ),
+    (
+        "a pothole is a request for service",
+        replace(EMAIL, text="There is a deep pothole on Main Street, please fix it"),
+        Kind.REQUEST,
+        Status.OPEN,
+        ("when", "contact"),
+        [("ack-email", False)],
+        {"email-ack", "email-response", "follow-up"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sub", "kind", "status", "missing", "replies", "clocks"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_decide_table(sub, kind, status, missing, replies, clocks):
+    decision = decide(sub, NOW, POLICY)
+    assert decision.kind is kind
+    assert decision.status is status
+    assert decision.missing == missing
+    assert [(r.kind, r.review) for r in decision.replies] == replies
+    assert set(decision.deadlines) == clocks
+    assert decision.hits, "every decision names the rule that made it"
+
+
+def test_deadlines_follow_the_business_calendar():
+    decision = decide(COMPLETE, NOW, POLICY)
+    assert iso(decision.deadlines["complaint-ack"]) == "2026-11-26T16:30:00-05:00"
+    assert iso(decision.deadlines["follow-up"]) == "2026-12-09T16:30:00-05:00"
+    email = decide(EMAIL, NOW, POLICY)
+    assert iso(email.deadlines["email-ack"]) == "2026-11-27T16:30:00-05:00"
+    # 15 business days from Wed Nov 25, none of them holidays: Dec 16.
+    assert iso(email.deadlines["email-response"]) == "2026-12-16T16:30:00-05:00"
+
+
+def test_deadlines_skip_christmas():
+    sub = replace(COMPLETE, received_at=datetime(2026, 12, 24, 16, 55, tzinfo=TZ))
+    decision = decide(sub, datetime(2026, 12, 24, 17, 0, tzinfo=TZ), POLICY)
+    assert iso(decision.deadlines["complaint-ack"]) == "2026-12-29T16:30:00-05:00"
+
+
+def test_receipt_in_the_future_is_not_trusted():
+    sub = replace(COMPLETE, received_at=datetime(2027, 1, 5, 9, 0, tzinfo=TZ))
+    assert decide(sub, NOW, POLICY).deadlines == decide(COMPLETE, NOW, POLICY).deadlines
+
+
+def test_decide_is_pure_and_repeatable():
+    assert decide(EMAIL, NOW, POLICY) == decide(EMAIL, NOW, POLICY)
+
+
+def test_missing_info_reviewed_when_configured():
+    policy = Policy.from_config(parse_config({"review": {"missing-info": "review"}}))
+    decision = decide(EMAIL, NOW, policy)
+    assert [(r.kind, r.review) for r in decision.replies] == [
+        ("ack-email", False),
+        ("missing-info", True),
+    ]
+
+
+def test_acknowledgement_can_be_configured_for_review():
+    policy = Policy.from_config(parse_config({"review": {"ack-complaint": "review"}}))
+    assert [(r.kind, r.review) for r in decide(COMPLETE, NOW, policy).replies] == [
+        ("ack-complaint", True)
+    ]
+
+
+def test_extra_phrases_from_configuration():
+    policy = Policy.from_config(parse_config({"rules": {"safety": ["ice dam"]}}))
+    sub = replace(EMAIL, text="An ice dam is hanging over the library entrance")
+    assert decide(sub, NOW, policy).kind is Kind.HAZARD
+    assert decide(sub, NOW, POLICY).kind is not Kind.HAZARD
+
+
+def test_rule_hit_explains_itself():
+    sub = replace(EMAIL, text="There is a downed wire on Elm St")
+    hit = decide(sub, NOW, POLICY).hits[0]
+    assert hit.rule == "safety-threat"
+    assert "downed wire" in hit.reason

@@ -1,0 +1,276 @@
+"""The complaint dialogue, pure: scripted conversations through `step()`, no store."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import Config
+from bot.flows.complaint import ComplaintFlow, submission_from_state
+from bot.model import Kind
+from bot.policy import Rules
+
+TZ = ZoneInfo("America/Toronto")
+NOW = datetime(2026, 11, 25, 16, 38, tzinfo=TZ)
+FLOW = ComplaintFlow(Config(), Rules.from_config())
+
+FULL = [
+    "1",
+    "no",
+    "The garbage truck skipped our street and the driver was rude when I asked why",
+    "yesterday at 3pm",
+    "the driver of truck 42",
+    "pick up the garbage and an apology",
+    "Jane Doe",
+    "me",
+    "jane@example.com 905-555-0100",
+]
+
+
+class Talk:
+    """A test backend in the errbot spirit: say() a line, read what came back."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+        self.state, replies = FLOW.start(now)
+        self.last = [r.text for r in replies]
+
+    def say(self, *lines: str) -> str:
+        for line in lines:
+            # Every state must survive a round trip through the store's JSON.
+            stored = json.loads(json.dumps(self.state))
+            self.state, replies = FLOW.step(stored, line, self.now)
+            self.last = [r.text for r in replies]
+        return "\n".join(self.last)
+
+    @property
+    def step(self) -> str:
+        return str(self.state["step"])
+
+    @property
+    def data(self) -> dict:
+        return self.state["data"]
+
+
+def test_greeting_says_what_it_does_and_that_a_person_reads_it():
+    talk = Talk()
+    text = "\n".join(talk.last)
+    assert "complaint" in text and "request for service" in text
+    assert "A person at the City will read" in text
+    assert talk.step == "kind"
+
+
+def test_full_complaint_collects_the_five_items():
+    talk = Talk()
+    summary = talk.say(*FULL)
+    assert talk.step == "summary"
+    assert "Tuesday, November 24, 2026 at 3 p.m." in summary
+    assert "+1 905-555-0100" in summary
+    talk.say("confirm")
+    assert talk.state["status"] == "confirmed"
+    sub = submission_from_state(talk.state, "console", NOW, "console:x")
+    assert sub.what.startswith("The garbage truck")
+    assert sub.when == datetime(2026, 11, 24, 15, 0, tzinfo=TZ)
+    assert sub.who == "the driver of truck 42"
+    assert sub.outcome == "pick up the garbage and an apology"
+    assert (sub.person.name, sub.person.email, sub.person.phone) == (
+        "Jane Doe",
+        "jane@example.com",
+        "+19055550100",
+    )
+    assert sub.kind_hint is Kind.COMPLAINT and sub.on_behalf_of is None and not sub.safety
+
+
+def test_states_are_values_the_caller_keeps():
+    talk = Talk()
+    before = json.dumps(talk.state, sort_keys=True)
+    FLOW.step(talk.state, "1", NOW)
+    assert json.dumps(talk.state, sort_keys=True) == before
+
+
+def test_anonymous_allegation_is_explained_then_declined():
+    talk = Talk()
+    talk.say(*FULL[:6])
+    assert talk.step == "name"
+    explained = talk.say("I'd rather not")
+    assert "02.01" in explained and talk.step == "name"
+    summary = talk.say("no")
+    assert talk.step == "summary"
+    assert "recorded but not investigated" in summary
+    talk.say("confirm")
+    sub = submission_from_state(talk.state, "console", NOW, "k")
+    assert sub.person.name is None
+
+
+def test_unnamed_third_party_is_noted_at_summary():
+    talk = Talk()
+    talk.say(*FULL[:7], "someone else")
+    assert talk.step == "third_party"
+    summary = talk.say("I'd rather not say", "jane@example.com")
+    assert "On behalf of: not named" in summary and "02.01" in summary
+    sub = submission_from_state(talk.state, "console", NOW, "k")
+    assert sub.on_behalf_of == ""
+
+
+def test_safety_path_tells_to_call_911_and_allows_anonymity():
+    talk = Talk()
+    reply = talk.say("1", "yes")
+    assert "call 911 now" in reply
+    assert talk.data["safety"] is True
+    talk.say("Gas smell near the school gate on Elm Street", "right now")
+    assert talk.step == "name"
+    summary = talk.say("skip")
+    assert talk.step == "summary" and "potential hazard" in summary
+    assert "not investigated" not in summary
+    talk.say("confirm")
+    sub = submission_from_state(talk.state, "web", NOW, "k")
+    assert sub.safety and sub.person.name is None
+
+
+def test_out_of_scope_is_offered_a_redirect():
+    talk = Talk()
+    offer = talk.say("1", "no", "I disagree with the council decision to close the library")
+    assert talk.step == "scope"
+    assert "Council" in offer and "02.03" in offer
+    talk.say("yes")
+    assert talk.step == "name"  # no when/who/outcome for a redirect
+    summary = talk.say("Sam Lee", "sam@example.org")
+    assert "different process" in summary
+    talk.say("confirm")
+    assert submission_from_state(talk.state, "console", NOW, "k").scope_hint == "council"
+
+
+def test_out_of_scope_can_be_declined_to_carry_on():
+    talk = Talk()
+    talk.say("1", "no", "My parking ticket was issued while the meter was broken", "no")
+    assert talk.step == "when"
+    assert submission_from_state(talk.state, "console", NOW, "k").scope_hint == ""
+
+
+def test_compliment_needs_no_clock_items():
+    talk = Talk()
+    talk.say("3", "The snow plow crew did a wonderful job on our street")
+    assert talk.step == "name"
+    summary = talk.say("skip")
+    assert talk.step == "summary" and "Compliment or suggestion" in summary
+    assert "When:" not in summary
+
+
+def test_free_text_first_message_answers_several_questions():
+    talk = Talk()
+    reply = talk.say(
+        "The bus driver on route 9 was very rude to my mother, call me at 905-555-0199 please"
+    )
+    assert "treat it as a complaint" in reply
+    assert talk.data["what"].startswith("The bus driver")
+    assert talk.data["contact"]["phones"] == ["+19055550199"]
+    assert talk.step == "safety"
+
+
+def test_abusive_language_warns_then_ends_then_cools_off():
+    talk = Talk()
+    talk.say("1")
+    warning = talk.say("this is bullshit")
+    assert "abusive language" in warning and talk.state["status"] == "active"
+    assert talk.step == "safety"  # the same question is asked again
+    ended = talk.say("you idiots")
+    assert talk.state["status"] == "ended" and "come back later" in ended
+    assert "ended" in talk.say("hello again")
+    talk.now = NOW + timedelta(minutes=16)
+    assert "What is your message about?" in talk.say("hello")
+    assert talk.state["status"] == "active"
+
+
+def test_edit_at_summary_changes_one_item():
+    talk = Talk()
+    talk.say(*FULL)
+    prompt = talk.say("edit when")
+    assert talk.step == "when" and "When did it happen" in prompt
+    summary = talk.say("12 March 2026 at 10am")
+    assert talk.step == "summary"
+    assert "Thursday, March 12, 2026 at 10 a.m." in summary
+    assert "Jane Doe" in summary  # the rest is kept
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("banana", "couldn't read that as a date"),
+        ("tomorrow at 9am", "in the future"),
+        ("next year", "in the future"),
+        ("last week", "tell me the day"),
+    ],
+)
+def test_invalid_dates_are_asked_again_with_an_example(answer, expected):
+    talk = Talk()
+    talk.say(*FULL[:3])
+    reply = talk.say(answer)
+    assert expected in reply
+    assert talk.step == "when" and "when_text" not in talk.data
+
+
+def test_day_without_time_asks_for_the_time():
+    talk = Talk()
+    talk.say(*FULL[:3], "12 March")
+    assert talk.step == "when_time"
+    talk.say("around 10:30am")
+    assert talk.data["when_at"] == "2026-03-12T10:30:00-04:00"
+    assert talk.step == "who"
+
+
+@pytest.mark.parametrize("at", [0, 2, 5, 8])
+def test_cancel_at_any_step(at):
+    talk = Talk()
+    talk.say(*FULL[:at])
+    reply = talk.say("cancel")
+    assert talk.state["status"] == "cancelled"
+    assert "Nothing has been sent" in reply
+
+
+def test_back_help_why_restart():
+    talk = Talk()
+    talk.say("1", "no")
+    assert talk.step == "what"
+    talk.say("back")
+    assert talk.step == "safety" and "safety" not in talk.data
+    assert "911" in talk.say("why")
+    assert "'back'" in talk.say("help")
+    assert talk.step == "safety"
+    talk.say("/restart")
+    assert talk.step == "kind" and talk.data == {}
+
+
+def test_contact_is_validated():
+    talk = Talk()
+    talk.say(*FULL[:8])
+    assert "doesn't look right" in talk.say("jane@@example")
+    assert "couldn't find" in talk.say("call me maybe")
+    assert talk.step == "contact"
+
+
+@pytest.mark.parametrize("garbage", ["", "   ", "\x00\x07", "\u200b"])
+def test_garbage_input_reprompts(garbage):
+    talk = Talk()
+    talk.say("1")
+    reply = talk.say(garbage)
+    assert talk.step == "safety"
+    assert "is anyone in immediate danger" in reply
+
+
+def test_overlong_message_is_refused_politely():
+    talk = Talk()
+    talk.say("1", "no")
+    reply = talk.say("word " * 2000)
+    assert "longer than 4000 characters" in reply and talk.step == "what"
+
+
+def test_a_new_message_after_filing_starts_a_new_conversation():
+    talk = Talk()
+    talk.say(*FULL, "confirm")
+    talk.state["status"] = "filed"
+    reply = talk.say("2")
+    assert talk.state["status"] == "active" and talk.data == {"kind": "request"}
+    assert "Hello" in reply
