@@ -192,7 +192,7 @@ def test_ctrl_c_mid_conversation_loses_nothing(store):
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
+    _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert db.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
@@ -239,6 +239,6 @@ def test_serve_answers_its_health_endpoint(store):
         assert body["schema"] == body["schema_expected"]
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, _err = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/healthz" in out
     assert "caredesk chat" in out
