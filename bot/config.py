@@ -198,9 +198,6 @@ def parse_config(
             "store",
             "references",
             "retention",
-            "mail",
-            "telegram",
-            "web",
         },
     )
     city = _section(

@@ -229,3 +229,16 @@ def test_rule_hit_explains_itself():
     hit = decide(sub, NOW, POLICY).hits[0]
     assert hit.rule == "safety-threat"
     assert "downed wire" in hit.reason
+
+
+def test_the_example_configuration_is_valid_and_matches_the_defaults():
+    from pathlib import Path
+
+    from bot.config import load_config
+
+    example = load_config(Path(__file__).resolve().parents[2] / "caredesk.example.toml")
+    defaults = Config()
+    assert example.sla == defaults.sla
+    assert example.review == defaults.review
+    assert example.care == defaults.care and example.ombudsman == defaults.ombudsman
+    assert example.city.extra_closures  # the example shows how closures are written
