@@ -78,6 +78,8 @@ class ChatService:
         delete_conversation(self.db, key)
 
     def delivered(self, turn: Turn) -> None:
+        if not turn.outbox_ids:
+            return
         now = self.clock.now()
         with self.db.atomic():
             for item_id in turn.outbox_ids:

@@ -11,10 +11,12 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
 
 from bot.clock import DEFAULT_SLA, BusinessCalendar, SlaRule
 
@@ -217,6 +219,7 @@ def parse_config(
     )
     if city.opens >= city.closes:
         raise ConfigError("city.opens: must be earlier than city.closes")
+    _check_holidays(city)
     contact = _table(raw, "contact")
     _known(contact, "contact.", {"care", "ombudsman"})
     care = _contact(contact, "care", DEFAULT_CARE)
@@ -325,11 +328,19 @@ def _timezone(key: str, value: Any) -> str:
 
 
 def _clock_time(key: str, value: Any) -> time:
-    text = _str(key, value)
-    try:
-        return time.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{key}: must be a time like '08:30', got {text!r}") from None
+    if isinstance(value, time):  # an unquoted TOML local time, 08:30:00
+        parsed = value
+    else:
+        text = _str(key, value)
+        try:
+            parsed = time.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(f"{key}: must be a time like '08:30', got {text!r}") from None
+    if parsed.tzinfo is not None:
+        raise ConfigError(
+            f"{key}: a local time without a UTC offset, like '08:30' (the zone is city.timezone)"
+        )
+    return parsed
 
 
 def _dates(key: str, value: Any) -> tuple[date, ...]:
@@ -337,6 +348,10 @@ def _dates(key: str, value: Any) -> tuple[date, ...]:
         raise ConfigError(f'{key}: must be a list of dates like ["2026-12-24"]')
     out = []
     for item in value:
+        if isinstance(item, datetime):
+            raise ConfigError(
+                f"{key}: {item.isoformat()} is a date-time; give the day, like 2026-12-24"
+            )
         if isinstance(item, date):
             out.append(item)
             continue
@@ -347,6 +362,15 @@ def _dates(key: str, value: Any) -> tuple[date, ...]:
     return tuple(out)
 
 
+def _check_holidays(city: CityConfig) -> None:
+    """Ask the holidays package now, so a wrong country is a config error, not a crash later."""
+    try:
+        holidays.country_holidays(city.holiday_country, subdiv=city.holiday_subdiv, years=2026)
+    except NotImplementedError as exc:
+        key = "city.holiday_subdiv" if "ubdiv" in str(exc) else "city.holiday_country"
+        raise ConfigError(f"{key}: {exc}") from None
+
+
 def _phrases(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{key}: must be a list of non-empty strings")
@@ -354,7 +378,9 @@ def _phrases(key: str, value: Any) -> tuple[str, ...]:
 
 
 def _contact(table: Mapping[str, Any], name: str, default: Contact) -> Contact:
-    section = _table(table, name)
+    section = table.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"contact.{name}: must be a table ([contact.{name}])")
     allowed = {f.name for f in fields(Contact)}
     _known(section, f"contact.{name}.", allowed)
     values = {f.name: getattr(default, f.name) for f in fields(Contact)}
@@ -367,6 +393,8 @@ def _sla(table: Mapping[str, Any]) -> dict[str, SlaRule]:
     rules = dict(DEFAULT_SLA)
     for kind, value in table.items():
         key = f"sla.{kind}"
+        if kind not in DEFAULT_SLA:
+            raise ConfigError(f"{key}: unknown SLA kind (known: {', '.join(DEFAULT_SLA)})")
         if isinstance(value, dict):
             _known(value, f"{key}.", {"days", "unit"})
             days = _positive_int(f"{key}.days", value.get("days"))

@@ -180,8 +180,8 @@ def open_store(path: Path | str) -> sqlite_utils.Database:
     try:
         db = connect(path)
         migrate(db)
-    except StoreError:
-        raise
+    except StoreError as exc:
+        raise StoreError(f"{path}: {exc}") from None
     except Exception as exc:  # sqlite3.DatabaseError for a file that is not a database
         raise StoreError(f"{path}: cannot open the store: {exc}") from exc
     return db

@@ -187,6 +187,19 @@ def test_full_file_round_trips(tmp_path: Path) -> None:
     assert config.retention_days == 365
 
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "caredesk.example.toml"
+
+
+def test_shipped_example_configuration_loads_and_matches_the_defaults() -> None:
+    config = load_config(EXAMPLE)
+    assert config.city.name == CityConfig().name
+    assert (config.city.opens, config.city.closes) == (CityConfig().opens, CityConfig().closes)
+    assert dict(config.sla) == dict(DEFAULT_SLA)
+    assert dict(config.review) == dict(DEFAULT_REVIEW)
+    assert config.store_path == EXAMPLE.parent / "caredesk.db"
+    assert config.reference_prefix == "CD"
+
+
 def test_loading_is_deterministic(tmp_path: Path) -> None:
     path = write(tmp_path / "caredesk.toml", FULL)
     assert load_config(path) == load_config(path)
@@ -284,7 +297,10 @@ BAD = [
         id="sla-table-typo",
     ),
     pytest.param(
-        '[review]\nack-complain = "auto"', "review.ack-complain", "unknown reply kind", id="review-kind"
+        '[review]\nack-complain = "auto"',
+        "review.ack-complain",
+        "unknown reply kind",
+        id="review-kind",
     ),
     pytest.param(
         '[review]\nclosing = "manual"', "review.closing", "'auto' or 'review'", id="review-mode"
@@ -345,7 +361,9 @@ BAD = [
         '[contact.mayor]\nname = "x"', "contact.mayor", "unknown key", id="contact-unknown-table"
     ),
     # A non-table contact must still be named by its full dotted key.
-    pytest.param('[contact]\ncare = "311"', "contact.care", "must be a table", id="contact-care-str"),
+    pytest.param(
+        '[contact]\ncare = "311"', "contact.care", "must be a table", id="contact-care-str"
+    ),
 ]
 
 
