@@ -4,11 +4,12 @@ on stderr and exit status 2; a bad configuration or store gives one line and exi
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -220,7 +221,7 @@ DUE_FIELDS = (
 
 
 def cmd_cases(args: argparse.Namespace, db: Any, config: Config) -> int:
-    from storage.cases import get_case, list_cases
+    from storage.cases import audit, get_case, list_cases
 
     if args.cases_command == "list":
         rows = [
@@ -248,6 +249,8 @@ def cmd_cases(args: argparse.Namespace, db: Any, config: Config) -> int:
     if case is None:
         print(f"caredesk: no case {args.ref!r}", file=sys.stderr)
         return 1
+    # Personal data was shown to someone: that is recorded (policy 03.01, confidentiality).
+    audit(db, f"cli:{getpass.getuser()}", "case-viewed", case["ref"], datetime.now(UTC))
     for key in DUE_FIELDS:
         case[key] = _local(case.get(key), config)
     if args.json:
@@ -318,7 +321,15 @@ def cmd_serve(args: argparse.Namespace, services: Any) -> int:
         flush=True,
     )
     try:
-        web.run_app(app, host=args.host, port=args.port, print=None, handle_signals=True)
+        web.run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            print=None,
+            handle_signals=True,
+            # No client address in the access log: it is personal data (policy 03.01).
+            access_log_format='"%r" %s %b %Tfs',
+        )
     except OSError as exc:
         print(
             f"caredesk: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from storage.cases import utc
+from storage.cases import add_event, insert_message, utc
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,36 @@ def due_items(
     return [OutboxItem(*row) for row in rows]
 
 
-def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> None:
-    db.execute(
-        "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> bool:
+    """Mark a pending item sent and record it on the case: the outbound message (keyed by the
+    idempotency key) and a `reply-sent` event. Call inside a transaction. False if the item
+    was not pending (already sent or failed), in which case nothing is recorded twice."""
+    cursor = db.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
+        "WHERE id = ? AND status = 'pending'",
         [utc(now), item_id],
     )
+    if cursor.rowcount != 1:
+        return False
+    case_id, channel, kind, subject, body, key = db.execute(
+        "SELECT case_id, channel, reply_kind, subject, body, idempotency_key "
+        "FROM outbox WHERE id = ?",
+        [item_id],
+    ).fetchone()
+    insert_message(
+        db,
+        case_id=case_id,
+        direction="out",
+        channel=channel,
+        body=body,
+        subject=subject,
+        key=key,
+        now=now,
+        meta={"reply": kind, "outbox_id": item_id},
+    )
+    if case_id is not None:
+        add_event(db, case_id, "reply-sent", channel, now, {"reply": kind, "outbox_id": item_id})
+    return True
 
 
 def mark_retry(

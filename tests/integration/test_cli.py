@@ -149,6 +149,10 @@ def test_piped_complaint_creates_a_complete_case(store):
     assert [c["ref"] for c in listed] == [ref]
     human = run("--db", str(store), "cases", "show", ref).stdout
     assert ref in human and "timeline" in human
+    db = open_store(store)
+    viewed = db.execute("SELECT action, target FROM audit").fetchall()
+    db.close()
+    assert viewed == [("case-viewed", ref), ("case-viewed", ref)]
 
 
 def test_unknown_case_is_a_clear_error(store):

@@ -53,7 +53,13 @@ def test_confirmed_complaint_is_filed_and_acknowledged(services):
     assert case["missing"] == []
     assert case["ack_due"] == "2026-11-26T21:30:00+00:00"  # Thu 16:30 Toronto
     assert case["person"]["email"] == "jane@example.com"
-    assert [e["type"] for e in case["events"]] == ["received", "decided", "reply-queued"]
+    assert [e["type"] for e in case["events"]] == [
+        "received",
+        "decided",
+        "reply-queued",
+        "reply-sent",
+    ]
+    assert [m["direction"] for m in case["messages"]] == ["in", "out"]
     assert [(o["reply_kind"], o["status"]) for o in case["outbox"]] == [("ack-complaint", "sent")]
     assert load_conversation(s.db, "console:t")["status"] == "filed"
 
