@@ -641,9 +641,18 @@ class ComplaintFlow:
             "happened and where helps the City act on it.",
         )
         updates: dict[str, object] = {"what": text}
+        say: tuple[str, ...] = ()
         if "scope" not in d and not _hazard(d):
             updates.update(self._scope_updates(text))
-        return Outcome(updates)
+        if d.get("kind") == "other" and "scope_found" not in updates and not _hazard(d):
+            # "Something else": the rules pick the kind so the right questions follow.
+            kind, _hit = self.rules.classify(text)
+            updates["kind"] = kind.value
+            say = (
+                f"Thank you. I'll treat this as {KIND_ARTICLES[kind.value]} (you can change "
+                "that at the end with 'edit type').",
+            )
+        return Outcome(updates, say=say)
 
     def _parse_scope(self, text: str, d: Data, now: datetime) -> Outcome:
         answer = normalise(text)

@@ -274,3 +274,10 @@ def test_a_new_message_after_filing_starts_a_new_conversation():
     reply = talk.say("2")
     assert talk.state["status"] == "active" and talk.data == {"kind": "request"}
     assert "Hello" in reply
+
+
+def test_something_else_is_classified_so_the_right_questions_follow():
+    talk = Talk()
+    reply = talk.say("4", "no", "The streetlight outside 14 Oak Avenue has been out for weeks")
+    assert "request for service" in reply
+    assert talk.data["kind"] == "request" and talk.step == "when"
