@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint install bench clean
+.PHONY: run test lint install system-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+system-deps:
+	scripts/install-system-deps
 
 run: install
 	$(VENV)/bin/caredesk init
@@ -24,7 +27,7 @@ lint: install
 	$(VENV)/bin/ruff format --check bot mail storage tests bench
 	$(VENV)/bin/mypy
 
-test: install lint
+test: install system-deps lint
 	$(PY) -m pytest -q
 
 bench: install

@@ -116,6 +116,61 @@ DEFAULT_OMBUDSMAN = Contact(
 )
 
 
+SECURITY_MODES = ("tls", "starttls", "none")
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    port: int = 993
+    security: str = "tls"  # tls | starttls | none (loopback only)
+    user: str = ""
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    #: "move" to processed_folder after the case is committed, or "flag" (\Seen + keyword).
+    after: str = "move"
+    idle: bool = True
+    poll_seconds: int = 60
+    #: IDLE is re-issued before servers drop it (RFC 2177: at least every 29 minutes).
+    idle_renew_seconds: int = 600
+    timeout_seconds: int = 60
+
+    @property
+    def password(self) -> str:
+        return os.environ.get("CAREDESK_IMAP_PASSWORD", "")
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 587
+    security: str = "starttls"
+    user: str = ""
+    timeout_seconds: int = 30
+
+    @property
+    def password(self) -> str:
+        return os.environ.get("CAREDESK_SMTP_PASSWORD", "")
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    address: str = "feedback@city.example"
+    from_name: str = "City of Example Customer Care"
+    own_addresses: tuple[str, ...] = ("feedback@city.example",)
+    #: Right-hand side of our Message-IDs: <CD-2026-000123.ack-email@caredesk.city.example>.
+    message_id_domain: str = "caredesk.city.example"
+    #: Messages larger than this are kept raw and cased for staff, not parsed.
+    max_message_bytes: int = 25 * 1024 * 1024
+    #: At most this many automatic acknowledgements to one sender per day.
+    ack_per_sender_per_day: int = 3
+    #: Never acknowledge an address that bounced within this many days.
+    bounce_memory_days: int = 60
+    imap: ImapConfig | None = None
+    smtp: SmtpConfig | None = None
+
+
 @dataclass(frozen=True)
 class Config:
     city: CityConfig = field(default_factory=CityConfig)
@@ -126,6 +181,7 @@ class Config:
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     store_path: Path = Path("caredesk.db")
+    mail: MailConfig = field(default_factory=MailConfig)
     reference_prefix: str = "CD"
     #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
     retention_days: int = 2555
@@ -200,6 +256,7 @@ def parse_config(
             "store",
             "references",
             "retention",
+            "mail",
         },
     )
     city = _section(
@@ -250,7 +307,9 @@ def parse_config(
     retention = _table(raw, "retention")
     _known(retention, "retention.", {"days"})
     retention_days = _positive_int("retention.days", retention.get("days", 2555))
+    mail = _mail(_table(raw, "mail"))
     return Config(
+        mail=mail,
         city=city,
         care=care,
         ombudsman=ombudsman,
@@ -360,6 +419,106 @@ def _dates(key: str, value: Any) -> tuple[date, ...]:
         except ValueError:
             raise ConfigError(f"{key}: {item!r} is not a date like 2026-12-24") from None
     return tuple(out)
+
+
+def _mail(table: Mapping[str, Any]) -> MailConfig:
+    _known(table, "mail.", {f.name for f in fields(MailConfig)})
+    scalars = {
+        "address": _email,
+        "from_name": _str,
+        "message_id_domain": _str,
+        "max_message_bytes": _positive_int,
+        "ack_per_sender_per_day": _positive_int,
+        "bounce_memory_days": _positive_int,
+    }
+    values: dict[str, Any] = {
+        key: check(f"mail.{key}", table[key]) for key, check in scalars.items() if key in table
+    }
+    if "own_addresses" in table:
+        raw = table["own_addresses"]
+        if not isinstance(raw, list):
+            raise ConfigError("mail.own_addresses: must be a list of addresses")
+        values["own_addresses"] = tuple(_email("mail.own_addresses", a) for a in raw)
+    elif "address" in values:
+        values["own_addresses"] = (values["address"],)
+    if "address" in values and values["address"] not in values["own_addresses"]:
+        values["own_addresses"] = (*values["own_addresses"], values["address"])
+    if "imap" in table:
+        values["imap"] = _server(
+            table,
+            "imap",
+            ImapConfig,
+            {
+                "folder": _str,
+                "processed_folder": _str,
+                "idle": _bool,
+                "poll_seconds": _positive_int,
+                "idle_renew_seconds": _positive_int,
+                "after": _choice("move", "flag"),
+            },
+        )
+        if values["imap"].idle_renew_seconds > 29 * 60:
+            raise ConfigError("mail.imap.idle_renew_seconds: at most 1740 (RFC 2177: 29 min)")
+    if "smtp" in table:
+        values["smtp"] = _server(table, "smtp", SmtpConfig, {})
+    return MailConfig(**values)
+
+
+def _server(table: Mapping[str, Any], name: str, cls: type[T], extra: Mapping[str, Validator]) -> T:
+    section = table[name]
+    if not isinstance(section, dict):
+        raise ConfigError(f"mail.{name}: must be a table ([mail.{name}])")
+    spec: dict[str, Validator] = {
+        "host": _str,
+        "port": _port,
+        "security": _choice(*SECURITY_MODES),
+        "user": _any_str,
+        "timeout_seconds": _positive_int,
+        **extra,
+    }
+    _known(section, f"mail.{name}.", set(spec))
+    if "host" not in section:
+        raise ConfigError(f"mail.{name}.host: required")
+    values = {
+        key: check(f"mail.{name}.{key}", section[key])
+        for key, check in spec.items()
+        if key in section
+    }
+    if values.get("security") == "none" and values["host"] not in LOOPBACK:
+        raise ConfigError(
+            f"mail.{name}.security: 'none' is only allowed on loopback "
+            "(127.0.0.1, ::1, localhost); use 'tls' or 'starttls'"
+        )
+    return cls(**values)
+
+
+def _choice(*allowed: str) -> Validator:
+    def check(key: str, value: Any) -> str:
+        if value not in allowed:
+            raise ConfigError(f"{key}: must be one of {', '.join(allowed)}, got {value!r}")
+        return str(value)
+
+    return check
+
+
+def _port(key: str, value: Any) -> int:
+    port = _positive_int(key, value)
+    if port > 65535:
+        raise ConfigError(f"{key}: must be a port number (1-65535), got {port}")
+    return port
+
+
+def _any_str(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be a string")
+    return value.strip()
+
+
+def _email(key: str, value: Any) -> str:
+    text = _str(key, value).lower()
+    if "@" not in text or any(c.isspace() for c in text) or text.count("@") != 1:
+        raise ConfigError(f"{key}: {text!r} is not an email address")
+    return text
 
 
 def _check_holidays(city: CityConfig) -> None:

@@ -8,6 +8,7 @@ replies the policy wants a person to vet become drafts.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from bot.model import ITEM_LABELS, KIND_LABELS, Decision, PlannedReply, Submissi
 from bot.policy import REDIRECTS
 from bot.replies import RenderedReply, ReplyRenderer
 from bot.wording import human_datetime, human_day
+from mail.parse import one_line
 from storage.cases import add_event, insert_case, insert_message, insert_person, next_reference
 from storage.outbox import enqueue, insert_draft
 
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 #: Channels where the resident is in a live conversation that can show a reply right away.
 LIVE_CHANNELS = frozenset({"console", "web", "telegram"})
+RE_PREFIX = re.compile(r"^(?:\s*(?:re|aw|sv|fwd?|tr)\s*:\s*)+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class Filed:
     decision: Decision
     #: Short texts for a live chat about replies that wait for a person.
     notices: tuple[str, ...]
+    #: The stored inbound message (email intake keeps the raw bytes beside it).
+    message_id: int = 0
 
 
 class Intake:
@@ -44,9 +49,18 @@ class Intake:
         self.policy = policy
         self.renderer = renderer
 
-    def file(self, sub: Submission, now: datetime) -> Filed:
-        """Decide and store atomically; nested inside a caller's transaction when there is one."""
-        decision = decide(sub, now, self.policy)
+    def file(
+        self,
+        sub: Submission,
+        now: datetime,
+        *,
+        decision: Decision | None = None,
+        hold: str | None = None,
+    ) -> Filed:
+        """Decide (unless given a decision) and store atomically; nested inside a caller's
+        transaction when there is one. `hold` keeps automatic replies as drafts, and says why
+        (a rate limit, a recent bounce)."""
+        decision = decision or decide(sub, now, self.policy)
         with self.db.atomic():
             ref = next_reference(
                 self.db,
@@ -55,13 +69,14 @@ class Intake:
             )
             person_id = insert_person(self.db, sub.person, now)
             case_id = insert_case(self.db, ref, sub, decision, person_id, now)
-            insert_message(
+            message_id = insert_message(
                 self.db,
                 case_id=case_id,
                 direction="in",
                 channel=sub.channel,
                 body=sub.text,
                 subject=sub.subject,
+                key=sub.message_key,
                 now=now,
             )
             add_event(
@@ -87,14 +102,14 @@ class Intake:
                 },
             )
             notices = [
-                self._route(case_id, ref, sub, decision, planned, now)
+                self._route(case_id, ref, sub, decision, planned, now, hold)
                 for planned in decision.replies
             ]
         log.info(
             "case filed",
             extra={"ref": ref, "kind": decision.kind.value, "status": decision.status.value},
         )
-        return Filed(ref, case_id, decision, tuple(n for n in notices if n))
+        return Filed(ref, case_id, decision, tuple(n for n in notices if n), message_id)
 
     def _route(
         self,
@@ -104,23 +119,30 @@ class Intake:
         decision: Decision,
         planned: PlannedReply,
         now: datetime,
+        hold: str | None = None,
     ) -> str | None:
         context = reply_context(self.policy, ref, sub, decision, planned.kind)
         reply = self.renderer.render(planned.kind, context)
         live = sub.channel in LIVE_CHANNELS
+        if hold and not planned.review:
+            planned = PlannedReply(planned.kind, True, f"held for staff: {hold}")
         if not planned.review and (live or sub.person.email):
             channel = sub.channel if live else "email"
             recipient = sub.conversation if live else sub.person.email
+            subject, headers = reply.subject, dict[str, str]()
+            if channel == "email":
+                subject, headers = self._email_envelope(ref, sub, reply)
             enqueue(
                 self.db,
                 case_id=case_id,
                 channel=channel,
                 recipient=recipient,
                 reply_kind=reply.kind,
-                subject=reply.subject,
+                subject=subject,
                 body=reply.body,
                 key=f"{ref}:{reply.kind}:{channel}",
                 now=now,
+                headers=headers,
             )
             add_event(
                 self.db,
@@ -153,6 +175,23 @@ class Intake:
             {"reply": reply.kind, "channel": channel, "why": planned.why},
         )
         return self._notice(ref, sub, decision, reply)
+
+    def _email_envelope(
+        self, ref: str, sub: Submission, reply: RenderedReply
+    ) -> tuple[str, dict[str, str]]:
+        """`Re: <their subject> [REF]`, threading headers, and a Message-ID derived from the
+        case and reply kind so that a retry is recognisably the same message."""
+        theirs = RE_PREFIX.sub("", sub.subject or "").strip()
+        subject = f"Re: {theirs} [{ref}]" if theirs else reply.subject
+        if f"[{ref}]" in theirs:
+            subject = f"Re: {theirs}"
+        headers = {
+            "Message-ID": f"<{ref}.{reply.kind}@{self.policy.config.mail.message_id_domain}>"
+        }
+        if sub.thread_ids:
+            headers["In-Reply-To"] = sub.thread_ids[-1]
+            headers["References"] = " ".join(sub.thread_ids[-20:])
+        return one_line(subject), headers
 
     def _notice(
         self, ref: str, sub: Submission, decision: Decision, reply: RenderedReply

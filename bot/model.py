@@ -89,6 +89,8 @@ class Submission:
     scope_hint: str | None = None  # an out-of-scope category the dialogue already confirmed
     subject: str | None = None
     conversation: str | None = None  # channel address to answer on (chat id, email address)
+    message_key: str | None = None  # email: Message-ID or raw hash, unique in the store
+    thread_ids: tuple[str, ...] = ()  # email: References + Message-ID, for our reply headers
 
     def item(self, name: str) -> str | None:
         if name == "when":
@@ -140,3 +142,35 @@ class Reply:
 
     text: str
     choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str | None
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One email as intake sees it: parsed, decoded and reduced to text (mail/parse.py)."""
+
+    key: str  # Message-ID, or sha256 of the raw bytes when there is none
+    message_id: str | None
+    from_addr: str | None  # lower-case addr-spec
+    from_name: str | None
+    to: tuple[str, ...]
+    subject: str  # decoded, one line
+    date: datetime | None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    text: str  # best text part, HTML converted, quoted history trimmed
+    headers: dict[str, str]  # lower-case name -> decoded value (first occurrence)
+    content_type: str
+    attachments: tuple[Attachment, ...] = ()
+    size: int = 0
+    defects: tuple[str, ...] = ()
+    unreadable: bool = False
+    return_path: str | None = None  # None: no Return-Path header; "" : <>
+    #: Message-IDs quoted anywhere in the raw message (a bounce quotes the mail it returns).
+    mentioned_ids: tuple[str, ...] = ()

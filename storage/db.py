@@ -131,6 +131,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             value INTEGER NOT NULL
         )""",
     ),
+    (
+        # 2: the feedback mailbox.
+        "ALTER TABLE outbox ADD COLUMN headers TEXT NOT NULL DEFAULT '{}'",
+        "CREATE INDEX outbox_recipient ON outbox(recipient, created_at)",
+        # Something about the case needs a person (a reply that could not be delivered...).
+        "ALTER TABLE cases ADD COLUMN attention TEXT",
+        # Mail is kept as it arrived (04.08), apart from the text, for staff and re-parsing.
+        """CREATE TABLE raw_messages (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            raw BLOB NOT NULL,
+            size INTEGER NOT NULL
+        )""",
+        # Addresses our mail bounced from: not acknowledged again for a while.
+        """CREATE TABLE bounces (
+            id INTEGER PRIMARY KEY,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL,
+            case_id INTEGER REFERENCES cases(id)
+        )""",
+        "CREATE INDEX bounces_address ON bounces(address, at)",
+        # Where IMAP intake stands in each folder.
+        """CREATE TABLE mail_state (
+            folder TEXT PRIMARY KEY,
+            uidvalidity INTEGER NOT NULL,
+            last_uid INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,7 +7,9 @@ enqueue of the same reply a no-op, and lets a channel recognise a retry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlite_utils
@@ -26,6 +28,7 @@ class OutboxItem:
     body: str
     idempotency_key: str
     attempts: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def insert_draft(
@@ -60,18 +63,34 @@ def enqueue(
     key: str,
     now: datetime,
     draft_id: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bool:
-    """Queue a message; False when the same key was already queued (nothing is added)."""
+    """Queue a message; False when the same key was already queued (nothing is added).
+    `headers` are channel extras (for email: Message-ID, In-Reply-To, References)."""
     cursor = db.execute(
         """INSERT OR IGNORE INTO outbox (case_id, draft_id, channel, recipient, reply_kind,
-               subject, body, idempotency_key, next_attempt_at, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [case_id, draft_id, channel, recipient, reply_kind, subject, body, key, utc(now), utc(now)],
+               subject, body, idempotency_key, next_attempt_at, created_at, headers)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            case_id,
+            draft_id,
+            channel,
+            recipient,
+            reply_kind,
+            subject,
+            body,
+            key,
+            utc(now),
+            utc(now),
+            json.dumps(dict(headers or {})),
+        ],
     )
     return cursor.rowcount == 1
 
 
-_COLUMNS = "id, case_id, channel, recipient, reply_kind, subject, body, idempotency_key, attempts"
+_COLUMNS = (
+    "id, case_id, channel, recipient, reply_kind, subject, body, idempotency_key, attempts, headers"
+)
 
 
 def due_items(
@@ -91,7 +110,10 @@ def due_items(
         sql += " AND recipient = ?"
         params.append(recipient)
     rows = db.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
-    return [OutboxItem(*row) for row in rows]
+    return [
+        OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+        for r in rows
+    ]
 
 
 def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> bool:

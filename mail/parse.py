@@ -1,0 +1,219 @@
+"""Raw bytes of an email to an `Inbound`: decoded, reduced to text, never a crash.
+
+Python's `email` package (policy.default) does the MIME work; BeautifulSoup turns HTML into
+text with scripts and styles dropped; quotequail trims the quoted history of replies. A
+charset Python does not know, or bytes that are not valid in the declared one, are decoded
+with replacement characters. Anything that still fails makes the message `unreadable`: it is
+kept and shown to staff, and never acknowledged automatically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from datetime import datetime
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parseaddr
+from typing import Any
+
+import quotequail
+from bs4 import BeautifulSoup
+
+from bot.model import Attachment, Inbound
+
+MSG_ID = re.compile(r"<[^<>\s]+>")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_RAW_MSG_ID = re.compile(rb"<[!-;=?-~]{1,200}@[!-;=?-~]{1,200}>")
+_MENTION_SCAN = 256 * 1024
+
+
+def one_line(value: str) -> str:
+    """Header values are single lines: CR, LF and runs of space become one space."""
+    return " ".join(value.split())
+
+
+def raw_key(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def parse_message(raw: bytes) -> Inbound:
+    """Parse one message; on any failure an `unreadable` Inbound that keeps the key."""
+    try:
+        msg = message_from_bytes(raw, policy=email_policy.default)
+        if not isinstance(msg, EmailMessage) or not _looks_like_mail(msg):
+            return _unreadable(raw, "no mail headers")
+        return _parse(msg, raw)
+    except Exception as exc:  # the email package raises many kinds on hostile input
+        return _unreadable(raw, f"{type(exc).__name__}: {exc}")
+
+
+def _looks_like_mail(msg: Message) -> bool:
+    return any(msg.get(name) is not None for name in ("From", "Subject", "Date", "Message-ID"))
+
+
+def _unreadable(raw: bytes, why: str) -> Inbound:
+    return Inbound(
+        key=raw_key(raw),
+        message_id=None,
+        from_addr=None,
+        from_name=None,
+        to=(),
+        subject="",
+        date=None,
+        in_reply_to=(),
+        references=(),
+        text="",
+        headers={},
+        content_type="application/octet-stream",
+        size=len(raw),
+        defects=(why,),
+        unreadable=True,
+    )
+
+
+def _header(msg: Message, name: str) -> str | None:
+    """A header as text, tolerant of values the strict parser rejects."""
+    try:
+        value = msg.get(name)
+    except Exception:  # a malformed header the policy cannot parse
+        value = None
+        for key, raw_value in msg.raw_items() if hasattr(msg, "raw_items") else []:
+            if key.lower() == name.lower():
+                value = raw_value
+                break
+    return None if value is None else str(value)
+
+
+def _headers(msg: Message) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in msg:
+        key = name.lower()
+        if key not in out:
+            out[key] = one_line(_header(msg, name) or "")
+    return out
+
+
+def _sender(msg: Message) -> tuple[str | None, str | None]:
+    name, addr = parseaddr(_header(msg, "From") or "")
+    address = one_line(addr).lower()
+    return (address if "@" in address else None), (one_line(name) or None)
+
+
+def _date(msg: Message) -> datetime | None:
+    with contextlib.suppress(Exception):
+        header: Any = msg.get("Date")
+        if header is not None and header.datetime is not None:
+            return header.datetime  # type: ignore[no-any-return]
+    return None
+
+
+def _msg_ids(value: str | None) -> tuple[str, ...]:
+    return tuple(MSG_ID.findall(value or ""))
+
+
+def decode_part(part: Message) -> str:
+    """A text part's content, whatever its charset claims."""
+    with contextlib.suppress(LookupError, UnicodeError, ValueError, AssertionError):
+        content = part.get_content()  # type: ignore[attr-defined]
+        if isinstance(content, str):
+            return content
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return data.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")
+
+
+def html_to_text(html: str) -> str:
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "head", "title", "template", "noscript"]):
+        tag.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    text = soup.get_text("\n")
+    return "\n".join(line.strip() for line in text.splitlines())
+
+
+def trim_quoted(text: str) -> str:
+    """Drop the quoted history of a reply, when quotequail recognises one."""
+    with contextlib.suppress(Exception):
+        found = quotequail.unwrap(text)
+        if found and found.get("text_top"):
+            return str(found["text_top"])
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith(">")]
+    return "\n".join(lines)
+
+
+def tidy(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def _body_text(msg: EmailMessage) -> str:
+    body: Message | None = None
+    with contextlib.suppress(Exception):
+        body = msg.get_body(preferencelist=("plain", "html"))
+    if body is None:
+        if msg.is_multipart():
+            return ""
+        body = msg
+    text = decode_part(body)
+    if body.get_content_type() == "text/html":
+        text = html_to_text(text)
+    return tidy(trim_quoted(tidy(text)))
+
+
+def _attachments(msg: EmailMessage) -> tuple[Attachment, ...]:
+    found = []
+    with contextlib.suppress(Exception):
+        for part in msg.iter_attachments():
+            payload = part.get_payload(decode=True)
+            size = len(payload) if isinstance(payload, bytes) else 0
+            name = part.get_filename()
+            found.append(
+                Attachment(one_line(name) if name else None, part.get_content_type(), size)
+            )
+    return tuple(found)
+
+
+def _parse(msg: EmailMessage, raw: bytes) -> Inbound:
+    from_addr, from_name = _sender(msg)
+    message_id = (_msg_ids(_header(msg, "Message-ID")) or (None,))[0]
+    to = tuple(
+        addr.lower()
+        for _name, addr in getaddresses([_header(msg, "To") or "", _header(msg, "Cc") or ""])
+        if "@" in addr
+    )
+    return_path_header = _header(msg, "Return-Path")
+    return_path = None
+    if return_path_header is not None:
+        return_path = parseaddr(return_path_header)[1].strip().lower()
+    return Inbound(
+        key=message_id or raw_key(raw),
+        message_id=message_id,
+        from_addr=from_addr,
+        from_name=from_name,
+        to=to,
+        subject=one_line(_header(msg, "Subject") or ""),
+        date=_date(msg),
+        in_reply_to=_msg_ids(_header(msg, "In-Reply-To")),
+        references=_msg_ids(_header(msg, "References")),
+        text=_body_text(msg),
+        headers=_headers(msg),
+        content_type=msg.get_content_type(),
+        attachments=_attachments(msg),
+        size=len(raw),
+        defects=tuple(type(d).__name__ for d in msg.defects),
+        return_path=return_path,
+        mentioned_ids=tuple(
+            dict.fromkeys(
+                m.decode("ascii", "replace") for m in _RAW_MSG_ID.findall(raw[:_MENTION_SCAN])
+            )
+        ),
+    )

@@ -1,0 +1,99 @@
+"""What the feedback mailbox needs from the store: raw mail, duplicates, bounces, rate limits,
+and where IMAP intake stands in each folder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlite_utils
+
+from storage.cases import utc
+
+
+def message_seen(db: sqlite_utils.Database, key: str) -> bool:
+    """Message-ID (or raw hash) already stored: intake is idempotent on it."""
+    row = db.execute("SELECT 1 FROM messages WHERE message_key = ?", [key]).fetchone()
+    return row is not None
+
+
+def store_raw(db: sqlite_utils.Database, message_id: int, raw: bytes) -> None:
+    db.execute(
+        "INSERT INTO raw_messages (message_id, raw, size) VALUES (?, ?, ?)",
+        [message_id, raw, len(raw)],
+    )
+
+
+def find_case(db: sqlite_utils.Database, ref: str) -> tuple[int, str] | None:
+    """(id, status) of a case by reference."""
+    row = db.execute("SELECT id, status FROM cases WHERE ref = ?", [ref.upper()]).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def set_case_status(db: sqlite_utils.Database, case_id: int, status: str, now: datetime) -> None:
+    db.execute(
+        "UPDATE cases SET status = ?, updated_at = ?, closed_at = NULL WHERE id = ?",
+        [status, utc(now), case_id],
+    )
+
+
+def set_attention(db: sqlite_utils.Database, case_id: int, why: str, now: datetime) -> None:
+    """Flag a case for staff (shown in lists); the event timeline says why in full."""
+    db.execute(
+        "UPDATE cases SET attention = ?, updated_at = ? WHERE id = ?",
+        [why[:200], utc(now), case_id],
+    )
+
+
+def record_bounce(
+    db: sqlite_utils.Database, address: str, case_id: int | None, now: datetime
+) -> None:
+    db.execute(
+        "INSERT INTO bounces (address, at, case_id) VALUES (?, ?, ?)",
+        [address.lower(), utc(now), case_id],
+    )
+
+
+def bounced_since(db: sqlite_utils.Database, address: str, since: datetime) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM bounces WHERE address = ? AND at >= ? LIMIT 1",
+        [address.lower(), utc(since)],
+    ).fetchone()
+    return row is not None
+
+
+def acks_since(db: sqlite_utils.Database, address: str, since: datetime) -> int:
+    """Automatic acknowledgements queued for an address since a time (the rate limit)."""
+    row = db.execute(
+        "SELECT count(*) FROM outbox WHERE channel = 'email' AND recipient = ? "
+        "AND created_at >= ? AND draft_id IS NULL",
+        [address.lower(), utc(since)],
+    ).fetchone()
+    return int(row[0])
+
+
+def outbox_by_key(db: sqlite_utils.Database, key: str) -> tuple[int, str | None, int | None] | None:
+    """(id, recipient, case_id) of an outbox item by its idempotency key."""
+    row = db.execute(
+        "SELECT id, recipient, case_id FROM outbox WHERE idempotency_key = ?", [key]
+    ).fetchone()
+    return (int(row[0]), row[1], row[2]) if row else None
+
+
+def load_mail_state(db: sqlite_utils.Database, folder: str) -> tuple[int, int] | None:
+    """(uidvalidity, last_uid) of a folder, if intake has been there."""
+    row = db.execute(
+        "SELECT uidvalidity, last_uid FROM mail_state WHERE folder = ?", [folder]
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def save_mail_state(
+    db: sqlite_utils.Database, folder: str, uidvalidity: int, last_uid: int, now: datetime
+) -> None:
+    db.execute(
+        """INSERT INTO mail_state (folder, uidvalidity, last_uid, updated_at)
+           VALUES (?, ?, ?, ?)
+           ON CONFLICT(folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
+               last_uid = excluded.last_uid, updated_at = excluded.updated_at""",
+        [folder, uidvalidity, last_uid, utc(now)],
+    )
