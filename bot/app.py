@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
@@ -12,13 +16,19 @@ from aiohttp import web
 
 from bot.chat import ChatService
 from bot.clock import Clock, SystemClock
-from bot.config import Config
+from bot.config import Config, ImapConfig
 from bot.decide import Policy
+from bot.failpoints import failpoint
 from bot.flows.complaint import ComplaintFlow
 from bot.intake import Intake
+from bot.mail_intake import MailIntake
+from bot.outbox_worker import OutboxWorker
 from bot.replies import ReplyRenderer
+from mail.imap import ImapIntake, MailState
+from mail.smtp import SmtpSender
 from storage.cases import count_cases
 from storage.db import SCHEMA_VERSION, open_store, schema_version
+from storage.mail import load_mail_state, save_mail_state
 from storage.outbox import pending_drafts
 
 log = logging.getLogger(__name__)
@@ -27,6 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Services:
     config: Config
+    db_path: Path
     db: sqlite_utils.Database
     policy: Policy
     renderer: ReplyRenderer
@@ -39,14 +50,23 @@ class Services:
 def build_services(
     config: Config, db_path: Path | None = None, clock: Clock | None = None
 ) -> Services:
-    db = open_store(db_path or config.store_path)
+    db_path = db_path or config.store_path
+    db = open_store(db_path)
     policy = Policy.from_config(config)
     renderer = ReplyRenderer()
     intake = Intake(db, policy, renderer)
     flow = ComplaintFlow(config, policy.rules)
     clock = clock or SystemClock()
     return Services(
-        config, db, policy, renderer, intake, flow, ChatService(db, flow, intake, clock), clock
+        config,
+        db_path,
+        db,
+        policy,
+        renderer,
+        intake,
+        flow,
+        ChatService(db, flow, intake, clock),
+        clock,
     )
 
 
@@ -78,4 +98,75 @@ def build_app(services: Services) -> web.Application:
         services.db.close()
 
     app.cleanup_ctx.append(close_store)
+    app.cleanup_ctx.append(mail_workers)
     return app
+
+
+async def mail_workers(app: web.Application) -> AsyncIterator[None]:
+    """The SMTP outbox worker and the IMAP intake thread, when configured."""
+    services = app[SERVICES]
+    mail = services.config.mail
+    worker: OutboxWorker | None = None
+    task: asyncio.Task[None] | None = None
+    if mail.smtp is not None:
+        worker = OutboxWorker(
+            services.db,
+            SmtpSender(mail, mail.smtp),
+            services.clock,
+            retry_base_seconds=mail.smtp.retry_base_seconds,
+            max_attempts=mail.smtp.max_attempts,
+        )
+        task = asyncio.create_task(worker.run(), name="smtp-outbox")
+    stop = threading.Event()
+    thread: threading.Thread | None = None
+    if mail.imap is not None:
+        loop = asyncio.get_running_loop()
+        wake = (lambda: loop.call_soon_threadsafe(worker.wake.set)) if worker else (lambda: None)
+        thread = threading.Thread(
+            target=run_imap_intake,
+            args=(services, mail.imap, stop, wake),
+            name="imap-intake",
+            daemon=True,
+        )
+        thread.start()
+    yield
+    stop.set()
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if thread is not None:
+        await asyncio.to_thread(thread.join, 10)
+
+
+def run_imap_intake(
+    services: Services, cfg: ImapConfig, stop: threading.Event, wake: Callable[[], object]
+) -> None:
+    """The IMAP thread: its own SQLite connection, the shared (pure) policy and templates."""
+    db = open_store(services.db_path)
+    mail_intake = MailIntake(db, services.policy, Intake(db, services.policy, services.renderer))
+
+    def handle(raw: bytes, received: datetime) -> None:
+        result = mail_intake.process(raw, received, services.clock.now())
+        log.info(
+            "mail processed",
+            extra={"ref": result.ref, "status": result.action, "reply": result.rule},
+        )
+        wake()
+
+    def save(folder: str, uidvalidity: int, last_uid: int) -> None:
+        with db.atomic():
+            save_mail_state(db, folder, uidvalidity, last_uid, services.clock.now())
+
+    intake = ImapIntake(
+        cfg,
+        handle,
+        MailState(lambda folder: load_mail_state(db, folder), save),
+        stop,
+        services.config.mail.max_message_bytes,
+        failpoint,
+    )
+    try:
+        intake.run()
+    finally:
+        db.close()

@@ -133,6 +133,30 @@ def build_parser() -> Parser:
     )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
 
+    mail = commands.add_parser(
+        "mail",
+        help="the feedback mailbox: inspect messages, check connections",
+        description="The feedback mailbox (IMAP intake, SMTP acknowledgements).",
+    )
+    mail_commands = mail.add_subparsers(dest="mail_command", metavar="ACTION", parser_class=Parser)
+    mail_commands.required = True
+    inspect = mail_commands.add_parser(
+        "inspect",
+        help="print what intake would do with .eml files (sends and stores nothing)",
+        description="For each file, print one JSON object: acknowledge (true/false), reason "
+        "(the loop-guard rule that stops an automatic reply), thread (case reference or null), "
+        "from, subject, text (extracted), missing (of the five complaint items), kind, and the "
+        "replies that would be drafted. Sends and stores nothing.",
+    )
+    inspect.add_argument("files", nargs="+", metavar="FILE.eml", help="raw RFC 5322 messages")
+    mail_commands.add_parser(
+        "check",
+        help="test the configured IMAP and SMTP connections",
+        description="Connect and log in to the configured IMAP and SMTP servers and say "
+        "clearly what works and what is wrong. Passwords come from CAREDESK_IMAP_PASSWORD "
+        "and CAREDESK_SMTP_PASSWORD.",
+    )
+
     config = commands.add_parser(
         "config",
         help="check or show the configuration",
@@ -170,6 +194,12 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
             f"{config.city.timezone}"
         )
         return 0
+    if args.command == "mail":
+        from bot.mail_cli import cmd_mail_check, cmd_mail_inspect
+
+        if args.mail_command == "inspect":
+            return cmd_mail_inspect(args.files, config)
+        return cmd_mail_check(config)
     from bot.app import build_services  # the heavier imports only for commands that need them
 
     services = build_services(config, db_path)
@@ -301,6 +331,19 @@ def format_case(case: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def describe_mail(config: Config) -> str:
+    mail = config.mail
+    parts = []
+    if mail.imap:
+        how = "IDLE" if mail.imap.idle else f"polling every {mail.imap.poll_seconds}s"
+        parts.append(
+            f"intake from imap {mail.imap.host}:{mail.imap.port} {mail.imap.folder} ({how})"
+        )
+    if mail.smtp:
+        parts.append(f"acknowledgements via smtp {mail.smtp.host}:{mail.smtp.port}")
+    return "; ".join(parts) or "not configured ([mail.imap] / [mail.smtp] in the configuration)"
+
+
 def cmd_serve(args: argparse.Namespace, services: Any) -> int:
     from aiohttp import web
 
@@ -317,7 +360,8 @@ def cmd_serve(args: argparse.Namespace, services: Any) -> int:
         f"  city:     {services.config.city.name} ({services.config.city.timezone})\n"
         "  try it:   in another terminal run `.venv/bin/caredesk chat` to file a complaint,\n"
         "            then `.venv/bin/caredesk cases list` to see it.\n"
-        "  not yet:  web chat, staff pages, email and Telegram channels (later issues).",
+        f"  mail:     {describe_mail(services.config)}\n"
+        "  not yet:  web chat, staff pages and Telegram (later issues).",
         flush=True,
     )
     try:

@@ -148,6 +148,10 @@ class SmtpConfig:
     security: str = "starttls"
     user: str = ""
     timeout_seconds: int = 30
+    #: 4xx answers and dropped connections: retried after base * 2^attempt seconds...
+    retry_base_seconds: float = 30.0
+    #: ...up to this many attempts, then the item is marked failed and staff are alerted.
+    max_attempts: int = 10
 
     @property
     def password(self) -> str:
@@ -460,7 +464,15 @@ def _mail(table: Mapping[str, Any]) -> MailConfig:
         if values["imap"].idle_renew_seconds > 29 * 60:
             raise ConfigError("mail.imap.idle_renew_seconds: at most 1740 (RFC 2177: 29 min)")
     if "smtp" in table:
-        values["smtp"] = _server(table, "smtp", SmtpConfig, {})
+        values["smtp"] = _server(
+            table,
+            "smtp",
+            SmtpConfig,
+            {
+                "retry_base_seconds": _positive_number,
+                "max_attempts": _positive_int,
+            },
+        )
     return MailConfig(**values)
 
 
@@ -499,6 +511,12 @@ def _choice(*allowed: str) -> Validator:
         return str(value)
 
     return check
+
+
+def _positive_number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{key}: must be a positive number, got {value!r}")
+    return float(value)
 
 
 def _port(key: str, value: Any) -> int:

@@ -34,6 +34,7 @@ class Status(StrEnum):
     RECORDED = "recorded"  # kept for the record (feedback); nothing to investigate
     DECLINED = "declined"  # anonymous allegation, policy 02.01
     REDIRECTED = "redirected"  # out of scope, policy 02.03
+    UNREADABLE = "unreadable"  # an email nothing could be read from; staff look at it
     CLOSED = "closed"
 
 

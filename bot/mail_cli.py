@@ -1,0 +1,124 @@
+"""`caredesk mail inspect` and `caredesk mail check`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.decide import Policy
+from bot.mail_intake import Assessment, assess, mail_identity
+from mail.parse import parse_message
+
+
+def inspect_result(name: str, found: Assessment) -> dict[str, Any]:
+    inbound = found.inbound
+    decision = found.decision
+    return {
+        "file": name,
+        "acknowledge": found.acknowledge,
+        "reason": found.hit.rule if found.hit else None,
+        "why": found.hit.reason if found.hit else None,
+        "thread": found.thread,
+        "from": inbound.from_addr,
+        "subject": inbound.subject,
+        "message_id": inbound.message_id,
+        "text": inbound.text,
+        "kind": decision.kind.value if decision else None,
+        "missing": list(decision.missing) if decision else [],
+        "replies": [{"kind": r.kind, "review": r.review} for r in decision.replies]
+        if decision
+        else [],
+        "rules": [h.rule for h in decision.hits] if decision else [],
+        "attachments": [
+            {"name": a.name, "type": a.content_type, "size": a.size} for a in inbound.attachments
+        ],
+    }
+
+
+def cmd_mail_inspect(files: list[str], config: Config) -> int:
+    policy = Policy.from_config(config)
+    me = mail_identity(policy)
+    now = datetime.now(UTC)
+    status = 0
+    for name in files:
+        try:
+            raw = Path(name).read_bytes()
+        except OSError as exc:
+            print(f"caredesk: {name}: {exc.strerror or exc}", file=sys.stderr)
+            status = 1
+            continue
+        found = assess(parse_message(raw), now, policy, me)
+        print(json.dumps(inspect_result(name, found), ensure_ascii=False))
+    return status
+
+
+def cmd_mail_check(config: Config) -> int:
+    mail = config.mail
+    if mail.imap is None and mail.smtp is None:
+        print("mail is not configured: add [mail.imap] and [mail.smtp] (caredesk.example.toml)")
+        return 1
+    ok = True
+    if mail.imap is not None:
+        ok &= _check_imap(config)
+    if mail.smtp is not None:
+        ok &= asyncio.run(_check_smtp(config))
+    return 0 if ok else 1
+
+
+def _check_imap(config: Config) -> bool:
+    from mail.imap import connect
+
+    cfg = config.mail.imap
+    assert cfg is not None
+    where = f"imap {cfg.host}:{cfg.port} ({cfg.security})"
+    if not cfg.password:
+        print(f"{where}: CAREDESK_IMAP_PASSWORD is not set")
+        return False
+    try:
+        client = connect(cfg)
+    except Exception as exc:  # the point is to say what is wrong, whatever it is
+        print(f"{where}: cannot log in as {cfg.user!r}: {type(exc).__name__}: {exc}")
+        return False
+    try:
+        info = client.select_folder(cfg.folder, readonly=True)
+        idle = "IDLE supported" if client.has_capability("IDLE") else "no IDLE: will poll"
+        print(
+            f"{where}: OK, logged in as {cfg.user!r}; {cfg.folder} holds "
+            f"{int(info[b'EXISTS'])} messages; {idle}"
+        )
+        return True
+    except Exception as exc:
+        print(f"{where}: logged in, but folder {cfg.folder!r}: {exc}")
+        return False
+    finally:
+        client.logout()
+
+
+async def _check_smtp(config: Config) -> bool:
+    import aiosmtplib
+
+    from mail.smtp import DeliveryError, SmtpSender
+
+    cfg = config.mail.smtp
+    assert cfg is not None
+    where = f"smtp {cfg.host}:{cfg.port} ({cfg.security})"
+    if cfg.user and not cfg.password:
+        print(f"{where}: CAREDESK_SMTP_PASSWORD is not set (user {cfg.user!r})")
+        return False
+    sender = SmtpSender(config.mail, cfg)
+    try:
+        client = await sender.connect()
+        await client.noop()
+    except (DeliveryError, aiosmtplib.SMTPException, OSError) as exc:
+        print(f"{where}: {exc}")
+        return False
+    finally:
+        await sender.close()
+    auth = f"authenticated as {cfg.user!r}" if cfg.user else "no AUTH configured"
+    print(f"{where}: OK, {auth}")
+    return True

@@ -1,0 +1,251 @@
+"""The feedback mailbox's path into the store: parse, guard, thread, decide, file.
+
+`assess()` is pure and is what `caredesk mail inspect` prints. `MailIntake.process()` does
+what intake does with one raw message, in ONE transaction: a new case with its
+acknowledgement in the outbox, or an addition to an existing case, or a stored machine
+message. It is idempotent on the message key, so a message fetched twice (a crash before the
+IMAP move, a UIDVALIDITY reset) is filed once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from bot.decide import Policy, decide
+from bot.intake import Intake
+from bot.mail_items import submission_from_email
+from bot.model import Decision, Inbound, Kind, RuleHit, Status, Submission
+from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
+from mail.parse import parse_message
+from storage.cases import add_event, insert_message
+from storage.mail import (
+    acks_since,
+    bounced_since,
+    find_case,
+    message_seen,
+    outbox_by_key,
+    record_bounce,
+    set_attention,
+    set_case_status,
+    store_raw,
+)
+
+log = logging.getLogger(__name__)
+
+
+def mail_identity(policy: Policy) -> MailIdentity:
+    cfg = policy.config
+    return MailIdentity(
+        own_addresses=frozenset(cfg.mail.own_addresses),
+        message_id_domain=cfg.mail.message_id_domain,
+        reference_prefix=cfg.reference_prefix,
+    )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    inbound: Inbound
+    hit: RuleHit | None  # the loop-guard rule that forbids an automatic reply
+    thread: str | None  # the case it belongs to
+    submission: Submission | None
+    decision: Decision | None
+
+    @property
+    def acknowledge(self) -> bool:
+        return self.hit is None
+
+
+def assess(inbound: Inbound, received_at: datetime, policy: Policy, me: MailIdentity) -> Assessment:
+    """What intake would do with a message and why; pure."""
+    hit = check_autoreply(inbound, me)
+    machine = hit is not None and hit.rule in MACHINE_RULES
+    thread = find_thread(inbound, me, deep=machine)
+    if inbound.unreadable or machine:
+        return Assessment(inbound, hit, thread, None, None)
+    cfg = policy.config
+    sub = replace(
+        submission_from_email(inbound, received_at, cfg.tz, cfg.dialogue.phone_region),
+        message_key=inbound.key,
+        thread_ids=tuple(dict.fromkeys([*inbound.references, *filter(None, [inbound.message_id])])),
+    )
+    return Assessment(inbound, hit, thread, sub, decide(sub, received_at, policy))
+
+
+def unreadable_decision(received_at: datetime, policy: Policy, why: str) -> Decision:
+    """A case for staff: nothing could be read, so nothing is sent."""
+    return Decision(
+        kind=Kind.COMPLAINT,
+        status=Status.UNREADABLE,
+        missing=("what", "when", "who", "outcome", "contact"),
+        deadlines={"email-ack": policy.due("email-ack", received_at)},
+        replies=(),
+        hits=(RuleHit("unreadable", why),),
+    )
+
+
+@dataclass(frozen=True)
+class Processed:
+    action: str  # cased | threaded | stored | duplicate | unreadable
+    ref: str | None = None
+    rule: str | None = None
+
+
+class MailIntake:
+    def __init__(self, db: sqlite_utils.Database, policy: Policy, intake: Intake) -> None:
+        self.db = db
+        self.policy = policy
+        self.intake = intake
+        self.me = mail_identity(policy)
+
+    def process(self, raw: bytes, received_at: datetime, now: datetime) -> Processed:
+        inbound = parse_message(raw)
+        if message_seen(self.db, inbound.key):
+            return Processed("duplicate", rule="duplicate")
+        received_at = min(received_at, now)
+        found = assess(inbound, received_at, self.policy, self.me)
+        with self.db.atomic():
+            if message_seen(self.db, inbound.key):  # another process got there first
+                return Processed("duplicate", rule="duplicate")
+            if inbound.unreadable:
+                return self._unreadable(found, raw, received_at, now)
+            case = find_case(self.db, found.thread) if found.thread else None
+            if case is not None and found.hit is not None:
+                return self._add_to_case(found, raw, case, now)
+            if found.submission is not None and found.decision is not None:
+                return self._new_case(found, raw, now)
+            message_id = insert_message(
+                self.db,
+                case_id=None,
+                direction="in",
+                channel="email",
+                body=inbound.text,
+                subject=inbound.subject,
+                key=inbound.key,
+                now=now,
+                meta={"suppressed": found.hit.rule if found.hit else None},
+            )
+            store_raw(self.db, message_id, raw)
+            return Processed("stored", rule=found.hit.rule if found.hit else None)
+
+    def _new_case(self, found: Assessment, raw: bytes, now: datetime) -> Processed:
+        assert found.submission is not None and found.decision is not None
+        hold = self._hold(found.submission.person.email, now)
+        filed = self.intake.file(found.submission, now, decision=found.decision, hold=hold)
+        store_raw(self.db, filed.message_id, raw)
+        if found.inbound.attachments:
+            add_event(
+                self.db,
+                filed.case_id,
+                "attachments",
+                "email",
+                now,
+                {
+                    "files": [
+                        {"name": a.name, "type": a.content_type, "size": a.size}
+                        for a in found.inbound.attachments
+                    ]
+                },
+            )
+        return Processed("cased", filed.ref, found.hit.rule if found.hit else None)
+
+    def _hold(self, sender: str | None, now: datetime) -> str | None:
+        """Stateful guards: a sender acknowledged too often today, or one that bounced."""
+        if not sender:
+            return None
+        mail = self.policy.config.mail
+        if bounced_since(self.db, sender, now - timedelta(days=mail.bounce_memory_days)):
+            return f"mail to this address bounced in the last {mail.bounce_memory_days} days"
+        if acks_since(self.db, sender, now - timedelta(days=1)) >= mail.ack_per_sender_per_day:
+            return f"rate limit: {mail.ack_per_sender_per_day} acknowledgements a day"
+        return None
+
+    def _add_to_case(
+        self, found: Assessment, raw: bytes, case: tuple[int, str], now: datetime
+    ) -> Processed:
+        assert found.hit is not None and found.thread is not None
+        case_id, status = case
+        inbound = found.inbound
+        message_id = insert_message(
+            self.db,
+            case_id=case_id,
+            direction="in",
+            channel="email",
+            body=inbound.text,
+            subject=inbound.subject,
+            key=inbound.key,
+            now=now,
+            meta={"rule": found.hit.rule},
+        )
+        store_raw(self.db, message_id, raw)
+        if found.hit.rule == "thread-reply":
+            add_event(self.db, case_id, "resident-replied", "email", now, {"message": message_id})
+            if status == Status.CLOSED.value:
+                set_case_status(self.db, case_id, Status.OPEN.value, now)
+                add_event(
+                    self.db,
+                    case_id,
+                    "reopened",
+                    "email",
+                    now,
+                    {"why": "the resident replied after the case was closed"},
+                )
+            return Processed("threaded", found.thread, found.hit.rule)
+        if self._is_bounce(inbound):
+            address = self._bounced_address(inbound, found.thread)
+            if address:
+                record_bounce(self.db, address, case_id, now)
+            set_attention(self.db, case_id, "an email to the resident bounced", now)
+            add_event(
+                self.db,
+                case_id,
+                "bounce",
+                "email",
+                now,
+                {"message": message_id, "rule": found.hit.rule},
+            )
+        else:
+            add_event(
+                self.db,
+                case_id,
+                "automatic-reply",
+                "email",
+                now,
+                {"message": message_id, "rule": found.hit.rule},
+            )
+        return Processed("threaded", found.thread, found.hit.rule)
+
+    @staticmethod
+    def _is_bounce(inbound: Inbound) -> bool:
+        content_type = inbound.headers.get("content-type", "").lower()
+        return "x-failed-recipients" in inbound.headers or (
+            inbound.content_type == "multipart/report" and "delivery-status" in content_type
+        )
+
+    def _bounced_address(self, inbound: Inbound, ref: str) -> str | None:
+        """The address our acknowledgement was sent to, found by its derived Message-ID."""
+        for message_id in inbound.mentioned_ids:
+            if self.me.ref_in_message_id(message_id) == ref:
+                kind = message_id.strip("<>").split("@", 1)[0].split(".", 1)[-1]
+                item = outbox_by_key(self.db, f"{ref}:{kind}:email")
+                if item and item[1]:
+                    return item[1]
+        failed = inbound.headers.get("x-failed-recipients", "").split(",")[0].strip()
+        return failed.lower() or None
+
+    def _unreadable(
+        self, found: Assessment, raw: bytes, received_at: datetime, now: datetime
+    ) -> Processed:
+        sub = Submission(
+            channel="email", received_at=received_at, text="", message_key=found.inbound.key
+        )
+        decision = unreadable_decision(
+            received_at, self.policy, "; ".join(found.inbound.defects) or "unreadable"
+        )
+        filed = self.intake.file(sub, now, decision=decision)
+        store_raw(self.db, filed.message_id, raw)
+        set_attention(self.db, filed.case_id, "unreadable email: read the raw message", now)
+        return Processed("unreadable", filed.ref, "unreadable")
