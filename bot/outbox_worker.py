@@ -18,6 +18,7 @@ from typing import Protocol
 import sqlite_utils
 
 from bot.clock import Clock
+from bot.failpoints import failpoint
 from mail.smtp import DeliveryError
 from storage.cases import add_event
 from storage.mail import set_attention
@@ -71,6 +72,7 @@ class OutboxWorker:
         except DeliveryError as exc:
             self._failed(item, exc)
             return 0
+        failpoint(f"{self.sender.channel}-after-send")  # the documented window, for tests
         with self.db.atomic():
             mark_sent(self.db, item.id, self.clock.now())
         log.info(

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 PROCESSED_KEYWORD = "caredesk-processed"
 FETCH_BATCH = 100
+#: How often the IDLE wait wakes to look at the stop flag and the connection.
+IDLE_TICK = 1.0
 
 
 class MailState:
@@ -120,15 +122,25 @@ class ImapIntake:
         """Wait in IDLE for new mail, re-issuing it before the server would drop it."""
         client.idle()
         started = time.monotonic()
-        try:
-            while not self.stop.is_set():
-                responses = client.idle_check(timeout=1.0)
-                if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
-                    return
-                if time.monotonic() - started > self.cfg.idle_renew_seconds:
-                    return
-        finally:
-            client.idle_done()
+        quick_empty = 0
+        while not self.stop.is_set():
+            asked = time.monotonic()
+            responses = client.idle_check(timeout=IDLE_TICK)
+            if any(r[0] == b"BYE" for r in responses if r):
+                raise ConnectionError("IMAP server said BYE")
+            # imapclient swallows EOF inside idle_check and returns nothing at once; a few
+            # empty answers well before the tick mean the connection is gone.
+            if not responses and time.monotonic() - asked < IDLE_TICK / 2:
+                quick_empty += 1
+                if quick_empty >= 3:
+                    raise ConnectionError("IMAP connection closed during IDLE")
+            else:
+                quick_empty = 0
+            if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
+                break
+            if time.monotonic() - started > self.cfg.idle_renew_seconds:
+                break
+        client.idle_done()
 
     # -- one pass over the folder ------------------------------------------------------------
 
