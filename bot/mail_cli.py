@@ -25,7 +25,7 @@ def inspect_result(name: str, found: Assessment) -> dict[str, Any]:
         "why": found.hit.reason if found.hit else None,
         "thread": found.thread,
         "from": inbound.from_addr,
-        "subject": inbound.subject,
+        "subject": None if inbound.unreadable else inbound.subject,
         "message_id": inbound.message_id,
         "text": inbound.text,
         "kind": decision.kind.value if decision else None,

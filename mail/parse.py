@@ -15,6 +15,7 @@ import re
 from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from typing import Any
@@ -28,6 +29,7 @@ MSG_ID = re.compile(r"<[^<>\s]+>")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _RAW_MSG_ID = re.compile(rb"<[!-;=?-~]{1,200}@[!-;=?-~]{1,200}>")
 _MENTION_SCAN = 256 * 1024
+_TRAILING_ADDR = re.compile(r"<([^<>\s]+@[^<>\s]+)>\s*$")
 
 
 def one_line(value: str) -> str:
@@ -51,7 +53,8 @@ def parse_message(raw: bytes) -> Inbound:
 
 
 def _looks_like_mail(msg: Message) -> bool:
-    return any(msg.get(name) is not None for name in ("From", "Subject", "Date", "Message-ID"))
+    present = {key.lower() for key in msg}
+    return bool(present & {"from", "subject", "date", "message-id"})
 
 
 def _unreadable(raw: bytes, why: str) -> Inbound:
@@ -97,7 +100,22 @@ def _headers(msg: Message) -> dict[str, str]:
 
 
 def _sender(msg: Message) -> tuple[str | None, str | None]:
-    name, addr = parseaddr(_header(msg, "From") or "")
+    """The From address and name. The structured header first; when the policy refuses it
+    (e.g. CR/LF encoded into the display name), the address in the trailing <...> of the
+    raw value, never an address that only appears inside an encoded word."""
+    addr, name = "", ""
+    try:
+        header: Any = msg["From"]
+        if header is not None and header.addresses:
+            addr, name = header.addresses[0].addr_spec, header.addresses[0].display_name
+    except Exception:  # a header the policy cannot parse
+        raw = next((str(v) for k, v in msg.raw_items() if k.lower() == "from"), "")
+        angle = _TRAILING_ADDR.search(raw)
+        if angle:
+            addr = angle.group(1)
+            name = str(make_header(decode_header(raw[: angle.start()].strip().strip('"'))))
+        else:
+            name, addr = parseaddr(raw)
     address = one_line(addr).lower()
     return (address if "@" in address else None), (one_line(name) or None)
 
