@@ -14,7 +14,10 @@ from .servers import DOVECOT_BIN, DovecotServer, SmtpSink
 def dovecot() -> Iterator[DovecotServer]:
     """A started private Dovecot (user caredesk / secret); stopped and removed afterwards."""
     if not os.access(DOVECOT_BIN, os.X_OK):
-        pytest.fail(f"{DOVECOT_BIN} is missing: run `make system-deps` (Debian dovecot-imapd)", pytrace=False)
+        pytest.fail(
+            f"{DOVECOT_BIN} is missing: run `make system-deps` (Debian dovecot-imapd)",
+            pytrace=False,
+        )
     server = DovecotServer()
     try:
         server.start()

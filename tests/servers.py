@@ -168,7 +168,7 @@ service anvil {{
         while True:
             if self._proc.poll() is not None:
                 rc = self._proc.returncode
-                self._reap()
+                self.stop()
                 raise DovecotError(f"dovecot exited with {rc} at start:\n{self.log_tail()}")
             if self._greets():
                 return
@@ -188,34 +188,17 @@ service anvil {{
             return False
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the master and wait for it, then SIGTERM what is left of its process group
-        (imap processes of clients still connected, e.g. in IDLE) and wait until they are gone,
-        so the port can be bound again."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()  # last resort; the killpg below takes the children
-                proc.wait()
-        self._reap()
+        """Stop Dovecot and every process it started; return when the port is closed.
 
-    def _reap(self) -> None:
+        Sends SIGTERM to the whole process group (master, auth, log, and the imap processes of
+        clients still connected, e.g. in IDLE), again every 0.1 s while anything is left: the
+        master respawns its log process if it dies first and then waits up to 5 s for it, so
+        one signal is not enough. SIGKILL only for what is left after `timeout`.
+        (SIGTERM to the master alone works too but takes 1.1 s every time.)
+        """
         proc, self._proc = self._proc, None
         if proc is not None:
-            pgid = proc.pid
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGTERM)
-            deadline = time.monotonic() + 5.0
-            while _live_group_members(pgid):
-                if time.monotonic() > deadline:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pgid, signal.SIGKILL)
-                    break
-                time.sleep(0.01)
+            _terminate_group(proc, timeout)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
@@ -349,6 +332,26 @@ service anvil {{
                 f"reset_uidvalidity: UIDVALIDITY {old} -> {new}, messages {count} -> {new_count}"
             )
         return new
+
+
+def _terminate_group(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM process group `proc.pid` every 0.1 s until the leader is reaped and no other
+    member is alive; SIGKILL the group after `timeout`."""
+    pgid = proc.pid
+    deadline = time.monotonic() + timeout
+    while True:
+        sig = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, sig)
+        try:
+            proc.wait(0.1)
+        except subprocess.TimeoutExpired:
+            continue
+        # Leader gone; wait for the rest (an imap process may still be finishing).
+        for _ in range(10):
+            if not _live_group_members(pgid):
+                return
+            time.sleep(0.01)
 
 
 def _live_group_members(pgid: int) -> list[int]:

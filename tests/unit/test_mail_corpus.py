@@ -40,7 +40,7 @@ def check(result: dict, expected: dict) -> None:
         assert result["from"] == expected["from"]
     if "subject" in expected:
         assert result["subject"] == expected["subject"]
-        assert "\n" not in result["subject"] and "\r" not in result["subject"]
+        assert "\n" not in (result["subject"] or "") and "\r" not in (result["subject"] or "")
     for fragment in expected.get("text_contains", []):
         assert fragment in result["text"]
     for fragment in expected.get("text_not_contains", []):
