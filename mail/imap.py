@@ -189,7 +189,8 @@ class ImapIntake:
             raw = fetched.get(uid, {}).get(b"BODY[]")
             if raw is None:  # too large to take whole: its head is enough to case it
                 part = client.fetch([uid], [f"BODY.PEEK[]<0.{self.max_bytes}>"])
-                raw = next(iter(part.get(uid, {}).values()), b"")
+                data = part.get(uid, {})
+                raw = next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
             received = sizes.get(uid, {}).get(b"INTERNALDATE") or datetime.now(UTC)
             if received.tzinfo is None:
                 received = received.replace(tzinfo=UTC)

@@ -320,3 +320,59 @@ def test_uidvalidity_reset_creates_no_duplicates(desk_factory, dovecot, smtp_sin
     assert desk.count() == 4
     assert len(smtp_sink.messages) == 4
     assert len(dovecot.folder_uids("INBOX")) == 4  # flag mode keeps mail in place
+
+
+def test_a_message_over_the_size_limit_is_cased_from_its_head(tmp_path, dovecot, smtp_sink):
+    desk = Desk(tmp_path, dovecot, smtp_sink)
+    desk.config.write_text(
+        desk.config.read_text().replace(
+            'address = "feedback@city.example"',
+            'address = "feedback@city.example"\nmax_message_bytes = 4000',
+        )
+    )
+    big = resident_mail(1).replace(
+        b"I would like an apology.", b"I would like an apology. " + b"More detail. " * 2000
+    )
+    assert len(big) > 20000
+    desk.start()
+    try:
+        dovecot.append(big)
+        smtp_sink.wait_for(1, timeout=15)
+        [case] = desk.cases()
+        assert case["person"]["email"] == "resident1@example.com"
+        db = open_store(desk.db_path)
+        size = db.execute("SELECT size FROM raw_messages").fetchone()[0]
+        db.close()
+        assert size <= 4000  # only the head was taken; the whole message stays in the mailbox
+        assert len(dovecot.folder_uids("Processed")) == 1
+    finally:
+        desk.stop()
+
+
+def run_cli(desk: Desk, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(desk.config), *args],
+        capture_output=True,
+        text=True,
+        env={**desk.env, **env},
+        timeout=60,
+    )
+
+
+def test_mail_check_reports_what_works(tmp_path, dovecot, smtp_sink):
+    desk = Desk(tmp_path, dovecot, smtp_sink)
+    result = run_cli(desk, "mail", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "imap 127.0.0.1" in result.stdout and "OK, logged in as 'caredesk'" in result.stdout
+    assert "IDLE supported" in result.stdout
+    assert f"smtp 127.0.0.1:{smtp_sink.port} (none): OK" in result.stdout
+
+
+def test_mail_check_says_what_is_wrong(tmp_path, dovecot, smtp_sink):
+    desk = Desk(tmp_path, dovecot, smtp_sink)
+    smtp_sink.stop()
+    result = run_cli(desk, "mail", "check", CAREDESK_IMAP_PASSWORD="wrong")
+    assert result.returncode == 1
+    assert "cannot log in as 'caredesk'" in result.stdout
+    assert "cannot connect to SMTP" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
