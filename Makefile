@@ -30,8 +30,9 @@ lint: install
 test: install system-deps lint
 	$(PY) -m pytest -q
 
-bench: install
+bench: install system-deps
 	$(PY) bench/dialogue_bench.py
+	PYTHONPATH=. $(PY) bench/mail_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
