@@ -27,7 +27,7 @@ from bot.replies import ReplyRenderer
 from mail.imap import ImapIntake, MailState
 from mail.smtp import SmtpSender
 from storage.cases import count_cases
-from storage.db import SCHEMA_VERSION, open_store, schema_version
+from storage.db import SCHEMA_VERSION, open_store, schema_version, write_transaction
 from storage.mail import load_mail_state, save_mail_state
 from storage.outbox import pending_drafts
 
@@ -155,7 +155,7 @@ def run_imap_intake(
         wake()
 
     def save(folder: str, uidvalidity: int, last_uid: int) -> None:
-        with db.atomic():
+        with write_transaction(db):
             save_mail_state(db, folder, uidvalidity, last_uid, services.clock.now())
 
     intake = ImapIntake(

@@ -1,25 +1,49 @@
 """One service behind every chat channel: load the conversation, run the dialogue, persist.
 
-Channel adapters (console, and later Telegram and the web chat) only translate between their
-transport and `ChatService`. A confirmed dialogue is filed through `Intake` in the same
-transaction that records the conversation as filed, so a crash cannot file it twice; the
-acknowledgement is an outbox row that the adapter shows and then marks delivered.
+Channel adapters (console, Telegram, web chat) only translate between their transport and
+`ChatService`. Each turn is one write transaction: the update's id (so a redelivered update
+has no second effect), the dialogue's new state, and, when the resident confirms, the case
+filed through `Intake`. The acknowledgement is an outbox row that the adapter shows and
+then marks delivered; whatever a crash kept from being shown is shown on the next visit.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlite_utils
 
 from bot.clock import Clock
+from bot.flows.base import State
 from bot.flows.complaint import ComplaintFlow, submission_from_state
 from bot.intake import Intake
-from bot.model import Reply
-from storage.conversations import delete_conversation, load_conversation, save_conversation
-from storage.outbox import due_items, mark_sent
+from bot.model import KIND_LABELS, Attachment, Kind, Reply
+from bot.ratelimit import RateLimiter
+from bot.wording import human_day
+from storage.cases import cases_of_conversation, claim_update
+from storage.conversations import (
+    delete_conversation,
+    idle_conversations,
+    load_conversation,
+    save_conversation,
+)
+from storage.db import write_transaction
+from storage.outbox import due_items, enqueue, mark_sent
 
 ANYTHING_ELSE = "If there's anything else, just send a new message."
+STATUS = re.compile(r"^\s*/?status\b\s*(?P<ref>[A-Za-z]{1,10}-\d{4}-\d{1,6})?\s*$", re.I)
+STATUS_LABELS = {
+    "open": "open: the department responsible is working on it",
+    "recorded": "recorded: your feedback has been shared with the team",
+    "declined": "recorded, but not investigated (no name and contact details were given)",
+    "redirected": "recorded: a member of staff will point you to the right process",
+    "closed": "closed",
+    "unreadable": "waiting for a member of staff",
+}
 
 
 @dataclass(frozen=True)
@@ -38,29 +62,67 @@ class ChatService:
         self.flow = flow
         self.intake = intake
         self.clock = clock
+        dialogue = flow.config.dialogue
+        self.limiter = RateLimiter(dialogue.rate_per_minute)
+        self.idle = timedelta(minutes=dialogue.idle_minutes)
 
     def open(self, channel: str, key: str) -> Turn:
         """A resident arrives: resume an unfinished conversation or greet, and deliver
         anything queued for them that a crash kept from being shown."""
         now = self.clock.now()
+        with write_transaction(self.db):
+            state = load_conversation(self.db, key)
+            if state is not None and state.get("status") in ("active", "expired"):
+                state["status"] = "active"
+                save_conversation(self.db, key, channel, state, now)
+                replies = self.flow.resume(state)
+            else:
+                state, replies = self.flow.start(now)
+                save_conversation(self.db, key, channel, state, now)
         pending = self._pending(channel, key)
-        state = load_conversation(self.db, key)
-        if state is not None and state.get("status") == "active":
-            replies = self.flow.resume(state)
-        else:
-            state, replies = self.flow.start(now)
-            save_conversation(self.db, key, channel, state, now)
         return Turn([*pending.replies, *replies], pending.outbox_ids)
 
-    def handle(self, channel: str, key: str, text: str) -> Turn:
+    def handle(
+        self,
+        channel: str,
+        key: str,
+        text: str,
+        *,
+        update_key: str | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> Turn:
+        """One message from a resident. `update_key` identifies the channel's update: the
+        same key a second time does nothing. `attachments` are evidence (photos...)."""
         now = self.clock.now()
-        state = load_conversation(self.db, key)
-        new_state, replies = self.flow.step(state, text, now)
-        if new_state.get("status") != "confirmed":
-            save_conversation(self.db, key, channel, new_state, now)
-            return Turn(replies)
-        sub = submission_from_state(new_state, channel, now, key)
-        with self.db.atomic():
+        if not self.limiter.allow(key, now):
+            return Turn(
+                [
+                    Reply(
+                        "You're sending messages faster than I can take them in. Please wait a "
+                        "minute, then carry on; nothing you've told me is lost."
+                    )
+                ]
+            )
+        asked = STATUS.match(text) if not attachments else None
+        if asked:
+            return Turn([Reply(self.status(key, asked.group("ref")))])
+        with write_transaction(self.db):
+            if update_key is not None and not claim_update(self.db, channel, update_key, now):
+                return Turn([])
+            state = load_conversation(self.db, key)
+            if attachments:
+                state, replies = self._add_evidence(state, attachments, now)
+                if not text:
+                    save_conversation(self.db, key, channel, state, now)
+                    return Turn(replies)
+            else:
+                replies = []
+            new_state, answer = self.flow.step(state, text, now)
+            replies += answer
+            if new_state.get("status") != "confirmed":
+                save_conversation(self.db, key, channel, new_state, now)
+                return Turn(replies)
+            sub = submission_from_state(new_state, channel, now, key)
             filed = self.intake.file(sub, now)
             new_state["status"] = "filed"
             new_state["ref"] = filed.ref
@@ -73,6 +135,75 @@ class ChatService:
             filed.ref,
         )
 
+    def _add_evidence(
+        self, state: State | None, attachments: Sequence[Attachment], now: datetime
+    ) -> tuple[State, list[Reply]]:
+        replies: list[Reply] = []
+        if state is None or state.get("status") not in ("active", "expired"):
+            state, replies = self.flow.start(now)
+        evidence = list(state["data"].get("evidence", []))
+        evidence += [
+            {"name": a.name, "type": a.content_type, "size": a.size, "ref": a.ref}
+            for a in attachments
+        ]
+        state = {**state, "data": {**state["data"], "evidence": evidence}}
+        noun = "file" if len(attachments) == 1 else f"{len(attachments)} files"
+        replies.append(Reply(f"Thank you, I've added the {noun} to your message as evidence."))
+        return state, replies
+
+    def status(self, key: str, ref: str | None) -> str:
+        """The status of this conversation's own cases; never anyone else's (03.01)."""
+        cases = cases_of_conversation(self.db, key, ref)
+        if not cases:
+            care = self.flow.config.care
+            if ref:
+                return (
+                    f"I can't find a case {ref.upper()} filed in this conversation. For "
+                    "your privacy I can only show cases filed here. For any other case, "
+                    f"please contact the {care.name} at {care.phone}."
+                )
+            return "There are no cases filed in this conversation yet."
+        lines = [self._status_line(c) for c in cases[:5]]
+        return "\n".join(lines)
+
+    def _status_line(self, case: dict[str, Any]) -> str:
+        tz = self.flow.config.tz
+        kind = KIND_LABELS[Kind(case["kind"])]
+        received = human_day(datetime.fromisoformat(case["received_at"]).astimezone(tz))
+        line = (
+            f"{case['ref']}: your {kind} of {received} is "
+            f"{STATUS_LABELS.get(case['status'], case['status'])}."
+        )
+        upcoming = case.get("hazard_due") or case.get("follow_up_due")
+        if case["status"] == "open" and upcoming:
+            due = human_day(datetime.fromisoformat(upcoming).astimezone(tz))
+            line += f" You will hear from us by {due}."
+        return line
+
+    def expire_idle(self, channels: Sequence[str]) -> int:
+        """Pause conversations silent for longer than the idle time, telling the resident
+        how to carry on; their answers are kept. Returns how many were paused."""
+        now = self.clock.now()
+        paused = 0
+        minutes = int(self.idle.total_seconds() // 60)
+        for key, channel, state in idle_conversations(self.db, now - self.idle, channels):
+            with write_transaction(self.db):
+                state["status"] = "expired"
+                save_conversation(self.db, key, channel, state, now)
+                enqueue(
+                    self.db,
+                    case_id=None,
+                    channel=channel,
+                    recipient=key,
+                    reply_kind="chat-paused",
+                    subject="Conversation paused",
+                    body=self.flow.paused_notice(minutes),
+                    key=f"paused:{key}:{now.isoformat()}",
+                    now=now,
+                )
+            paused += 1
+        return paused
+
     def discard(self, key: str) -> None:
         """Forget an unfinished conversation (nothing confirmed is touched)."""
         delete_conversation(self.db, key)
@@ -81,10 +212,13 @@ class ChatService:
         if not turn.outbox_ids:
             return
         now = self.clock.now()
-        with self.db.atomic():
+        with write_transaction(self.db):
             for item_id in turn.outbox_ids:
                 mark_sent(self.db, item_id, now)
 
     def _pending(self, channel: str, key: str) -> Turn:
         items = due_items(self.db, channel, self.clock.now(), recipient=key)
-        return Turn([Reply(f"{i.subject}\n\n{i.body}") for i in items], [i.id for i in items])
+        return Turn(
+            [Reply(i.body if i.case_id is None else f"{i.subject}\n\n{i.body}") for i in items],
+            [i.id for i in items],
+        )

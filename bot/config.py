@@ -80,6 +80,12 @@ class DialogueConfig:
     phone_region: str = "CA"
     #: After a conversation is ended for abusive language, how long before a new one starts.
     abuse_cooloff_minutes: int = 15
+    #: A conversation with no message for this long is paused (the resident is told).
+    idle_minutes: int = 30
+    #: At most this many messages a minute from one conversation; more get a polite note.
+    rate_per_minute: int = 20
+    #: Also email the acknowledgement when a chat resident gave an email address.
+    email_copy: bool = True
 
 
 @dataclass(frozen=True)
@@ -295,6 +301,9 @@ def parse_config(
             "max_message_chars": _positive_int,
             "phone_region": _str,
             "abuse_cooloff_minutes": _positive_int,
+            "idle_minutes": _positive_int,
+            "rate_per_minute": _positive_int,
+            "email_copy": _bool,
         },
     )
     rules = _section(raw, "rules", RulesConfig, {f.name: _phrases for f in fields(RulesConfig)})

@@ -23,6 +23,7 @@ from bot.replies import RenderedReply, ReplyRenderer
 from bot.wording import human_datetime, human_day
 from mail.parse import one_line
 from storage.cases import add_event, insert_case, insert_message, insert_person, next_reference
+from storage.db import write_transaction
 from storage.outbox import enqueue, insert_draft
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class Intake:
         transaction when there is one. `hold` keeps automatic replies as drafts, and says why
         (a rate limit, a recent bounce)."""
         decision = decision or decide(sub, now, self.policy)
-        with self.db.atomic():
+        with write_transaction(self.db):
             ref = next_reference(
                 self.db,
                 self.policy.config.reference_prefix,
@@ -101,6 +102,20 @@ class Intake:
                     "rules": [h.rule for h in decision.hits],
                 },
             )
+            if sub.attachments:
+                add_event(
+                    self.db,
+                    case_id,
+                    "attachments",
+                    sub.channel,
+                    now,
+                    {
+                        "files": [
+                            {"name": a.name, "type": a.content_type, "size": a.size, "ref": a.ref}
+                            for a in sub.attachments
+                        ]
+                    },
+                )
             notices = [
                 self._route(case_id, ref, sub, decision, planned, now, hold)
                 for planned in decision.replies
@@ -127,31 +142,30 @@ class Intake:
         if hold and not planned.review:
             planned = PlannedReply(planned.kind, True, f"held for staff: {hold}")
         if not planned.review and (live or sub.person.email):
-            channel = sub.channel if live else "email"
-            recipient = sub.conversation if live else sub.person.email
-            subject, headers = reply.subject, dict[str, str]()
-            if channel == "email":
-                subject, headers = self._email_envelope(ref, sub, reply)
-            enqueue(
-                self.db,
-                case_id=case_id,
-                channel=channel,
-                recipient=recipient,
-                reply_kind=reply.kind,
-                subject=subject,
-                body=reply.body,
-                key=f"{ref}:{reply.kind}:{channel}",
-                now=now,
-                headers=headers,
-            )
-            add_event(
-                self.db,
-                case_id,
-                "reply-queued",
-                "policy",
-                now,
-                {"reply": reply.kind, "channel": channel, "why": planned.why},
-            )
+            for channel, recipient in self._destinations(sub):
+                subject, headers = reply.subject, dict[str, str]()
+                if channel == "email":
+                    subject, headers = self._email_envelope(ref, sub, reply)
+                enqueue(
+                    self.db,
+                    case_id=case_id,
+                    channel=channel,
+                    recipient=recipient,
+                    reply_kind=reply.kind,
+                    subject=subject,
+                    body=reply.body,
+                    key=f"{ref}:{reply.kind}:{channel}",
+                    now=now,
+                    headers=headers,
+                )
+                add_event(
+                    self.db,
+                    case_id,
+                    "reply-queued",
+                    "policy",
+                    now,
+                    {"reply": reply.kind, "channel": channel, "why": planned.why},
+                )
             return None
         channel = "email" if sub.person.email else sub.channel
         recipient = sub.person.email or sub.conversation
@@ -175,6 +189,17 @@ class Intake:
             {"reply": reply.kind, "channel": channel, "why": planned.why},
         )
         return self._notice(ref, sub, decision, reply)
+
+    def _destinations(self, sub: Submission) -> list[tuple[str, str | None]]:
+        """The live chat itself, and email: for mail, or as a copy when configured."""
+        out: list[tuple[str, str | None]] = []
+        if sub.channel in LIVE_CHANNELS:
+            out.append((sub.channel, sub.conversation))
+        if sub.person.email and (
+            sub.channel not in LIVE_CHANNELS or self.policy.config.dialogue.email_copy
+        ):
+            out.append(("email", sub.person.email))
+        return out
 
     def _email_envelope(
         self, ref: str, sub: Submission, reply: RenderedReply

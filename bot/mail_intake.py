@@ -22,6 +22,7 @@ from bot.model import Decision, Inbound, Kind, RuleHit, Status, Submission
 from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
 from mail.parse import parse_message
 from storage.cases import add_event, insert_message
+from storage.db import write_transaction
 from storage.mail import (
     acks_since,
     bounced_since,
@@ -107,7 +108,7 @@ class MailIntake:
             return Processed("duplicate", rule="duplicate")
         received_at = min(received_at, now)
         found = assess(inbound, received_at, self.policy, self.me)
-        with self.db.atomic():
+        with write_transaction(self.db):
             if message_seen(self.db, inbound.key):  # another process got there first
                 return Processed("duplicate", rule="duplicate")
             if inbound.unreadable:
@@ -136,20 +137,6 @@ class MailIntake:
         hold = self._hold(found.submission.person.email, now)
         filed = self.intake.file(found.submission, now, decision=found.decision, hold=hold)
         store_raw(self.db, filed.message_id, raw)
-        if found.inbound.attachments:
-            add_event(
-                self.db,
-                filed.case_id,
-                "attachments",
-                "email",
-                now,
-                {
-                    "files": [
-                        {"name": a.name, "type": a.content_type, "size": a.size}
-                        for a in found.inbound.attachments
-                    ]
-                },
-            )
         return Processed("cased", filed.ref, found.hit.rule if found.hit else None)
 
     def _hold(self, sender: str | None, now: datetime) -> str | None:

@@ -109,4 +109,5 @@ def submission_from_email(
         person=Person(name=msg.from_name, email=msg.from_addr, phone=phones[0] if phones else None),
         subject=msg.subject,
         conversation=msg.from_addr,
+        attachments=msg.attachments,
     )

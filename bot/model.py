@@ -72,6 +72,14 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    name: str | None
+    content_type: str
+    size: int
+    ref: str | None = None  # where the file is: a Telegram file_id; None for stored mail parts
+
+
+@dataclass(frozen=True)
 class Submission:
     """What a channel collected, before the policy has looked at it."""
 
@@ -92,6 +100,7 @@ class Submission:
     conversation: str | None = None  # channel address to answer on (chat id, email address)
     message_key: str | None = None  # email: Message-ID or raw hash, unique in the store
     thread_ids: tuple[str, ...] = ()  # email: References + Message-ID, for our reply headers
+    attachments: tuple[Attachment, ...] = ()  # evidence: photos, documents
 
     def item(self, name: str) -> str | None:
         if name == "when":
@@ -143,13 +152,6 @@ class Reply:
 
     text: str
     choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Attachment:
-    name: str | None
-    content_type: str
-    size: int
 
 
 @dataclass(frozen=True)

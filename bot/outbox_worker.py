@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.failpoints import failpoint
 from mail.smtp import DeliveryError
 from storage.cases import add_event
+from storage.db import write_transaction
 from storage.mail import set_attention
 from storage.outbox import OutboxItem, due_items, mark_failed, mark_retry, mark_sent
 
@@ -73,7 +74,7 @@ class OutboxWorker:
             self._failed(item, exc)
             return 0
         failpoint(f"{self.sender.channel}-after-send")  # the documented window, for tests
-        with self.db.atomic():
+        with write_transaction(self.db):
             mark_sent(self.db, item.id, self.clock.now())
         log.info(
             "reply sent",
@@ -85,7 +86,7 @@ class OutboxWorker:
         now = self.clock.now()
         attempts = item.attempts + 1
         final = exc.permanent or attempts >= self.max_attempts
-        with self.db.atomic():
+        with write_transaction(self.db):
             if not final:
                 mark_retry(self.db, item.id, str(exc), now, self.backoff(item.attempts))
             else:

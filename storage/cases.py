@@ -61,8 +61,8 @@ def insert_case(
         """INSERT INTO cases (ref, kind, status, channel, person_id, subject, what, when_text,
                occurred_at, who, outcome, on_behalf_of, missing, rules, sensitive, out_of_scope,
                received_at, ack_due, follow_up_due, response_due, hazard_due, created_at,
-               updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               updated_at, conversation)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             ref,
             decision.kind.value,
@@ -87,6 +87,7 @@ def insert_case(
             due("hazard-inspection"),
             utc(now),
             utc(now),
+            sub.conversation,
         ],
     )
     return int(cursor.lastrowid or 0)
@@ -201,3 +202,27 @@ def get_case(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
 
 def count_cases(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT count(*) FROM cases").fetchone()[0])
+
+
+def cases_of_conversation(
+    db: sqlite_utils.Database, conversation: str, ref: str | None = None
+) -> list[dict[str, Any]]:
+    """The cases one chat conversation filed (newest first): a resident sees only these."""
+    sql = (
+        "SELECT ref, kind, status, received_at, ack_due, follow_up_due, hazard_due, closed_at "
+        "FROM cases WHERE conversation = ?"
+    )
+    params: list[Any] = [conversation]
+    if ref is not None:
+        sql += " AND ref = ?"
+        params.append(ref.strip().upper())
+    return _rows(db, sql + " ORDER BY id DESC LIMIT 20", params)
+
+
+def claim_update(db: sqlite_utils.Database, channel: str, key: str, now: datetime) -> bool:
+    """Record that a channel's update was handled; False if it already was (a redelivery)."""
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO channel_updates (channel, update_key, at) VALUES (?, ?, ?)",
+        [channel, key, utc(now)],
+    )
+    return cursor.rowcount == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,3 +39,20 @@ def save_conversation(
 
 def delete_conversation(db: sqlite_utils.Database, key: str) -> None:
     db.execute("DELETE FROM conversations WHERE key = ?", [key])
+
+
+def idle_conversations(
+    db: sqlite_utils.Database, before: datetime, channels: Sequence[str]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Active conversations of these channels with no message since `before`."""
+    if not channels:
+        return []
+    marks = ", ".join("?" for _ in channels)
+    rows = db.execute(
+        f"""SELECT key, channel, state FROM conversations
+            WHERE updated_at < ? AND channel IN ({marks})
+              AND json_extract(state, '$.status') = 'active'
+            LIMIT 1000""",
+        [utc(before), *channels],
+    ).fetchall()
+    return [(key, channel, json.loads(state)) for key, channel, state in rows]

@@ -7,6 +7,8 @@ ever add; each runs in its own transaction together with its version bump.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -159,6 +161,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at TEXT NOT NULL
         )""",
     ),
+    (
+        # 3: chat channels.
+        # Which conversation filed a case: a resident may ask for the status of their own.
+        "ALTER TABLE cases ADD COLUMN conversation TEXT",
+        "CREATE INDEX cases_conversation ON cases(conversation)",
+        # Updates a channel delivered (Telegram update_id...): a redelivery has no effect.
+        """CREATE TABLE channel_updates (
+            channel TEXT NOT NULL,
+            update_key TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (channel, update_key)
+        )""",
+        "CREATE INDEX conversations_idle ON conversations(updated_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -201,6 +217,29 @@ def migrate(db: sqlite_utils.Database) -> int:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {version}")
     return SCHEMA_VERSION
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+    With several writers (the service's loop, the IMAP thread, a `caredesk chat` in another
+    terminal) a deferred transaction that read first can fail to upgrade to a writer; an
+    immediate one waits its turn (busy_timeout) instead. Inside, `db.atomic()` keeps the
+    savepoint semantics: an error rolls everything back. Nested calls become savepoints."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        with db.atomic():
+            yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def open_store(path: Path | str) -> sqlite_utils.Database:

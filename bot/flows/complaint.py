@@ -62,7 +62,7 @@ from bot.flows.base import (
     is_refusal,
     normalise,
 )
-from bot.model import Kind, Person, Reply, Submission
+from bot.model import Attachment, Kind, Person, Reply, Submission
 from bot.policy import REDIRECTS, Rules
 from bot.wording import human_datetime, human_day
 
@@ -172,6 +172,12 @@ class ComplaintFlow:
 
     def step(self, state: State | None, text: str, now: datetime) -> tuple[State, list[Reply]]:
         """One turn: the resident's text in, the new state and the replies out."""
+        if state is not None and state.get("status") == "expired":
+            state = {**state, "status": "active"}
+            if normalise(text) in RESUME_WORDS:
+                return state, self.resume(state)
+            new_state, replies = self.step(state, text, now)
+            return new_state, [Reply("Welcome back."), *replies]
         if state is None or state.get("status") not in ("active",):
             return self._begin_again(state, text, now)
         state = _copy(state)
@@ -194,6 +200,13 @@ class ComplaintFlow:
 
     def choices(self, state: State) -> tuple[str, ...]:
         return self._step(state["step"]).choices(state["data"])
+
+    def paused_notice(self, minutes: int) -> str:
+        return (
+            f"I've paused our conversation because there was no message for {minutes} "
+            "minutes. Nothing you told me is lost, and nothing has been sent yet. Send "
+            "'resume' to carry on where we left off, or 'restart' to begin again."
+        )
 
     def resume(self, state: State) -> list[Reply]:
         """What to say when a resident comes back to an unfinished conversation."""
@@ -768,6 +781,8 @@ EDIT_CLEARS: dict[str, tuple[str, ...]] = {
     "kind": ("kind", "safety", "scope_found", "scope"),
 }
 
+RESUME_WORDS = frozenset({"resume", "continue", "carry on", "go on"})
+
 GREETINGS = frozenset(
     {"hi", "hello", "hey", "good morning", "good afternoon", "bonjour", "hi there", "hello there"}
 )
@@ -819,4 +834,13 @@ def submission_from_state(
         on_behalf_of=on_behalf,
         scope_hint=d.get("scope") or "",
         conversation=conversation,
+        attachments=tuple(
+            Attachment(
+                e.get("name"),
+                e.get("type", "application/octet-stream"),
+                int(e.get("size") or 0),
+                e.get("ref"),
+            )
+            for e in d.get("evidence", [])
+        ),
     )

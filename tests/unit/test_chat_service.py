@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,10 +28,11 @@ def services(tmp_path):
 
 
 def converse(chat, lines, key="console:t"):
-    chat.open("console", key)
+    channel = key.split(":", 1)[0]
+    chat.open(channel, key)
     turn = None
     for line in lines:
-        turn = chat.handle("console", key, line)
+        turn = chat.handle(channel, key, line)
         chat.delivered(turn)
     return turn
 
@@ -57,10 +58,14 @@ def test_confirmed_complaint_is_filed_and_acknowledged(services):
         "received",
         "decided",
         "reply-queued",
+        "reply-queued",
         "reply-sent",
     ]
     assert [m["direction"] for m in case["messages"]] == ["in", "out"]
-    assert [(o["reply_kind"], o["status"]) for o in case["outbox"]] == [("ack-complaint", "sent")]
+    assert [(o["reply_kind"], o["channel"], o["status"]) for o in case["outbox"]] == [
+        ("ack-complaint", "console", "sent"),
+        ("ack-complaint", "email", "pending"),  # a copy by email (dialogue.email_copy)
+    ]
     assert load_conversation(s.db, "console:t")["status"] == "filed"
 
 
@@ -165,3 +170,77 @@ def test_references_count_up(services):
     refs = [converse(s.chat, [*FULL, "confirm"], key=f"console:{i}").ref for i in range(3)]
     assert refs == ["CD-2026-000001", "CD-2026-000002", "CD-2026-000003"]
     assert [c["ref"] for c in list_cases(s.db)] == list(reversed(refs))
+
+
+def test_email_copy_can_be_switched_off(services):
+    from bot.config import parse_config
+
+    s = services(parse_config({"dialogue": {"email_copy": False}}))
+    turn = converse(s.chat, [*FULL, "confirm"])
+    assert [o["channel"] for o in get_case(s.db, turn.ref)["outbox"]] == ["console"]
+
+
+def test_status_shows_only_this_conversations_cases(services):
+    s = services()
+    mine = converse(s.chat, [*FULL, "confirm"], key="web:alice").ref
+    theirs = converse(s.chat, [*FULL, "confirm"], key="web:bob").ref
+    own = text_of(s.chat.handle("web", "web:alice", f"status {mine}"))
+    assert mine in own and "open" in own and "Wednesday, December 9, 2026" in own
+    other = text_of(s.chat.handle("web", "web:alice", f"/status {theirs}"))
+    assert theirs in other and "can't find" in other and "open" not in other
+    listing = text_of(s.chat.handle("web", "web:alice", "status"))
+    assert mine in listing and theirs not in listing
+
+
+def test_a_redelivered_update_has_no_second_effect(services):
+    s = services()
+    converse(s.chat, FULL, key="telegram:7")
+    first = s.chat.handle("telegram", "telegram:7", "confirm", update_key="1001")
+    again = s.chat.handle("telegram", "telegram:7", "confirm", update_key="1001")
+    assert first.ref and again.replies == [] and again.ref is None
+    assert count_cases(s.db) == 1
+
+
+def test_rate_limit_is_polite_and_loses_nothing(services):
+    from bot.config import parse_config
+
+    s = services(parse_config({"dialogue": {"rate_per_minute": 3}}))
+    s.chat.open("web", "web:fast")
+    replies = [text_of(s.chat.handle("web", "web:fast", line)) for line in FULL[:4]]
+    assert "faster than I can take them in" in replies[3]
+    assert load_conversation(s.db, "web:fast")["step"] == "when"  # the 4th was not applied
+    s.clock.advance(timedelta(minutes=1))
+    assert "Who was involved" in text_of(s.chat.handle("web", "web:fast", FULL[3]))
+
+
+def test_evidence_is_recorded_on_the_case(services):
+    from bot.model import Attachment
+
+    s = services()
+    s.chat.open("telegram", "telegram:9")
+    for line in FULL[:3]:
+        s.chat.handle("telegram", "telegram:9", line)
+    photo = Attachment(None, "image/jpeg", 48213, "AgACAgQAAxkBAAIB")
+    reply = text_of(s.chat.handle("telegram", "telegram:9", "", attachments=[photo]))
+    assert "added the file" in reply
+    turn = None
+    for line in [*FULL[3:], "confirm"]:
+        turn = s.chat.handle("telegram", "telegram:9", line)
+    case = get_case(s.db, turn.ref)
+    [event] = [e for e in case["events"] if e["type"] == "attachments"]
+    assert event["data"]["files"] == [
+        {"name": None, "type": "image/jpeg", "size": 48213, "ref": "AgACAgQAAxkBAAIB"}
+    ]
+
+
+def test_idle_conversations_are_paused_with_a_notice_and_resume(services):
+    s = services()
+    converse(s.chat, FULL[:4], key="web:idle")
+    assert s.chat.expire_idle(["web"]) == 0
+    s.clock.advance(timedelta(minutes=31))
+    assert s.chat.expire_idle(["web"]) == 1
+    notice = s.chat._pending("web", "web:idle")
+    assert "paused our conversation" in text_of(notice) and "'resume'" in text_of(notice)
+    assert s.chat.expire_idle(["web"]) == 0  # once
+    back = text_of(s.chat.handle("web", "web:idle", "resume"))
+    assert "Who was involved" in back
