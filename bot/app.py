@@ -24,6 +24,7 @@ from bot.intake import Intake
 from bot.mail_intake import MailIntake
 from bot.outbox_worker import OutboxWorker
 from bot.replies import ReplyRenderer
+from bot.webchat import WebChat, security_headers
 from mail.imap import ImapIntake, MailState
 from mail.smtp import SmtpSender
 from storage.cases import count_cases
@@ -71,6 +72,8 @@ def build_services(
 
 
 SERVICES = web.AppKey("services", Services)
+#: Chats that can be told about a pause (the console is not: nobody is listening).
+CHAT_CHANNELS = ("web", "telegram")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -88,10 +91,17 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+WEBCHAT = web.AppKey("webchat", WebChat)
+
+
 def build_app(services: Services) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[security_headers], client_max_size=256 * 1024)
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
+    webchat = WebChat(services.chat, services.config)
+    app[WEBCHAT] = webchat
+    webchat.routes(app)
+    app.cleanup_ctx.append(sweeper)
 
     async def close_store(app: web.Application) -> AsyncIterator[None]:
         yield
@@ -100,6 +110,27 @@ def build_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(close_store)
     app.cleanup_ctx.append(mail_workers)
     return app
+
+
+async def sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Pause idle chats (telling the resident) and push queued messages to open pages."""
+    services = app[SERVICES]
+    webchat = app[WEBCHAT]
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(services.config.web.sweep_seconds)
+            try:
+                services.chat.expire_idle(CHAT_CHANNELS)
+                await webchat.push_pending()
+            except Exception:
+                log.exception("sweeper error; carrying on")
+
+    task = asyncio.create_task(sweep(), name="chat-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def mail_workers(app: web.Application) -> AsyncIterator[None]:

@@ -26,10 +26,13 @@ from bot.ratelimit import RateLimiter
 from bot.wording import human_day
 from storage.cases import cases_of_conversation, claim_update
 from storage.conversations import (
+    chat_log,
     delete_conversation,
     idle_conversations,
     load_conversation,
+    log_chat,
     save_conversation,
+    touch_conversation,
 )
 from storage.db import write_transaction
 from storage.outbox import due_items, enqueue, mark_sent
@@ -79,8 +82,20 @@ class ChatService:
             else:
                 state, replies = self.flow.start(now)
                 save_conversation(self.db, key, channel, state, now)
-        pending = self._pending(channel, key)
-        return Turn([*pending.replies, *replies], pending.outbox_ids)
+            pending = self._pending(channel, key)
+            turn = Turn([*pending.replies, *replies], pending.outbox_ids)
+            self._log(key, None, turn.replies, now)
+        return turn
+
+    def visit(self, channel: str, key: str) -> Turn:
+        """A page (re)load: greet a newcomer; otherwise only what is queued for them."""
+        if load_conversation(self.db, key) is None:
+            return self.open(channel, key)
+        now = self.clock.now()
+        with write_transaction(self.db):
+            pending = self._pending(channel, key)
+            self._log(key, None, pending.replies, now)
+        return pending
 
     def handle(
         self,
@@ -103,30 +118,41 @@ class ChatService:
                     )
                 ]
             )
-        asked = STATUS.match(text) if not attachments else None
-        if asked:
-            return Turn([Reply(self.status(key, asked.group("ref")))])
         with write_transaction(self.db):
             if update_key is not None and not claim_update(self.db, channel, update_key, now):
                 return Turn([])
-            state = load_conversation(self.db, key)
-            if attachments:
-                state, replies = self._add_evidence(state, attachments, now)
-                if not text:
-                    save_conversation(self.db, key, channel, state, now)
-                    return Turn(replies)
-            else:
-                replies = []
-            new_state, answer = self.flow.step(state, text, now)
-            replies += answer
-            if new_state.get("status") != "confirmed":
-                save_conversation(self.db, key, channel, new_state, now)
+            turn = self._turn(channel, key, text, attachments, now)
+            self._log(key, text, turn.replies, now)
+        return turn
+
+    def _turn(
+        self,
+        channel: str,
+        key: str,
+        text: str,
+        attachments: Sequence[Attachment],
+        now: datetime,
+    ) -> Turn:
+        asked = STATUS.match(text) if not attachments else None
+        if asked:
+            return Turn([Reply(self.status(key, asked.group("ref")))])
+        state = load_conversation(self.db, key)
+        replies: list[Reply] = []
+        if attachments:
+            state, replies = self._add_evidence(state, attachments, now)
+            if not text:
+                save_conversation(self.db, key, channel, state, now)
                 return Turn(replies)
-            sub = submission_from_state(new_state, channel, now, key)
-            filed = self.intake.file(sub, now)
-            new_state["status"] = "filed"
-            new_state["ref"] = filed.ref
-            save_conversation(self.db, key, channel, new_state, now, case_id=filed.case_id)
+        new_state, answer = self.flow.step(state, text, now)
+        replies += answer
+        if new_state.get("status") != "confirmed":
+            save_conversation(self.db, key, channel, new_state, now)
+            return Turn(replies)
+        sub = submission_from_state(new_state, channel, now, key)
+        filed = self.intake.file(sub, now)
+        new_state["status"] = "filed"
+        new_state["ref"] = filed.ref
+        save_conversation(self.db, key, channel, new_state, now, case_id=filed.case_id)
         pending = self._pending(channel, key)
         notices = [Reply(n) for n in filed.notices]
         return Turn(
@@ -134,6 +160,20 @@ class ChatService:
             pending.outbox_ids,
             filed.ref,
         )
+
+    def _log(self, key: str, said: str | None, replies: Sequence[Reply], now: datetime) -> None:
+        if said:
+            log_chat(self.db, key, "resident", said, now)
+        for reply in replies:
+            log_chat(self.db, key, "city", reply.text, now, reply.choices)
+
+    def transcript(self, key: str) -> list[tuple[str, str, list[str]]]:
+        return chat_log(self.db, key)
+
+    def stay(self, key: str) -> bool:
+        """The resident asked for more time (WCAG 2.2.1): restart the idle clock."""
+        with write_transaction(self.db):
+            return touch_conversation(self.db, key, self.clock.now())
 
     def _add_evidence(
         self, state: State | None, attachments: Sequence[Attachment], now: datetime

@@ -89,6 +89,16 @@ class DialogueConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    #: The page warns this long before a silent conversation is paused (WCAG 2.2.1).
+    idle_warning_seconds: int = 120
+    #: Set when the service is behind HTTPS, so the session cookie is never sent in clear.
+    secure_cookie: bool = False
+    #: How often idle conversations are looked for and queued notices pushed.
+    sweep_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class RulesConfig:
     """Extra phrases added to the built-in classification rules (bot/policy.py)."""
 
@@ -192,6 +202,7 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
     store_path: Path = Path("caredesk.db")
     mail: MailConfig = field(default_factory=MailConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     reference_prefix: str = "CD"
     #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
     retention_days: int = 2555
@@ -267,6 +278,7 @@ def parse_config(
             "references",
             "retention",
             "mail",
+            "web",
         },
     )
     city = _section(
@@ -321,8 +333,19 @@ def parse_config(
     _known(retention, "retention.", {"days"})
     retention_days = _positive_int("retention.days", retention.get("days", 2555))
     mail = _mail(_table(raw, "mail"))
+    web = _section(
+        raw,
+        "web",
+        WebConfig,
+        {
+            "idle_warning_seconds": _positive_int,
+            "secure_cookie": _bool,
+            "sweep_seconds": _positive_int,
+        },
+    )
     return Config(
         mail=mail,
+        web=web,
         city=city,
         care=care,
         ombudsman=ombudsman,

@@ -56,3 +56,34 @@ def idle_conversations(
         [utc(before), *channels],
     ).fetchall()
     return [(key, channel, json.loads(state)) for key, channel, state in rows]
+
+
+def log_chat(
+    db: sqlite_utils.Database,
+    key: str,
+    who: str,
+    text: str,
+    now: datetime,
+    choices: Sequence[str] = (),
+) -> None:
+    db.execute(
+        "INSERT INTO chat_log (key, at, who, text, choices) VALUES (?, ?, ?, ?, ?)",
+        [key, utc(now), who, text, json.dumps(list(choices), ensure_ascii=False)],
+    )
+
+
+def chat_log(
+    db: sqlite_utils.Database, key: str, limit: int = 200
+) -> list[tuple[str, str, list[str]]]:
+    """The last `limit` lines of a conversation, oldest first: (who, text, choices)."""
+    rows = db.execute(
+        "SELECT who, text, choices FROM chat_log WHERE key = ? ORDER BY id DESC LIMIT ?",
+        [key, limit],
+    ).fetchall()
+    return [(who, text, json.loads(choices)) for who, text, choices in reversed(rows)]
+
+
+def touch_conversation(db: sqlite_utils.Database, key: str, now: datetime) -> bool:
+    """The resident is still there (the web page's "stay" button): restart the idle clock."""
+    cursor = db.execute("UPDATE conversations SET updated_at = ? WHERE key = ?", [utc(now), key])
+    return cursor.rowcount == 1

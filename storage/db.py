@@ -175,6 +175,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX conversations_idle ON conversations(updated_at)",
     ),
+    (
+        # 4: what was said in each chat, in order: shown again on reload, kept as a record.
+        """CREATE TABLE chat_log (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            at TEXT NOT NULL,
+            who TEXT NOT NULL CHECK (who IN ('resident', 'city')),
+            text TEXT NOT NULL,
+            choices TEXT NOT NULL DEFAULT '[]'
+        )""",
+        "CREATE INDEX chat_log_key ON chat_log(key, id)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
