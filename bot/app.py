@@ -24,6 +24,7 @@ from bot.intake import Intake
 from bot.mail_intake import MailIntake
 from bot.outbox_worker import OutboxWorker
 from bot.replies import ReplyRenderer
+from bot.telegram import TelegramChannel, TelegramSender
 from bot.webchat import WebChat, security_headers
 from mail.imap import ImapIntake, MailState
 from mail.smtp import SmtpSender
@@ -92,6 +93,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 WEBCHAT = web.AppKey("webchat", WebChat)
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
 
 
 def build_app(services: Services) -> web.Application:
@@ -102,6 +104,13 @@ def build_app(services: Services) -> web.Application:
     app[WEBCHAT] = webchat
     webchat.routes(app)
     app.cleanup_ctx.append(sweeper)
+    telegram = services.config.telegram
+    if telegram.token:
+        channel = TelegramChannel(services.chat, telegram, telegram.token)
+        app[TELEGRAM] = channel
+        if telegram.mode == "webhook":
+            app.router.add_post(telegram.webhook_path, channel.webhook)
+        app.cleanup_ctx.append(telegram_channel)
 
     async def close_store(app: web.Application) -> AsyncIterator[None]:
         yield
@@ -110,6 +119,22 @@ def build_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(close_store)
     app.cleanup_ctx.append(mail_workers)
     return app
+
+
+async def telegram_channel(app: web.Application) -> AsyncIterator[None]:
+    """Telegram: polling or webhook, plus a worker for replies queued while nobody chatted."""
+    services = app[SERVICES]
+    channel = app[TELEGRAM]
+    await channel.start()
+    worker = OutboxWorker(
+        services.db, TelegramSender(channel), services.clock, retry_base_seconds=5.0, max_attempts=8
+    )
+    task = asyncio.create_task(worker.run(), name="telegram-outbox")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await channel.stop()
 
 
 async def sweeper(app: web.Application) -> AsyncIterator[None]:

@@ -35,7 +35,7 @@ from storage.conversations import (
     touch_conversation,
 )
 from storage.db import write_transaction
-from storage.outbox import due_items, enqueue, mark_sent
+from storage.outbox import enqueue, mark_sent, pending_for
 
 ANYTHING_ELSE = "If there's anything else, just send a new message."
 STATUS = re.compile(r"^\s*/?status\b\s*(?P<ref>[A-Za-z]{1,10}-\d{4}-\d{1,6})?\s*$", re.I)
@@ -69,11 +69,13 @@ class ChatService:
         self.limiter = RateLimiter(dialogue.rate_per_minute)
         self.idle = timedelta(minutes=dialogue.idle_minutes)
 
-    def open(self, channel: str, key: str) -> Turn:
+    def open(self, channel: str, key: str, update_key: str | None = None) -> Turn:
         """A resident arrives: resume an unfinished conversation or greet, and deliver
         anything queued for them that a crash kept from being shown."""
         now = self.clock.now()
         with write_transaction(self.db):
+            if update_key is not None and not claim_update(self.db, channel, update_key, now):
+                return Turn([])
             state = load_conversation(self.db, key)
             if state is not None and state.get("status") in ("active", "expired"):
                 state["status"] = "active"
@@ -257,7 +259,7 @@ class ChatService:
                 mark_sent(self.db, item_id, now)
 
     def _pending(self, channel: str, key: str) -> Turn:
-        items = due_items(self.db, channel, self.clock.now(), recipient=key)
+        items = pending_for(self.db, channel, key)
         return Turn(
             [Reply(i.body if i.case_id is None else f"{i.subject}\n\n{i.body}") for i in items],
             [i.id for i in items],

@@ -331,6 +331,15 @@ def format_case(case: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def describe_telegram(config: Config) -> str:
+    telegram = config.telegram
+    if not telegram.token:
+        return "not configured (set CAREDESK_TELEGRAM_TOKEN to start it)"
+    if telegram.mode == "webhook":
+        return f"webhook {telegram.webhook_url} -> {telegram.webhook_path}"
+    return f"long polling {telegram.api_base_url}"
+
+
 def describe_mail(config: Config) -> str:
     mail = config.mail
     parts = []
@@ -355,13 +364,15 @@ def cmd_serve(args: argparse.Namespace, services: Any) -> int:
     base = f"http://{args.host}:{args.port}"
     print(
         f"caredesk serving on {base}\n"
+        f"  web chat: {base}/  (open it in a browser to file a complaint)\n"
         f"  health:   {base}/healthz\n"
         f"  store:    {services.db.conn.execute('PRAGMA database_list').fetchone()[2]}\n"
         f"  city:     {services.config.city.name} ({services.config.city.timezone})\n"
-        "  try it:   in another terminal run `.venv/bin/caredesk chat` to file a complaint,\n"
-        "            then `.venv/bin/caredesk cases list` to see it.\n"
+        "  terminal: `.venv/bin/caredesk chat` files one in another terminal;\n"
+        "            `.venv/bin/caredesk cases list` shows what was filed.\n"
         f"  mail:     {describe_mail(services.config)}\n"
-        "  not yet:  web chat, staff pages and Telegram (later issues).",
+        f"  telegram: {describe_telegram(services.config)}\n"
+        "  not yet:  staff review pages (a later issue).",
         flush=True,
     )
     try:

@@ -89,6 +89,29 @@ class DialogueConfig:
 
 
 @dataclass(frozen=True)
+class TelegramConfig:
+    """The token is never here: it comes from CAREDESK_TELEGRAM_TOKEN."""
+
+    #: Telegram's own by default; a self-hosted Bot API server's URL (ending in /bot) otherwise.
+    api_base_url: str = "https://api.telegram.org/bot"
+    api_file_url: str = "https://api.telegram.org/file/bot"
+    mode: str = "polling"  # polling | webhook
+    #: webhook mode: the public HTTPS URL Telegram posts to, and the local path it maps to.
+    webhook_url: str = ""
+    webhook_path: str = "/telegram/webhook"
+    #: Long-poll timeout of getUpdates, in seconds.
+    poll_timeout: int = 10
+
+    @property
+    def token(self) -> str:
+        return os.environ.get("CAREDESK_TELEGRAM_TOKEN", "")
+
+    @property
+    def webhook_secret(self) -> str:
+        return os.environ.get("CAREDESK_TELEGRAM_WEBHOOK_SECRET", "")
+
+
+@dataclass(frozen=True)
 class WebConfig:
     #: The page warns this long before a silent conversation is paused (WCAG 2.2.1).
     idle_warning_seconds: int = 120
@@ -203,6 +226,7 @@ class Config:
     store_path: Path = Path("caredesk.db")
     mail: MailConfig = field(default_factory=MailConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
     reference_prefix: str = "CD"
     #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
     retention_days: int = 2555
@@ -279,6 +303,7 @@ def parse_config(
             "retention",
             "mail",
             "web",
+            "telegram",
         },
     )
     city = _section(
@@ -343,9 +368,28 @@ def parse_config(
             "sweep_seconds": _positive_int,
         },
     )
+    telegram = _section(
+        raw,
+        "telegram",
+        TelegramConfig,
+        {
+            "api_base_url": _url,
+            "api_file_url": _url,
+            "mode": _choice("polling", "webhook"),
+            "webhook_url": _url,
+            "webhook_path": _str,
+            "poll_timeout": _positive_int,
+        },
+    )
+    if telegram.mode == "webhook" and not telegram.webhook_url.startswith("https://"):
+        raise ConfigError(
+            "telegram.webhook_url: webhook mode needs the public https:// URL "
+            "that Telegram will post to"
+        )
     return Config(
         mail=mail,
         web=web,
+        telegram=telegram,
         city=city,
         care=care,
         ombudsman=ombudsman,
@@ -543,6 +587,13 @@ def _choice(*allowed: str) -> Validator:
         return str(value)
 
     return check
+
+
+def _url(key: str, value: Any) -> str:
+    text = _str(key, value)
+    if not text.startswith(("http://", "https://")):
+        raise ConfigError(f"{key}: must be an http:// or https:// URL, got {text!r}")
+    return text
 
 
 def _positive_number(key: str, value: Any) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 #: Channels where the resident is in a live conversation that can show a reply right away.
 LIVE_CHANNELS = frozenset({"console", "web", "telegram"})
+LIVE_GRACE = timedelta(seconds=60)
 RE_PREFIX = re.compile(r"^(?:\s*(?:re|aw|sv|fwd?|tr)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -157,6 +158,9 @@ class Intake:
                     key=f"{ref}:{reply.kind}:{channel}",
                     now=now,
                     headers=headers,
+                    # A live chat shows its own replies at once; a channel worker sends
+                    # them only if that did not happen (LIVE_GRACE later).
+                    not_before=now + LIVE_GRACE if channel in LIVE_CHANNELS else None,
                 )
                 add_event(
                     self.db,

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlite_utils
 
@@ -64,6 +65,7 @@ def enqueue(
     now: datetime,
     draft_id: int | None = None,
     headers: Mapping[str, str] | None = None,
+    not_before: datetime | None = None,
 ) -> bool:
     """Queue a message; False when the same key was already queued (nothing is added).
     `headers` are channel extras (for email: Message-ID, In-Reply-To, References)."""
@@ -80,7 +82,7 @@ def enqueue(
             subject,
             body,
             key,
-            utc(now),
+            utc(not_before or now),
             utc(now),
             json.dumps(dict(headers or {})),
         ],
@@ -91,6 +93,13 @@ def enqueue(
 _COLUMNS = (
     "id, case_id, channel, recipient, reply_kind, subject, body, idempotency_key, attempts, headers"
 )
+
+
+def _items(rows: list[Any]) -> list[OutboxItem]:
+    return [
+        OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+        for r in rows
+    ]
 
 
 def due_items(
@@ -110,10 +119,17 @@ def due_items(
         sql += " AND recipient = ?"
         params.append(recipient)
     rows = db.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
-    return [
-        OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
-        for r in rows
-    ]
+    return _items(rows)
+
+
+def pending_for(db: sqlite_utils.Database, channel: str, recipient: str) -> list[OutboxItem]:
+    """Everything still pending for one conversation, due or not: a live chat shows it now."""
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' AND channel = ? "
+        "AND recipient = ? ORDER BY id LIMIT 50",
+        [channel, recipient],
+    ).fetchall()
+    return _items(rows)
 
 
 def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> bool:

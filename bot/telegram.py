@@ -1,0 +1,244 @@
+"""The Telegram channel with python-telegram-bot: long polling, or a webhook on our aiohttp app.
+
+An adapter only: an update becomes `ChatService.handle(...)` with the update's id as its
+idempotency key (a redelivery after a crash does nothing), and the turn's replies become
+messages with a reply keyboard for the choices. Conversation state lives in the store, not
+in PTB: nothing that must survive a restart is kept in process memory.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from telegram import (
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.chat import ChatService, Turn
+from bot.config import TelegramConfig
+from bot.model import Attachment, Reply
+from mail.smtp import DeliveryError
+from storage.outbox import OutboxItem
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+#: Telegram refuses longer messages (4096 UTF-16 code units); stay safely below.
+MAX_TEXT = 4000
+COMMANDS = (
+    ("start", "Start, or carry on where you left off"),
+    ("help", "What you can type here"),
+    ("cancel", "Stop this conversation; nothing is sent"),
+    ("status", "Status of your case: /status CD-2026-000123"),
+)
+
+
+def conversation_key(chat_id: int | str) -> str:
+    return f"{CHANNEL}:{chat_id}"
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split at paragraph, then line, then word boundaries; never inside a word if avoidable."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit))
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return [p for p in parts if p]
+
+
+def keyboard(choices: tuple[str, ...]) -> ReplyKeyboardMarkup | ReplyKeyboardRemove:
+    if not choices:
+        return ReplyKeyboardRemove()
+    rows = [[KeyboardButton(c) for c in choices[i : i + 2]] for i in range(0, len(choices), 2)]
+    return ReplyKeyboardMarkup(
+        rows,
+        resize_keyboard=True,
+        one_time_keyboard=True,
+        input_field_placeholder="Or type your answer",
+    )
+
+
+class TelegramChannel:
+    def __init__(self, chat: ChatService, cfg: TelegramConfig, token: str) -> None:
+        self.chat = chat
+        self.cfg = cfg
+        self.app: Application[Any, Any, Any, Any, Any, Any] = self._build(token)
+        self.app.add_handler(CommandHandler("start", self.on_start))
+        self.app.add_handler(CommandHandler(["help", "cancel", "status"], self.on_command))
+        self.app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, self.on_file))
+        self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+
+    def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(self.cfg.api_base_url)
+            .base_file_url(self.cfg.api_file_url)
+        )
+        if self.cfg.mode == "webhook":
+            builder = builder.updater(None)
+        return builder.build()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        try:
+            await self.app.bot.set_my_commands([(name, text) for name, text in COMMANDS])
+        except (NetworkError, BadRequest) as exc:  # a nicety; never a reason not to start
+            log.warning("telegram: setMyCommands failed", extra={"error": str(exc)})
+        await self.app.start()
+        if self.cfg.mode == "webhook":
+            await self.app.bot.set_webhook(
+                self.cfg.webhook_url,
+                secret_token=self.cfg.webhook_secret or None,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                poll_interval=0.0,
+                timeout=self.cfg.poll_timeout,
+                allowed_updates=Update.ALL_TYPES,
+            )
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Updates posted by Telegram; the secret token header must match ours."""
+        secret = self.cfg.webhook_secret
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if secret and not hmac.compare_digest(given, secret):
+            raise web.HTTPForbidden()
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.app.bot)
+        except (ValueError, TypeError, KeyError):
+            raise web.HTTPBadRequest(text="not a Telegram update") from None
+        await self.app.process_update(update)
+        return web.Response(text="ok")
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        turn = self.chat.open(CHANNEL, conversation_key(chat.id), update_key=str(update.update_id))
+        await self.send(chat.id, turn)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        command, _, rest = message.text.partition(" ")
+        text = f"{command.lstrip('/').split('@')[0]} {rest}".strip()
+        await self._handle(update, text)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None and message.text is not None:
+            await self._handle(update, message.text)
+
+    async def on_file(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        files: list[Attachment] = []
+        if message.photo:
+            photo = message.photo[-1]  # the largest size
+            files.append(Attachment(None, "image/jpeg", photo.file_size or 0, photo.file_id))
+        if message.document:
+            doc = message.document
+            files.append(
+                Attachment(
+                    doc.file_name,
+                    doc.mime_type or "application/octet-stream",
+                    doc.file_size or 0,
+                    doc.file_id,
+                )
+            )
+        await self._handle(update, message.caption or "", files)
+
+    async def _handle(
+        self, update: Update, text: str, files: list[Attachment] | None = None
+    ) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        turn = self.chat.handle(
+            CHANNEL,
+            conversation_key(chat.id),
+            text,
+            update_key=str(update.update_id),
+            attachments=files or (),
+        )
+        await self.send(chat.id, turn)
+
+    async def send(self, chat_id: int, turn: Turn) -> None:
+        """Send a turn's replies in order; mark its outbox rows delivered once all went out."""
+        for reply in turn.replies:
+            await self._send_reply(chat_id, reply)
+        self.chat.delivered(turn)
+
+    async def _send_reply(self, chat_id: int, reply: Reply) -> None:
+        parts = split_text(reply.text)
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            await self.app.bot.send_message(
+                chat_id, part, reply_markup=keyboard(reply.choices) if last else None
+            )
+
+
+class TelegramSender:
+    """The outbox worker's way to Telegram: replies queued while nobody was in the chat
+    (a pause notice, an acknowledgement a crash kept from being shown)."""
+
+    channel = CHANNEL
+
+    def __init__(self, channel: TelegramChannel) -> None:
+        self.telegram = channel
+
+    async def send(self, item: OutboxItem, now: datetime) -> None:
+        if not item.recipient or not item.recipient.startswith(f"{CHANNEL}:"):
+            raise DeliveryError("not a Telegram conversation", permanent=True)
+        chat_id = int(item.recipient.split(":", 1)[1])
+        text = item.body if item.case_id is None else f"{item.subject}\n\n{item.body}"
+        try:
+            await self.telegram._send_reply(chat_id, Reply(text))
+        except RetryAfter as exc:
+            raise DeliveryError(f"telegram asks to wait ({exc})", permanent=False) from exc
+        except (Forbidden, BadRequest) as exc:  # blocked by the user, chat gone
+            raise DeliveryError(f"telegram refused: {exc}", permanent=True) from exc
+        except (NetworkError, TimedOut) as exc:
+            raise DeliveryError(f"telegram unreachable: {exc}", permanent=False) from exc
+
+    async def close(self) -> None:
+        return None
