@@ -1,0 +1,255 @@
+"""Telegram end to end: python-telegram-bot against the loopback Bot API of the tests."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Services, build_services
+from bot.config import Config, parse_config
+from bot.outbox_worker import OutboxWorker
+from bot.telegram import TelegramChannel, TelegramSender
+from storage.cases import count_cases, get_case, list_cases
+
+from ..telegram_api import FakeBotApi
+from ..unit.test_flow import FULL
+
+CHAT = 4242
+
+
+class Bot:
+    """caredesk's Telegram channel running in the test's loop, on a store that outlives it."""
+
+    def __init__(self, api: FakeBotApi, db_path: Path, config: Config | None = None) -> None:
+        base = parse_config(
+            {
+                "telegram": {
+                    "api_base_url": api.base_url,
+                    "api_file_url": api.base_url.replace("/bot", "/file/bot"),
+                    "poll_timeout": 1,
+                }
+            }
+        )
+        self.config = replace(config, telegram=base.telegram) if config else base
+        self.api = api
+        self.db_path = db_path
+        self.services: Services | None = None
+        self.channel: TelegramChannel | None = None
+
+    async def start(self) -> Bot:
+        self.services = build_services(self.config, self.db_path)
+        self.channel = TelegramChannel(self.services.chat, self.config.telegram, self.api.token)
+        await self.channel.start()
+        return self
+
+    async def stop(self) -> None:
+        assert self.channel is not None and self.services is not None
+        await self.channel.stop()
+        self.services.db.close()
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def bot(api, tmp_path) -> AsyncIterator[Bot]:
+    b = await Bot(api, tmp_path / "caredesk.db").start()
+    yield b
+    await b.stop()
+
+
+async def say(api: FakeBotApi, *lines: str, chat: int = CHAT) -> list[str]:
+    """Send lines one at a time, each waiting for the bot's answer; returns the texts."""
+    texts = []
+    for line in lines:
+        before = len(api.sent)
+        api.push_text(chat, line)
+        await api.wait_sent(before + 1)
+        await asyncio.sleep(0.05)  # a reply may come in several messages
+        texts += [m["text"] for m in api.sent[before:]]
+    return texts
+
+
+async def test_a_full_complaint(api, bot):
+    greeting = await say(api, "/start")
+    assert "thank you for contacting" in greeting[0]
+    keyboard = api.sent[-1]["reply_markup"]
+    assert [b["text"] for row in keyboard["keyboard"] for b in row][0] == "Complaint"
+    out = await say(api, *FULL, "confirm")
+    ack = next(t for t in out if "We received your complaint [CD-2026-000001]" in t)
+    assert "Ombudsman" in ack
+    case = get_case(bot.services.db, "CD-2026-000001")
+    assert case["channel"] == "telegram" and case["person"]["name"] == "Jane Doe"
+    assert (await say(api, "/status CD-2026-000001"))[0].startswith("CD-2026-000001: your")
+
+
+async def test_anonymous_allegation_is_declined(api, bot):
+    await say(api, "/start")
+    out = await say(api, *FULL[:6], "no", "no", "confirm")
+    assert any("02.01" in t for t in out)
+    [case] = list_cases(bot.services.db)
+    assert case["status"] == "declined"
+
+
+async def test_safety_path(api, bot):
+    await say(api, "/start")
+    out = await say(api, "1", "yes")
+    assert any("call 911 now" in t for t in out)
+    await say(api, "Downed wire across the path in Kinsmen Park", "right now", "skip", "confirm")
+    [case] = list_cases(bot.services.db)
+    assert case["kind"] == "hazard"
+
+
+async def test_edit_at_summary_and_cancel(api, bot):
+    await say(api, "/start")
+    await say(api, *FULL)
+    out = await say(api, "edit when", "12 March 2026 at 10am")
+    assert "Thursday, March 12, 2026 at 10 a.m." in out[-1]
+    out = await say(api, "/cancel")
+    assert "Nothing has been sent" in out[-1]
+    assert count_cases(bot.services.db) == 0
+
+
+async def test_restart_of_the_service_mid_conversation(api, tmp_path):
+    first = await Bot(api, tmp_path / "caredesk.db").start()
+    await say(api, "/start", *FULL[:4])
+    await first.stop()
+    second = await Bot(api, tmp_path / "caredesk.db").start()
+    try:
+        out = await say(api, FULL[4])
+        assert "What outcome are you looking for?" in out[-1]
+        await say(api, *FULL[5:], "confirm")
+        assert count_cases(second.services.db) == 1
+    finally:
+        await second.stop()
+
+
+async def test_a_redelivered_update_has_no_second_effect(api, bot):
+    await say(api, "/start", *FULL)
+    before = len(api.sent)
+    update_id = api.push_text(CHAT, "confirm")
+    await api.wait_sent(before + 1)
+    await asyncio.sleep(0.2)
+    sent_after_first = len(api.sent)
+    api.redeliver(update_id)
+    await asyncio.sleep(1.0)
+    assert len(api.sent) == sent_after_first  # nothing answered twice
+    assert count_cases(bot.services.db) == 1
+
+
+async def test_rate_limit_is_polite(api, tmp_path):
+    config = parse_config({"dialogue": {"rate_per_minute": 3}})
+    b = await Bot(api, tmp_path / "caredesk.db", config).start()
+    try:
+        out = await say(api, "/start", "1", "no", "The bus driver was rude to me", "yesterday")
+        assert "faster than I can take them in" in out[-1]
+    finally:
+        await b.stop()
+
+
+async def test_long_replies_are_split(api, bot):
+    await say(api, "/start", "1", "no")
+    out = await say(api, "word " * 2000)  # over the dialogue's 4000 characters: refused politely
+    assert "longer than 4000 characters" in out[0]
+    long_description = "The truck blocked the lane again. " * 115  # about 3900 characters
+    before = len(api.sent)
+    await say(api, long_description, *FULL[3:])
+    summary_parts = [m for m in api.sent[before:] if "Here is what I have" in m["text"]]
+    assert summary_parts, "the summary was sent"
+    assert all(len(m["text"]) <= 4096 for m in api.sent)
+    last = api.sent[-1]
+    assert "'confirm'" in last["text"] and last["reply_markup"] is not None  # keyboard on the last
+
+
+async def test_photos_are_recorded_as_evidence(api, bot):
+    await say(api, "/start", *FULL[:3])
+    before = len(api.sent)
+    api.push_photo(CHAT, file_id="AgACAgQAAxkBAAIBPhoto", file_size=48213)
+    await api.wait_sent(before + 1)
+    assert "added the file" in api.sent[-1]["text"]
+    await say(api, *FULL[3:], "confirm")
+    case = get_case(bot.services.db, "CD-2026-000001")
+    [event] = [e for e in case["events"] if e["type"] == "attachments"]
+    assert event["data"]["files"][0]["ref"] == "AgACAgQAAxkBAAIBPhoto"
+    assert event["data"]["files"][0]["size"] == 48213
+
+
+async def test_a_paused_conversation_is_told_by_the_outbox_worker(api, bot):
+    await say(api, "/start", *FULL[:2])
+    bot.services.db.execute("UPDATE conversations SET updated_at = '2000-01-01T00:00:00+00:00'")
+    assert bot.services.chat.expire_idle(["telegram"]) == 1
+    worker = OutboxWorker(bot.services.db, TelegramSender(bot.channel), bot.services.clock)
+    before = len(api.sent)
+    assert await worker.drain() == 1
+    assert "paused our conversation" in api.sent[before]["text"]
+    out = await say(api, "resume")
+    assert "Please tell me what happened" in out[-1]
+
+
+async def test_webhook_mode_checks_the_secret(api, tmp_path, monkeypatch):
+    import aiohttp
+    from aiohttp import web
+
+    from bot.app import build_app
+
+    from ..servers import free_port
+
+    monkeypatch.setenv("CAREDESK_TELEGRAM_TOKEN", api.token)
+    monkeypatch.setenv("CAREDESK_TELEGRAM_WEBHOOK_SECRET", "s3cret-token")
+    port = free_port()
+    config = parse_config(
+        {
+            "telegram": {
+                "api_base_url": api.base_url,
+                "mode": "webhook",
+                "webhook_url": "https://city.example/telegram/webhook",
+            }
+        }
+    )
+    services = build_services(config, tmp_path / "caredesk.db")
+    runner = web.AppRunner(build_app(services))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        assert api.webhook_url == "https://city.example/telegram/webhook"
+        assert api.webhook_secret == "s3cret-token"
+        update = {
+            "update_id": 900,
+            "message": {
+                "message_id": 1,
+                "date": 1764000000,
+                "chat": {"id": CHAT, "type": "private"},
+                "from": {"id": CHAT, "is_bot": False, "first_name": "R"},
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
+        url = f"http://127.0.0.1:{port}/telegram/webhook"
+        async with aiohttp.ClientSession() as client:
+            bad = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+            )
+            assert bad.status == 403
+            good = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+            )
+            assert good.status == 200
+        await api.wait_sent(1)
+        assert "thank you for contacting" in api.sent[0]["text"]
+    finally:
+        await runner.cleanup()
