@@ -1,0 +1,139 @@
+"""One scripted conversation through the console, Telegram and the web chat: the same case and
+the same replies, because the channels only translate (DESIGN.md: one path for every message).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import build_app, build_services
+from bot.clock import FrozenClock
+from bot.config import Config, parse_config
+from bot.console import run_console
+from bot.telegram import TelegramChannel
+from storage.cases import get_case, list_cases
+from storage.conversations import chat_log
+
+from ..servers import free_port
+from ..telegram_api import FakeBotApi
+from ..unit.test_flow import FULL
+
+NOW = datetime(2026, 11, 25, 10, 15, tzinfo=ZoneInfo("America/Toronto"))
+SCRIPT = [*FULL, "edit who", "the driver of truck 42, badge 1187", "confirm"]
+CASE_FIELDS = (
+    "ref",
+    "kind",
+    "status",
+    "what",
+    "when_text",
+    "occurred_at",
+    "who",
+    "outcome",
+    "missing",
+    "rules",
+    "ack_due",
+    "follow_up_due",
+    "received_at",
+    "person",
+)
+
+
+def outcome(db_path: Path) -> tuple[dict, list[str]]:
+    services = build_services(Config(), db_path)
+    try:
+        [row] = list_cases(services.db)
+        case = get_case(services.db, row["ref"])
+        [key] = [k for (k,) in services.db.execute("SELECT key FROM conversations")]
+        said = [text for who, text, _ in chat_log(services.db, key) if who == "city"]
+    finally:
+        services.db.close()
+    return {f: case[f] for f in CASE_FIELDS}, said
+
+
+async def run_console_channel(db_path: Path) -> None:
+    services = build_services(Config(), db_path, FrozenClock(NOW))
+    stdin = io.StringIO("\n".join(SCRIPT) + "\n")
+    assert run_console(services.chat, "default", stdin, io.StringIO()) == 0
+    services.db.close()
+
+
+async def run_web_channel(db_path: Path) -> None:
+    services = build_services(Config(), db_path, FrozenClock(NOW))
+    runner = web.AppRunner(build_app(services))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as client:
+            await client.get(f"http://127.0.0.1:{port}/")
+            async with client.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                for line in SCRIPT:
+                    await ws.send_json({"type": "say", "text": line})
+                    assert (await ws.receive_json(timeout=10))["type"] == "replies"
+    finally:
+        await runner.cleanup()
+
+
+async def run_telegram_channel(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    api = FakeBotApi()
+    await api.start()
+    config = replace(
+        Config(),
+        telegram=parse_config(
+            {"telegram": {"api_base_url": api.base_url, "poll_timeout": 1}}
+        ).telegram,
+    )
+    services = build_services(config, db_path, FrozenClock(NOW))
+    channel = TelegramChannel(services.chat, config.telegram, api.token)
+    await channel.start()
+    try:
+        for line in ["/start", *SCRIPT]:
+            before = len(api.sent)
+            api.push_text(4242, line)
+            await api.wait_sent(before + 1)
+    finally:
+        await channel.stop()
+        await api.stop()
+        services.db.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[dict, list[str]]:
+    """The same script straight through the shared ChatService, no transport at all (as a
+    live chat, so that the acknowledgement is shown in the conversation)."""
+    db_path = tmp_path_factory.mktemp("reference") / "caredesk.db"
+    services = build_services(Config(), db_path, FrozenClock(NOW))
+    services.chat.open("web", "reference:1")
+    for line in SCRIPT:
+        services.chat.delivered(services.chat.handle("web", "reference:1", line))
+    services.db.close()
+    return outcome(db_path)
+
+
+@pytest.mark.parametrize("channel", ["console", "telegram", "web"])
+async def test_the_same_conversation_gives_the_same_case_and_replies(
+    channel, reference, tmp_path, monkeypatch
+):
+    db_path = tmp_path / "caredesk.db"
+    if channel == "console":
+        await run_console_channel(db_path)
+    elif channel == "web":
+        await run_web_channel(db_path)
+    else:
+        await run_telegram_channel(db_path, monkeypatch)
+    case, replies = outcome(db_path)
+    expected_case, expected_replies = reference
+    assert case == expected_case
+    assert case["who"] == "the driver of truck 42, badge 1187"
+    assert replies == expected_replies
+    assert any("We received your complaint [CD-2026-000001]" in r for r in replies)
