@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,11 @@ class DovecotServer:
         self.conf_path = self.dir / "dovecot.conf"
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: Any = None
-        self._setup()
+        try:
+            self._setup()
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -188,17 +192,18 @@ service anvil {{
             return False
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop Dovecot and every process it started; return when the port is closed.
+        """Stop the master and every process it started (including imap processes of clients
+        still connected, e.g. in IDLE); returns when the port is closed.
 
-        Sends SIGTERM to the whole process group (master, auth, log, and the imap processes of
-        clients still connected, e.g. in IDLE), again every 0.1 s while anything is left: the
-        master respawns its log process if it dies first and then waits up to 5 s for it, so
-        one signal is not enough. SIGKILL only for what is left after `timeout`.
-        (SIGTERM to the master alone works too but takes 1.1 s every time.)
+        SIGTERM to the master, wait, then killpg works too but always takes 1.1 s: see
+        `_terminate_group` for what is done instead.
         """
         proc, self._proc = self._proc, None
         if proc is not None:
             _terminate_group(proc, timeout)
+            # A killed master leaves its pid file; if that pid is reused, the next start
+            # would fail with "Dovecot is already running".
+            (self.dir / "run" / "master.pid").unlink(missing_ok=True)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
@@ -245,7 +250,7 @@ service anvil {{
         return c
 
     @contextlib.contextmanager
-    def _session(self) -> Any:
+    def _session(self) -> Iterator[IMAPClient]:
         c = self.client()
         try:
             yield c
@@ -318,7 +323,7 @@ service anvil {{
             info = c.select_folder("INBOX", readonly=True)
             old, count = int(info[b"UIDVALIDITY"]), int(info[b"EXISTS"])
         self.stop()
-        for path in self.maildir.iterdir():
+        for path in self.maildir.iterdir() if self.maildir.is_dir() else ():
             if path.is_file() and (
                 path.name == "dovecot-uidlist" or path.name.startswith("dovecot.index")
             ):
@@ -334,24 +339,64 @@ service anvil {{
         return new
 
 
+# What is still running once the master has stopped auth, anvil and config: its log process,
+# and imap processes of connected clients with the stats process they report to.
+_LINGERING = frozenset({"dovecot/log", "dovecot/imap", "dovecot/stats"})
+
+
 def _terminate_group(proc: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM process group `proc.pid` every 0.1 s until the leader is reaped and no other
-    member is alive; SIGKILL the group after `timeout`."""
+    """Stop a Dovecot master (leader of process group `proc.pid`) and all its processes.
+
+    1. SIGTERM to the master alone: it stops auth, anvil, config, stats in its own order
+       (signalling the whole group at once makes auth log "Error: read(anvil-auth-penalty)",
+       and a child dying first gets respawned unsignalled: the log process "must always run").
+    2. Once only the master and `_LINGERING` processes are left (or after 0.1 s),
+       SIGTERM to the group, every 0.1 s: reaches imap processes of clients still connected
+       (e.g. in IDLE), which outlive the master otherwise.
+    3. A master left alone gets SIGKILL: it would otherwise sleep through its 1.1 s shutdown
+       wait with nothing left to wait for, and it has no children left to orphan.
+    Anything alive after `timeout` gets SIGKILL.
+    """
     pgid = proc.pid
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    proc.terminate()
+    last_term = start
+    group_phase = False
+    alone_since: float | None = None
     while True:
-        sig = signal.SIGTERM if time.monotonic() < deadline else signal.SIGKILL
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, sig)
-        try:
-            proc.wait(0.1)
-        except subprocess.TimeoutExpired:
-            continue
-        # Leader gone; wait for the rest (an imap process may still be finishing).
-        for _ in range(10):
-            if not _live_group_members(pgid):
-                return
-            time.sleep(0.01)
+        now = time.monotonic()
+        master_alive = proc.poll() is None
+        others = [pid for pid in _live_group_members(pgid) if pid != pgid]
+        if not master_alive and not others:
+            return
+        if now - start > timeout:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+        else:
+            if not group_phase and (
+                now - start > 0.1 or all(_proc_name(pid) in _LINGERING for pid in others)
+            ):
+                group_phase = True
+                last_term = -1.0
+            if group_phase and now - last_term >= 0.1:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGTERM)
+                last_term = now
+        if master_alive and not others:
+            alone_since = alone_since if alone_since is not None else now
+            if now - alone_since > 0.02:
+                proc.kill()
+        else:
+            alone_since = None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(0.005)
+
+
+def _proc_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _live_group_members(pgid: int) -> list[int]:
@@ -424,7 +469,13 @@ class SmtpSink:
     def start(self) -> None:
         if self._controller is not None:
             return
-        controller = Controller(self, hostname=self.host, port=self.port, ready_timeout=10.0)
+        controller = Controller(
+            self,
+            hostname=self.host,
+            port=self.port,
+            ready_timeout=10.0,
+            server_hostname="smtp-sink.test",  # default: socket.getfqdn(), may wait on DNS
+        )
         controller.start()
         self._controller = controller
 

@@ -151,7 +151,7 @@ def desk_factory(tmp_path, dovecot, smtp_sink):
             desk.stop(signal.SIGKILL)
 
 
-def wait_until(predicate, timeout: float = 15.0, what: str = "condition"):
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -170,7 +170,7 @@ def test_mail_is_cased_and_acknowledged(desk_factory, dovecot, smtp_sink, idle):
     desk = desk_factory(idle=idle, poll_seconds=1).start()
     raw = resident_mail(1)
     dovecot.append(raw)
-    [ack] = smtp_sink.wait_for(1, timeout=15)
+    [ack] = smtp_sink.wait_for(1, timeout=30)
     reply = parsed(ack)
     [case] = wait_until(
         lambda: [c for c in desk.cases() if c["outbox"][0]["status"] == "sent"], what="sent"
@@ -195,7 +195,7 @@ def test_machine_mail_is_stored_and_never_answered(desk_factory, dovecot, smtp_s
     desk = desk_factory().start()
     dovecot.append(resident_mail(1, "Out of office", "Auto-Submitted: auto-replied\r\n"))
     dovecot.append(resident_mail(2))
-    smtp_sink.wait_for(1, timeout=15)
+    smtp_sink.wait_for(1, timeout=30)
     time.sleep(1.5)
     assert len(smtp_sink.messages) == 1
     assert desk.count() == 1
@@ -256,7 +256,7 @@ def test_the_window_between_smtp_ok_and_commit_resends_the_same_message(
     dovecot.append(resident_mail(1))
     assert desk.wait_exit() == 99
     desk.start()
-    first, second = smtp_sink.wait_for(2, timeout=15)
+    first, second = smtp_sink.wait_for(2, timeout=30)
     assert parsed(first)["Message-ID"] == parsed(second)["Message-ID"]
     time.sleep(1.0)
     assert len(smtp_sink.messages) == 2 and desk.count() == 1
@@ -266,7 +266,7 @@ def test_smtp_451_is_retried_and_delivered_once(desk_factory, dovecot, smtp_sink
     smtp_sink.fail_next_rcpt("451 4.3.0 try again later", times=2)
     desk = desk_factory().start()
     dovecot.append(resident_mail(1))
-    smtp_sink.wait_for(1, timeout=15)
+    smtp_sink.wait_for(1, timeout=30)
     [case] = wait_until(
         lambda: [c for c in desk.cases() if c["outbox"][0]["status"] == "sent"], what="sent"
     )
@@ -302,7 +302,7 @@ def test_smtp_down_then_back_delivers(desk_factory, dovecot, smtp_sink):
 def test_imap_server_restart_is_survived(desk_factory, dovecot, smtp_sink):
     desk_factory().start()
     dovecot.append(resident_mail(1))
-    smtp_sink.wait_for(1, timeout=15)
+    smtp_sink.wait_for(1, timeout=30)
     dovecot.restart()
     dovecot.append(resident_mail(2))
     smtp_sink.wait_for(2, timeout=30)
@@ -311,7 +311,7 @@ def test_imap_server_restart_is_survived(desk_factory, dovecot, smtp_sink):
 def test_uidvalidity_reset_creates_no_duplicates(desk_factory, dovecot, smtp_sink):
     desk = desk_factory(after="flag", poll_seconds=1, idle=False).start()
     dovecot.multiappend([resident_mail(i) for i in range(3)])
-    smtp_sink.wait_for(3, timeout=15)
+    smtp_sink.wait_for(3, timeout=30)
     before = dovecot.uidvalidity()
     assert dovecot.reset_uidvalidity() != before
     dovecot.append(resident_mail(3))
@@ -337,7 +337,7 @@ def test_a_message_over_the_size_limit_is_cased_from_its_head(tmp_path, dovecot,
     desk.start()
     try:
         dovecot.append(big)
-        smtp_sink.wait_for(1, timeout=15)
+        smtp_sink.wait_for(1, timeout=30)
         [case] = desk.cases()
         assert case["person"]["email"] == "resident1@example.com"
         db = open_store(desk.db_path)

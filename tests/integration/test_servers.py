@@ -1,7 +1,8 @@
-"""The server fixtures themselves: a real Dovecot and a real aiosmtpd sink behave as tests expect."""
+"""The server fixtures themselves: a real Dovecot and a real aiosmtpd sink behave as expected."""
 
 from __future__ import annotations
 
+import smtplib
 import socket
 import threading
 import time
@@ -187,8 +188,6 @@ async def test_sink_stop_and_start_on_same_port(smtp_sink: SmtpSink) -> None:
 
 
 def test_sink_wait_for_blocks_until_sent_from_another_thread(smtp_sink: SmtpSink) -> None:
-    import smtplib
-
     def send() -> None:
         time.sleep(0.1)
         with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=10) as s:
