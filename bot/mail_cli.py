@@ -102,7 +102,8 @@ def _check_imap(config: Config) -> bool:
 async def _check_smtp(config: Config) -> bool:
     import aiosmtplib
 
-    from mail.smtp import DeliveryError, SmtpSender
+    from bot.outbox_worker import DeliveryError
+    from mail.smtp import SmtpSender
 
     cfg = config.mail.smtp
     assert cfg is not None

@@ -19,13 +19,21 @@ import sqlite_utils
 
 from bot.clock import Clock
 from bot.failpoints import failpoint
-from mail.smtp import DeliveryError
 from storage.cases import add_event
 from storage.db import write_transaction
 from storage.mail import set_attention
 from storage.outbox import OutboxItem, due_items, mark_failed, mark_retry, mark_sent
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; `permanent` says whether trying again can help."""
+
+    def __init__(self, message: str, permanent: bool, code: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
 
 
 class Sender(Protocol):

@@ -33,7 +33,7 @@ from telegram.ext import (
 from bot.chat import ChatService, Turn
 from bot.config import TelegramConfig
 from bot.model import Attachment, Reply
-from mail.smtp import DeliveryError
+from bot.outbox_worker import DeliveryError
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)

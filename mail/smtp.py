@@ -14,6 +14,7 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from bot.config import MailConfig, SmtpConfig
+from bot.outbox_worker import DeliveryError
 from mail.parse import one_line
 from storage.outbox import OutboxItem
 
@@ -21,13 +22,6 @@ log = logging.getLogger(__name__)
 
 #: Headers copied from the outbox row; anything else a row carries is ignored.
 THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References")
-
-
-class DeliveryError(Exception):
-    def __init__(self, message: str, permanent: bool, code: int | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.code = code
 
 
 def build_message(item: OutboxItem, mail: MailConfig, now: datetime) -> EmailMessage:

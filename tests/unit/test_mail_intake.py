@@ -11,8 +11,8 @@ from bot.app import build_services
 from bot.clock import FrozenClock
 from bot.config import Config
 from bot.mail_intake import MailIntake
-from bot.outbox_worker import OutboxWorker
-from mail.smtp import DeliveryError, build_message
+from bot.outbox_worker import DeliveryError, OutboxWorker
+from mail.smtp import build_message
 from storage.cases import count_cases, get_case
 from storage.outbox import due_items
 
