@@ -118,19 +118,33 @@ class MailIntake:
                 return self._add_to_case(found, raw, case, now)
             if found.submission is not None and found.decision is not None:
                 return self._new_case(found, raw, now)
-            message_id = insert_message(
-                self.db,
-                case_id=None,
-                direction="in",
-                channel="email",
-                body=inbound.text,
-                subject=inbound.subject,
-                key=inbound.key,
-                now=now,
-                meta={"suppressed": found.hit.rule if found.hit else None},
+            self._keep(
+                None, inbound, raw, now, {"suppressed": found.hit.rule if found.hit else None}
             )
-            store_raw(self.db, message_id, raw)
             return Processed("stored", rule=found.hit.rule if found.hit else None)
+
+    def _keep(
+        self,
+        case_id: int | None,
+        inbound: Inbound,
+        raw: bytes,
+        now: datetime,
+        meta: dict[str, str | None],
+    ) -> int:
+        """Store a message that opens no case: its text, and the raw bytes beside it."""
+        message_id = insert_message(
+            self.db,
+            case_id=case_id,
+            direction="in",
+            channel="email",
+            body=inbound.text,
+            subject=inbound.subject,
+            key=inbound.key,
+            now=now,
+            meta=meta,
+        )
+        store_raw(self.db, message_id, raw)
+        return message_id
 
     def _new_case(self, found: Assessment, raw: bytes, now: datetime) -> Processed:
         assert found.submission is not None and found.decision is not None
@@ -156,18 +170,7 @@ class MailIntake:
         assert found.hit is not None and found.thread is not None
         case_id, status = case
         inbound = found.inbound
-        message_id = insert_message(
-            self.db,
-            case_id=case_id,
-            direction="in",
-            channel="email",
-            body=inbound.text,
-            subject=inbound.subject,
-            key=inbound.key,
-            now=now,
-            meta={"rule": found.hit.rule},
-        )
-        store_raw(self.db, message_id, raw)
+        message_id = self._keep(case_id, inbound, raw, now, {"rule": found.hit.rule})
         if found.hit.rule == "thread-reply":
             add_event(self.db, case_id, "resident-replied", "email", now, {"message": message_id})
             if status == Status.CLOSED.value:
