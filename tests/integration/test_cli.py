@@ -56,6 +56,9 @@ COMMANDS = [
     ["serve"],
     ["config"],
     ["config", "check"],
+    ["mail"],
+    ["mail", "inspect"],
+    ["mail", "check"],
 ]
 
 
@@ -69,7 +72,7 @@ def test_every_command_has_help(command):
 
 def test_top_level_help_names_every_command():
     out = run("--help").stdout
-    for name in ("init", "chat", "cases", "sla", "serve", "config"):
+    for name in ("init", "chat", "cases", "sla", "serve", "config", "mail"):
         assert f"    {name}" in out
 
 
