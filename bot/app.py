@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from bot.chat import ChatService
 from bot.clock import Clock, SystemClock
@@ -103,6 +103,13 @@ def build_app(services: Services) -> web.Application:
     webchat = WebChat(services.chat, services.config)
     app[WEBCHAT] = webchat
     webchat.routes(app)
+
+    async def close_sockets(app: web.Application) -> None:
+        for sockets in list(webchat.sockets.values()):
+            for ws in list(sockets):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"service restarting")
+
+    app.on_shutdown.append(close_sockets)
     app.cleanup_ctx.append(sweeper)
     telegram = services.config.telegram
     if telegram.token:

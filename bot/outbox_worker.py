@@ -139,6 +139,7 @@ class OutboxWorker:
                     log.exception("outbox worker error; retrying")
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):  # cancellation-safe
+                        await self.wake.wait()
         finally:
             await self.sender.close()

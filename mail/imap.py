@@ -104,8 +104,10 @@ class ImapIntake:
             self._ensure_processed_folder(client)
             can_idle = self.cfg.idle and client.has_capability("IDLE")
             while not self.stop.is_set():
-                self.drain(client)
+                handled = self.drain(client)
                 self.connected.set()
+                if handled:  # mail may have arrived during the pass: look again before IDLE
+                    continue
                 if can_idle:
                     self._idle(client)
                 else:

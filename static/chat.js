@@ -131,6 +131,8 @@
     box.focus();
   });
 
+  document.getElementById("keys-hint").textContent =
+    "Press Enter to send, Shift and Enter for a new line.";
   log.scrollTop = log.scrollHeight;
   armIdle();
   connect();
