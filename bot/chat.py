@@ -93,10 +93,10 @@ class ChatService:
         """A page (re)load: greet a newcomer; otherwise only what is queued for them."""
         if load_conversation(self.db, key) is None:
             return self.open(channel, key)
-        now = self.clock.now()
-        with write_transaction(self.db):
-            pending = self._pending(channel, key)
-            self._log(key, None, pending.replies, now)
+        pending = self._pending(channel, key)
+        if pending.replies:  # nothing queued (the usual case): no write transaction at all
+            with write_transaction(self.db):
+                self._log(key, None, pending.replies, self.clock.now())
         return pending
 
     def handle(
