@@ -79,6 +79,24 @@ class When:
         )
 
 
+def when_of(
+    said: str | None, start: datetime | None, end: datetime | None, precision: str | None
+) -> When | None:
+    """A `When` again from its stored parts (state, Submission, case row); None if nothing.
+
+    Rows from before precision was kept have a start and no precision: they were read with a
+    time (the old dialogue asked for one), so they are minutes."""
+    if not said and start is None:
+        return None
+    if precision:
+        kind = Precision(precision)
+    else:
+        kind = Precision.MINUTE if start is not None else Precision.UNKNOWN
+    if kind is Precision.MINUTE and start is not None and end is None:
+        end = start + timedelta(minutes=1)
+    return When(said or "", kind, start, end)
+
+
 class WhenError(ExtractError):
     """The answer could not be read as a past date; the message is for the resident."""
 
@@ -290,7 +308,7 @@ _Found = tuple[Precision, datetime | None, datetime | None]
 
 def _normalise(text: str) -> str:
     text = text.lower().replace("’", "'").replace("‘", "'")
-    text = re.sub(r"[^a-z0-9:'~@./ -]", " ", text)
+    text = re.sub(r"[^a-z0-9:'~@./,; -]", " ", text)
     text = re.sub(r"\b2day\b", "today", text)
     text = re.sub(
         r"(\d)\s*(wks?|weeks?|days?|hrs?|hours?|mins?|minutes?|months?|mos?)\b", r"\1 \2", text
@@ -300,7 +318,7 @@ def _normalise(text: str) -> str:
         word = match.group(0)
         return _WORD_FIXES.get(word, word)
 
-    return " ".join(_WORD.sub(fix, text).split()).strip(" .")
+    return " ".join(_WORD.sub(fix, text).split()).strip(" .,;")
 
 
 def _read(words: str, now: datetime, tz: ZoneInfo) -> _Found | None:
@@ -415,7 +433,8 @@ def _read_day_or_range(
 
 def _dateparser(words: str, now: datetime, tz: ZoneInfo) -> _Found | None:
     """Plain dates ("12 March", "last Thursday", "2026-03-12", "in October")."""
-    words = words.replace("weeks", "week").replace("months", "month").replace("days", "day")
+    for plural in ("weeks", "months", "days", "years", "hours", "minutes"):
+        words = words.replace(plural, plural[:-1])
     parser = DateDataParser(
         languages=["en"],
         settings={
@@ -433,6 +452,8 @@ def _dateparser(words: str, now: datetime, tz: ZoneInfo) -> _Found | None:
     if data.date_obj is None:
         return None
     at = data.date_obj.astimezone(tz)
+    if at > now + FUTURE_SLACK:
+        return (Precision.DAY, at, None)  # refused by the caller, whatever its period ("next year")
     has_weekday = any(name in words for name in _WEEKDAYS)
     if data.period in ("time", "part_of_day"):
         return (Precision.MINUTE, *_minute(at, False))

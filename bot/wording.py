@@ -107,5 +107,6 @@ def _third_of_month(start: datetime, end: datetime) -> str | None:
 
 
 _UNSURE_WORDS = re.compile(
-    r"\b(?:not sure|unsure|don'?t know|do not know|dunno|no idea|can'?t remember|unknown)\b"
+    r"\b(?:not sure|unsure|don'?t know|do not know|dunno|no idea|can'?t remember|unknown)\b|"
+    r"^(?:skip|pass)\W*$"
 )
