@@ -14,7 +14,8 @@ stateDiagram-v2
     scope --> name: yes, record it for a redirect
     scope --> when: no, carry on
     what --> when
-    when --> when_time: only the day was given
+    when --> when: unreadable once (the 2nd time, the words are kept)
+    when --> when_time: a complaint, and only a whole day was given
     when --> who
     when_time --> who
     who --> outcome
