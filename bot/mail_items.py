@@ -1,8 +1,8 @@
 """The five complaint items from an email, best effort (DESIGN.md: when unsure, it is missing).
 
 An email is not a dialogue: nobody was asked. We take the sender's name and address from the
-headers, a phone number with phonenumbers' matcher, the date with dateparser's search in the
-city's zone (only a past date with a known day counts), and the sentences that name a person
+headers, a phone number with phonenumbers' matcher, the date as bot/when.py reads a chat
+answer (a past date, with the precision the words give), and the sentences that name a person
 or ask for something. Whatever is not found is listed as missing and the resident is asked.
 """
 
@@ -12,35 +12,44 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dateparser.search import search_dates
-
 from bot.extract import ExtractError, find_contact
 from bot.model import Inbound, Person, Submission
 from bot.when import Precision, When, WhenError, read_when
 
-#: Only this much of a message is searched for dates (dateparser's search is costly).
+#: Only this much of a message is searched for dates, and only so many phrases are read: each
+#: costs a dateparser call (a few ms, up to ~40 on odd text), and a body is no dialogue.
 DATE_SCAN_CHARS = 2000
-#: A date match must carry a digit or one of these words; "May I ask" is not a date.
-_DATEISH = re.compile(
-    r"\d|\b(?:yesterday|today|tonight|last|this|morning|afternoon|evening|monday|tuesday|"
-    r"wednesday|thursday|friday|saturday|sunday|ago|back|since|every)\b",
-    re.IGNORECASE,
-)
+MAX_DATE_PHRASES = 6
 _NUMBER = (
     r"(?:\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|several)"
 )
-_DAY_NAME = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-#: Relative and approximate phrases dateparser's search does not find (each linear).
+_DAY_NAME = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?"
+_MONTH_NAME = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+)
+_DAY_NUMBER = r"[0-3]?\d(?:st|nd|rd|th)?\b"
+_CLOCK = r"(?:\d{1,2}(?::\d{2})? ?[ap]\.?m\b\.?|\d{1,2}:\d{2}\b|noon)"
+_AT = r"(?:,? ?(?:at|around|about) ?|,? )" + _CLOCK
+_PART = r"(?: (?:morning|afternoon|evening|night))?"
+#: Phrases that say when, found without dateparser's costly search: every alternative is a
+#: sequence of bounded pieces (no nested quantifiers), so a scan is linear in the text.
 _WHEN_PHRASE = re.compile(
     r"\b(?:(?:about|around|roughly) )?" + _NUMBER + r" (?:minutes?|hours?|days?|weeks?|months?)"
     r" (?:ago|back)\b|"
     r"\b(?:last|this|earlier this) (?:week|month)\b|"
     r"\b(?:beginning|start|middle|end) of (?:last|this) month\b|"
     r"\b(?:since|every) (?:" + _DAY_NAME + r"|yesterday|last week)\b|"
-    r"\bon the [0-3]?\d(?:st|nd|rd|th)\b",
+    r"\b(?:on )?the [0-3]?\d(?:st|nd|rd|th)\b(?:" + _AT + r")?|"
+    r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2}:\d{2})?\b|"
+    r"\b(?:" + _DAY_NUMBER + r" (?:of )?" + _MONTH + r"|" + _MONTH + r" " + _DAY_NUMBER + r")"
+    r"(?:,? \d{4}\b)?(?:" + _AT + r")?|"
+    r"\bin " + _MONTH_NAME + r"(?: \d{4})?\b|"
+    r"(?:(?:at |around |about )?" + _CLOCK + r" )?"
+    r"\b(?:(?:last|this|on|next) )?(?:yesterday|today|tonight|last night|this morning|"
+    r"this afternoon|this evening|" + _DAY_NAME + r")\b" + _PART + r"(?:" + _AT + r")?",
     re.IGNORECASE,
 )
-_TIME_ONLY = re.compile(r"^\s*(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*([ap]\.?m\.?)?", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 WHO_CUES = re.compile(
     r"\b(?:driver|staff|employee|officer|inspector|crew|clerk|worker|contractor|attendant|"
@@ -68,51 +77,19 @@ def find_sentence(text: str, cue: re.Pattern[str]) -> str | None:
 def find_when(text: str, now: datetime, tz: ZoneInfo) -> When | None:
     """The first past date in the text, read like a chat answer (bot/when.py), or None.
 
-    Two finders, earliest first: dateparser's search (dates with a known day, a time after
-    them) and a few linear patterns for what it misses ("last week", "a couple of weeks ago",
-    "since Monday", "on the 24th"). Each phrase found is read by `read_when`, so a day
-    stays a day and a week a week; one that is unreadable, future or unknown is skipped."""
-    sample = text[:DATE_SCAN_CHARS]
-    if not _DATEISH.search(sample):
-        return None
-    candidates = [(m.start(), m.group(0)) for m in _WHEN_PHRASE.finditer(sample)]
-    candidates += _searched_dates(sample, now, tz)
-    for _position, words in sorted(candidates, key=lambda c: c[0]):
+    Phrases that say when ("yesterday at 3pm", "12 March", "last week", "a couple of weeks
+    ago", "since Monday", "on the 24th") are found by one linear pattern, in text order, and
+    each is read by `read_when`, so a day stays a day and a week a week; a phrase that is
+    unreadable, in the future or unknown is skipped. When unsure, the date is missing."""
+    phrases = _WHEN_PHRASE.finditer(text[:DATE_SCAN_CHARS])
+    for _, match in zip(range(MAX_DATE_PHRASES), phrases, strict=False):
         try:
-            when = read_when(words, now, tz)
+            when = read_when(match.group(0).strip(" ,"), now, tz)
         except WhenError:
             continue
         if when.start is not None and when.precision is not Precision.UNKNOWN:
             return when
     return None
-
-
-def _searched_dates(sample: str, now: datetime, tz: ZoneInfo) -> list[tuple[int, str]]:
-    """dateparser's search: (position, words), a following time joined to its day."""
-    try:
-        found = search_dates(
-            sample,
-            languages=["en"],
-            settings={
-                "TIMEZONE": str(tz),
-                "RETURN_AS_TIMEZONE_AWARE": True,
-                "PREFER_DATES_FROM": "past",
-                "RELATIVE_BASE": now.astimezone(tz).replace(tzinfo=None),
-                "REQUIRE_PARTS": ["day"],
-            },
-        )
-    except Exception:  # dateparser raises assorted errors on odd input; a date is optional
-        return []
-    matches = [words for words, _at in found or [] if _DATEISH.search(words)]
-    out = []
-    for index, words in enumerate(matches):
-        position = sample.find(words)
-        if index + 1 < len(matches):
-            follow = _TIME_ONLY.match(matches[index + 1])
-            if follow and (follow.group(2) or follow.group(3)):
-                words = f"{words} {matches[index + 1]}"
-        out.append((position if position >= 0 else len(sample), words.strip()))
-    return out
 
 
 def submission_from_email(

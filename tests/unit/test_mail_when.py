@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -74,3 +75,26 @@ def test_an_email_submission_carries_the_range_and_precision():
     assert (sub.when_text, sub.when_precision) == ("last week", "week")
     assert sub.when == datetime(2026, 11, 23, tzinfo=TZ)
     assert sub.when_end == datetime(2026, 11, 30, tzinfo=TZ)
+
+
+def test_a_weekday_said_of_the_future_is_not_a_date_of_occurrence():
+    assert find_when("Please come next Monday.", CLOCK.now(), TZ) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "on the 39th " * 200,
+        "12:00 " * 400,  # took 5 s with dateparser's search over 2000 characters
+        "x" * 1_000_000,
+        "9." * 500_000,
+        "tomorrow at 3pm " * 300,
+        "1 " * 500_000,
+    ],
+)
+def test_a_hostile_body_is_searched_quickly(body):
+    """The issue's bound (each message under 1 s); the phrase pattern is linear, phrases capped."""
+    find_when("yesterday", CLOCK.now(), TZ)  # dateparser loads its language data once
+    started = time.perf_counter()
+    assert find_when(body, CLOCK.now(), TZ) is None
+    assert time.perf_counter() - started < 1.0
