@@ -117,10 +117,11 @@ FUTURE = (
 
 # -- words ----------------------------------------------------------------------------------
 
-_UNSURE = re.compile(
+#: "I'm not sure": an answer (precision unknown), not something to read or ask again.
+UNSURE_WORDS = re.compile(
     r"\b(?:not sure|unsure|don'?t know|do not know|dunno|no idea|can'?t remember|"
     r"cannot remember|don'?t remember|do not remember|not certain|no clue|unknown|"
-    r"can'?t recall|forgot|forget)\b"
+    r"can'?t recall|forgot|forget)\b|^(?:skip|pass)\W*$"
 )
 #: Typos and short forms residents write, to the word dateparser and the patterns expect.
 _WORD_FIXES = {
@@ -266,7 +267,7 @@ def read_when(text: str, now: datetime, tz: ZoneInfo) -> When:
         raise WhenError(UNREADABLE)
     found = _read(words, now, tz)
     if found is None:
-        if _UNSURE.search(words):
+        if UNSURE_WORDS.search(words):
             return When(said, Precision.UNKNOWN)
         raise WhenError(UNREADABLE)
     precision, start, end = found
@@ -363,7 +364,7 @@ def _read(words: str, now: datetime, tz: ZoneInfo) -> _Found | None:
 
 def _read_point(words: str, now: datetime, tz: ZoneInfo) -> _Found | None:
     """A date, a day, a week or a month in the past (or a moment), from one clause."""
-    if not words or _UNSURE.fullmatch(words):
+    if not words or UNSURE_WORDS.fullmatch(words):
         return None
     clock = _find_time(words)
     rest = words

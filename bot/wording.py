@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time, timedelta
 
-from bot.when import Precision, When
+from bot.when import UNSURE_WORDS, Precision, When
 
 
 def human_day(at: datetime) -> str:
@@ -54,7 +53,7 @@ def describe_when(when: When | None, told_at: datetime | None = None) -> str:
         if when is not None and when.precision is Precision.ONGOING:
             return "still going on (when it started is not known)"
         said = when.said.strip() if when is not None else ""
-        if not said or _UNSURE_WORDS.search(said.lower()):
+        if not said or UNSURE_WORDS.search(said.lower()):
             return "not known"
         return f'in your words: "{said}"'
     start = when.start
@@ -85,7 +84,7 @@ def describe_when(when: When | None, told_at: datetime | None = None) -> str:
         around = f"around {mid:%B} {mid.year}"
         return f"{_about_ago(told_at, mid)} ({around})" if told_at else around
     # ongoing
-    if when.end is not None:
+    if when.recurring:
         return f"it keeps happening; most recently {human_day(start)}"
     since = human_day(start) if start.time() == time(0) else human_datetime(start)
     return f"ongoing since {since}"
@@ -104,9 +103,3 @@ def _third_of_month(start: datetime, end: datetime) -> str | None:
     if (last.year, last.month) != (start.year, start.month) or last.day > last_day:
         return None
     return f"{prefix}{start:%B} {start.year}"
-
-
-_UNSURE_WORDS = re.compile(
-    r"\b(?:not sure|unsure|don'?t know|do not know|dunno|no idea|can'?t remember|unknown)\b|"
-    r"^(?:skip|pass)\W*$"
-)
