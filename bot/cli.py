@@ -244,6 +244,7 @@ DUE_FIELDS = (
     "response_due",
     "hazard_due",
     "occurred_at",
+    "occurred_until",
     "created_at",
     "updated_at",
     "closed_at",
@@ -290,6 +291,15 @@ def cmd_cases(args: argparse.Namespace, db: Any, config: Config) -> int:
     return 0
 
 
+def _when_range(case: dict[str, Any]) -> str:
+    """The precision and end of "when" (issue 8), when the case has them."""
+    precision = case.get("when_precision")
+    if not precision:
+        return ""
+    until = f" until {case['occurred_until']}" if case.get("occurred_until") else ""
+    return f"precision {precision}{until}"
+
+
 def format_case(case: dict[str, Any]) -> str:
     person = case["person"] or {}
     contact = ", ".join(p for p in (person.get("email"), person.get("phone")) if p) or "-"
@@ -307,6 +317,7 @@ def format_case(case: dict[str, Any]) -> str:
         "",
         f"what          {case['what'] or '-'}",
         f"when          {case['when_text'] or '-'}  {case['occurred_at'] or ''}".rstrip(),
+        f"              {_when_range(case)}".rstrip(),
         f"who           {case['who'] or '-'}",
         f"outcome       {case['outcome'] or '-'}",
         f"name          {person.get('name') or '-'}",

@@ -20,7 +20,8 @@ from bot.extract import format_phone
 from bot.model import ITEM_LABELS, KIND_LABELS, Decision, PlannedReply, Submission
 from bot.policy import REDIRECTS
 from bot.replies import RenderedReply, ReplyRenderer
-from bot.wording import human_datetime, human_day
+from bot.when import when_of
+from bot.wording import describe_when, human_datetime, human_day
 from mail.parse import one_line
 from storage.cases import add_event, insert_case, insert_message, insert_person, next_reference
 from storage.db import write_transaction
@@ -268,9 +269,14 @@ def reply_context(
     contact = ", ".join(c for c in (sub.person.email, phone) if c) or None
     tz = cfg.tz
     next_date = decision.next_date
-    when = sub.when_text
-    if sub.when is not None:
-        when = human_datetime(sub.when.astimezone(tz))
+    # No more than the resident said: a day has no time, "last week" no exact day (bot/when.py).
+    told = when_of(
+        sub.when_text,
+        sub.when.astimezone(tz) if sub.when else None,
+        sub.when_end.astimezone(tz) if sub.when_end else None,
+        sub.when_precision,
+    )
+    when = describe_when(told, sub.received_at.astimezone(tz)) if told else None
     return {
         "city_name": cfg.city.name,
         "care": {

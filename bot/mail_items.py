@@ -1,8 +1,8 @@
 """The five complaint items from an email, best effort (DESIGN.md: when unsure, it is missing).
 
 An email is not a dialogue: nobody was asked. We take the sender's name and address from the
-headers, a phone number with phonenumbers' matcher, the date with dateparser's search in the
-city's zone (only a past date with a known day counts), and the sentences that name a person
+headers, a phone number with phonenumbers' matcher, the date as bot/when.py reads a chat
+answer (a past date, with the precision the words give), and the sentences that name a person
 or ask for something. Whatever is not found is listed as missing and the resident is asked.
 """
 
@@ -12,20 +12,44 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dateparser.search import search_dates
-
 from bot.extract import ExtractError, find_contact
 from bot.model import Inbound, Person, Submission
+from bot.when import Precision, When, WhenError, read_when
 
-#: Only this much of a message is searched for dates (dateparser's search is costly).
+#: Only this much of a message is searched for dates, and only so many phrases are read: each
+#: costs a dateparser call (a few ms, up to ~40 on odd text), and a body is no dialogue.
 DATE_SCAN_CHARS = 2000
-#: A date match must carry a digit or one of these words; "May I ask" is not a date.
-_DATEISH = re.compile(
-    r"\d|\b(?:yesterday|today|tonight|last|this|morning|afternoon|evening|monday|tuesday|"
-    r"wednesday|thursday|friday|saturday|sunday)\b",
+MAX_DATE_PHRASES = 6
+_NUMBER = (
+    r"(?:\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|several)"
+)
+_DAY_NAME = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?"
+_MONTH_NAME = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+)
+_DAY_NUMBER = r"[0-3]?\d(?:st|nd|rd|th)?\b"
+_CLOCK = r"(?:\d{1,2}(?::\d{2})? ?[ap]\.?m\b\.?|\d{1,2}:\d{2}\b|noon)"
+_AT = r"(?:,? ?(?:at|around|about) ?|,? )" + _CLOCK
+_PART = r"(?: (?:morning|afternoon|evening|night))?"
+#: Phrases that say when, found without dateparser's costly search: every alternative is a
+#: sequence of bounded pieces (no nested quantifiers), so a scan is linear in the text.
+_WHEN_PHRASE = re.compile(
+    r"\b(?:(?:about|around|roughly) )?" + _NUMBER + r" (?:minutes?|hours?|days?|weeks?|months?)"
+    r" (?:ago|back)\b|"
+    r"\b(?:last|this|earlier this) (?:week|month)\b|"
+    r"\b(?:beginning|start|middle|end) of (?:last|this) month\b|"
+    r"\b(?:since|every) (?:" + _DAY_NAME + r"|yesterday|last week)\b|"
+    r"\b(?:on )?the [0-3]?\d(?:st|nd|rd|th)\b(?:" + _AT + r")?|"
+    r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2}:\d{2})?\b|"
+    r"\b(?:" + _DAY_NUMBER + r" (?:of )?" + _MONTH + r"|" + _MONTH + r" " + _DAY_NUMBER + r")"
+    r"(?:,? \d{4}\b)?(?:" + _AT + r")?|"
+    r"\bin " + _MONTH_NAME + r"(?: \d{4})?\b|"
+    r"(?:(?:at |around |about )?" + _CLOCK + r" )?"
+    r"\b(?:(?:last|this|on|next) )?(?:yesterday|today|tonight|last night|this morning|"
+    r"this afternoon|this evening|" + _DAY_NAME + r")\b" + _PART + r"(?:" + _AT + r")?",
     re.IGNORECASE,
 )
-_TIME_ONLY = re.compile(r"^\s*(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*([ap]\.?m\.?)?", re.IGNORECASE)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 WHO_CUES = re.compile(
     r"\b(?:driver|staff|employee|officer|inspector|crew|clerk|worker|contractor|attendant|"
@@ -50,40 +74,21 @@ def find_sentence(text: str, cue: re.Pattern[str]) -> str | None:
     return None
 
 
-def find_when(text: str, now: datetime, tz: ZoneInfo) -> tuple[str, datetime] | None:
-    """The first past date in the text whose day is known, as (words used, datetime)."""
-    sample = text[:DATE_SCAN_CHARS]
-    if not _DATEISH.search(sample):
-        return None
-    try:
-        found = search_dates(
-            sample,
-            languages=["en"],
-            settings={
-                "TIMEZONE": str(tz),
-                "RETURN_AS_TIMEZONE_AWARE": True,
-                "PREFER_DATES_FROM": "past",
-                "RELATIVE_BASE": now.astimezone(tz).replace(tzinfo=None),
-                "REQUIRE_PARTS": ["day"],
-            },
-        )
-    except Exception:  # dateparser raises assorted errors on odd input; a date is optional
-        return None
-    matches = [(t, d) for t, d in found or [] if _DATEISH.search(t)]
-    for index, (words, at) in enumerate(matches):
-        at = at.astimezone(tz)
-        if at > now:
+def find_when(text: str, now: datetime, tz: ZoneInfo) -> When | None:
+    """The first past date in the text, read like a chat answer (bot/when.py), or None.
+
+    Phrases that say when ("yesterday at 3pm", "12 March", "last week", "a couple of weeks
+    ago", "since Monday", "on the 24th") are found by one linear pattern, in text order, and
+    each is read by `read_when`, so a day stays a day and a week a week; a phrase that is
+    unreadable, in the future or unknown is skipped. When unsure, the date is missing."""
+    phrases = _WHEN_PHRASE.finditer(text[:DATE_SCAN_CHARS])
+    for _, match in zip(range(MAX_DATE_PHRASES), phrases, strict=False):
+        try:
+            when = read_when(match.group(0).strip(" ,"), now, tz)
+        except WhenError:
             continue
-        if index + 1 < len(matches) and at.hour == 0 and at.minute == 0:
-            follow = _TIME_ONLY.match(matches[index + 1][0])
-            if follow and (follow.group(2) or follow.group(3)):
-                hour = int(follow.group(1)) % 12 if follow.group(3) else int(follow.group(1))
-                if follow.group(3) and follow.group(3).lower().startswith("p"):
-                    hour += 12
-                if hour < 24:
-                    at = at.replace(hour=hour, minute=int(follow.group(2) or 0))
-                    words = f"{words} {matches[index + 1][0].split()[0]}"
-        return words.strip(), at
+        if when.start is not None and when.precision is not Precision.UNKNOWN:
+            return when
     return None
 
 
@@ -102,8 +107,10 @@ def submission_from_email(
         received_at=received_at,
         text=text,
         what=body if len(body.split()) >= MIN_WHAT_WORDS else None,
-        when_text=when[0] if when else None,
-        when=when[1] if when else None,
+        when_text=when.said if when else None,
+        when=when.start if when else None,
+        when_end=when.end if when else None,
+        when_precision=when.precision.value if when else None,
         who=find_sentence(body, WHO_CUES),
         outcome=find_sentence(body, OUTCOME_CUES),
         person=Person(name=msg.from_name, email=msg.from_addr, phone=phones[0] if phones else None),

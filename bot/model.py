@@ -88,7 +88,9 @@ class Submission:
     text: str  # everything the resident wrote, for classification
     what: str | None = None
     when_text: str | None = None  # as the resident said it
-    when: datetime | None = None  # resolved in the city's zone, when it could be
+    when: datetime | None = None  # resolved in the city's zone, when it could be: range start
+    when_end: datetime | None = None  # range end, exclusive (bot/when.py)
+    when_precision: str | None = None  # bot.when.Precision value; None: not asked or not found
     who: str | None = None
     outcome: str | None = None
     person: Person = field(default_factory=Person)

@@ -61,8 +61,8 @@ def insert_case(
         """INSERT INTO cases (ref, kind, status, channel, person_id, subject, what, when_text,
                occurred_at, who, outcome, on_behalf_of, missing, rules, sensitive, out_of_scope,
                received_at, ack_due, follow_up_due, response_due, hazard_due, created_at,
-               updated_at, conversation)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               updated_at, conversation, occurred_until, when_precision)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             ref,
             decision.kind.value,
@@ -88,6 +88,8 @@ def insert_case(
             utc(now),
             utc(now),
             sub.conversation,
+            utc(sub.when_end) if sub.when_end else None,
+            sub.when_precision,
         ],
     )
     return int(cursor.lastrowid or 0)

@@ -187,6 +187,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX chat_log_key ON chat_log(key, id)",
     ),
+    (
+        # issue 8: when precision. occurred_at is the start of what the resident said, this
+        # the end (exclusive) and how precise it is (bot/when.py: minute ... unknown).
+        "ALTER TABLE cases ADD COLUMN occurred_until TEXT",
+        "ALTER TABLE cases ADD COLUMN when_precision TEXT",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

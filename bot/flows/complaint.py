@@ -14,7 +14,8 @@ stateDiagram-v2
     scope --> name: yes, record it for a redirect
     scope --> when: no, carry on
     what --> when
-    when --> when_time: only the day was given
+    when --> when: unreadable once (the 2nd time, the words are kept)
+    when --> when_time: a complaint, and only a whole day was given
     when --> who
     when_time --> who
     who --> outcome
@@ -41,14 +42,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from bot.config import Config
-from bot.extract import (
-    ExtractError,
-    clean_text,
-    find_contact,
-    format_phone,
-    parse_time_of_day,
-    parse_when,
-)
+from bot.extract import ExtractError, clean_text, find_contact, format_phone
 from bot.flows.base import (
     NO,
     UNSURE,
@@ -64,7 +58,16 @@ from bot.flows.base import (
 )
 from bot.model import Attachment, Kind, Person, Reply, Submission
 from bot.policy import REDIRECTS, Rules
-from bot.wording import human_datetime, human_day
+from bot.when import (
+    MAX_SAID_CHARS,
+    Precision,
+    When,
+    WhenError,
+    read_time_of_day,
+    read_when,
+    when_of,
+)
+from bot.wording import describe_when
 
 STATE_VERSION = 1
 
@@ -123,7 +126,8 @@ KIND_ARTICLES = {
 }
 #: A first message at least this long is taken as the description of what happened.
 FREE_TEXT_WORDS = 8
-NOW_WORDS = frozenset({"now", "right now", "just now", "today", "ongoing", "still happening"})
+#: Answers to "when" that cannot be read: asked once more, then kept as the resident's words.
+WHEN_TRIES = 2
 
 
 def _hazard(d: Data) -> bool:
@@ -405,13 +409,14 @@ class ComplaintFlow:
                 "The date and time let the department check its records, schedules and logs "
                 "for that day (policy 04.01 b).",
                 'Write the date and time, for example "yesterday at 3pm", "12 March at '
-                '10am" or "2026-03-12 14:00". If you\'re not sure, type "not sure".',
+                '10am" or "2026-03-12 14:00". A rough answer is fine too: "last week", "about '
+                'two weeks ago", "since Monday". If you\'re not sure, type "not sure".',
             ),
             Step(
                 "when_time",
                 lambda d: "About what time was it? (for example 3pm, or 'not sure')",
                 self._parse_when_time,
-                lambda d: d.get("when_has_time") is False,
+                lambda d: bool(d.get("when_ask_time")),
                 ("when_time",),
                 "The time of day helps staff find the right shift, route or record.",
                 "Write a time like 3pm or 10:30, or 'not sure'.",
@@ -527,6 +532,11 @@ class ComplaintFlow:
         )
 
     def _when_prompt(self, d: Data) -> str:
+        if d.get("when_tries"):
+            return (
+                "When did it happen, as best you remember? A rough answer is fine, such as "
+                '"last week", "about two weeks ago" or "on the 24th", or type "not sure".'
+            )
         if _hazard(d):
             return 'When did you notice it? (for example "right now" or "this morning")'
         if d.get("kind") == "request":
@@ -573,12 +583,11 @@ class ComplaintFlow:
         return "\n".join(lines)
 
     def _when_summary(self, d: Data) -> str:
-        if not d.get("when_at"):
-            return "not known"
-        at = datetime.fromisoformat(d["when_at"])
-        timed = d.get("when_has_time") or d.get("when_time")
-        when = human_datetime(at) if timed else human_day(at)
-        return f'{when} (you said: "{d["when_text"]}")'
+        when = _when_of_data(d)
+        wording = describe_when(when)
+        if when is None or when.precision is Precision.UNKNOWN or not when.said:
+            return wording
+        return f'{wording} (you said: "{when.said}")'
 
     def _declines(self, d: Data) -> bool:
         if _hazard(d) or d.get("kind") not in ("complaint", "other"):
@@ -676,31 +685,47 @@ class ComplaintFlow:
         raise Reask("Please answer yes (record it for the right process) or no (carry on).")
 
     def _parse_when(self, text: str, d: Data, now: datetime) -> Outcome:
-        answer = normalise(text)
-        tz = self.config.tz
-        if answer in UNSURE:
-            return Outcome({"when_text": "", "when_at": None})
-        if answer in NOW_WORDS:
-            return Outcome(
-                {
-                    "when_text": text,
-                    "when_at": now.astimezone(tz).isoformat(),
-                    "when_has_time": True,
-                }
-            )
-        when = parse_when(text, now, tz)
-        return Outcome(
-            {"when_text": text, "when_at": when.at.isoformat(), "when_has_time": when.has_time}
-        )
+        said = " ".join(text.split())[:MAX_SAID_CHARS]
+        say: tuple[str, ...] = ()
+        if normalise(text) in UNSURE:
+            when = When(said, Precision.UNKNOWN)
+        else:
+            try:
+                when = read_when(text, now, self.config.tz)
+            except WhenError as exc:
+                tries = int(d.get("when_tries") or 0) + 1
+                if tries < WHEN_TRIES:
+                    first = (
+                        "That date seems to be in the future."
+                        if exc.future
+                        else "Sorry, I couldn't read that as a date."
+                    )
+                    return Outcome({"when_tries": tries}, say=(first,), then="when")
+                # Never a third time: the resident's words are what we know (precision unknown).
+                when = When(said, Precision.UNKNOWN)
+                say = (
+                    "Thank you. I couldn't turn that into a date, so I've noted it just as you "
+                    "wrote it. The staff who read your message will see your words.",
+                )
+        updates = _when_updates(when)
+        updates["when_tries"] = 0
+        # Policy 04.01 b wants the time of a complaint: asked once, only for a whole day.
+        updates["when_ask_time"] = when.whole_day and _investigated(d)
+        return Outcome(updates, say=say)
 
     def _parse_when_time(self, text: str, d: Data, now: datetime) -> Outcome:
         if normalise(text) in UNSURE:
             return Outcome({"when_time": ""})
-        day = datetime.fromisoformat(d["when_at"])
-        at = parse_time_of_day(text, day, now, self.config.tz)
-        return Outcome(
-            {"when_time": text, "when_at": at.isoformat(), "when_text": f"{d['when_text']}, {text}"}
-        )
+        day = _when_of_data(d)
+        try:
+            if day is None:
+                raise WhenError("no day")
+            at = read_time_of_day(text, day, now, self.config.tz)
+        except WhenError:
+            # Asked once only: the words are kept beside the day, which stays a day.
+            said = " ".join(text.split())[:MAX_SAID_CHARS]
+            return Outcome({"when_time": said, "when_text": f"{d['when_text']}, {said}"})
+        return Outcome({"when_time": text, **_when_updates(at)})
 
     def _parse_name(self, text: str, d: Data, now: datetime) -> Outcome:
         if is_refusal(text):
@@ -773,7 +798,16 @@ class ComplaintFlow:
 
 EDIT_CLEARS: dict[str, tuple[str, ...]] = {
     "what": ("what", "scope_found", "scope"),
-    "when": ("when_text", "when_at", "when_has_time", "when_time"),
+    "when": (
+        "when_text",
+        "when_at",
+        "when_end",
+        "when_precision",
+        "when_has_time",
+        "when_time",
+        "when_tries",
+        "when_ask_time",
+    ),
     "who": ("who",),
     "outcome": ("outcome",),
     "name": ("name", "anon_warned", "on_behalf", "third_party"),
@@ -791,6 +825,23 @@ COMMAND_HELP = (
     "At any time you can type: 'back' to change your last answer, 'why' to learn "
     "why we ask, 'restart' to start again, or 'cancel' to stop."
 )
+
+
+def _when_updates(when: When) -> dict[str, object]:
+    """What the state keeps of an answer to "when": the words, the range, the precision."""
+    return {
+        "when_text": when.said,
+        "when_at": when.start.isoformat() if when.start else None,
+        "when_end": when.end.isoformat() if when.end else None,
+        "when_precision": when.precision.value,
+    }
+
+
+def _when_of_data(d: Data) -> When | None:
+    def at(key: str) -> datetime | None:
+        return datetime.fromisoformat(d[key]) if d.get(key) else None
+
+    return when_of(d.get("when_text"), at("when_at"), at("when_end"), d.get("when_precision"))
 
 
 def _copy(state: State) -> State:
@@ -826,6 +877,8 @@ def submission_from_state(
         what=d.get("what"),
         when_text=d.get("when_text") or None,
         when=datetime.fromisoformat(d["when_at"]) if d.get("when_at") else None,
+        when_end=datetime.fromisoformat(d["when_end"]) if d.get("when_end") else None,
+        when_precision=d.get("when_precision") or None,
         who=d.get("who"),
         outcome=d.get("outcome"),
         person=person,

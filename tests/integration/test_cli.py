@@ -137,6 +137,8 @@ def test_piped_complaint_creates_a_complete_case(store):
     assert case["kind"] == "complaint" and case["status"] == "open"
     for item in ("what", "when_text", "who", "outcome"):
         assert case[item], item
+    # "yesterday at 3pm": a minute, kept with its precision and the end of its range.
+    assert case["when_precision"] == "minute" and case["occurred_until"]
     assert case["person"]["name"] == "Jane Doe"
     assert case["person"]["email"] == "jane@example.com"
     assert case["missing"] == []

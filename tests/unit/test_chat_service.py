@@ -244,3 +244,45 @@ def test_idle_conversations_are_paused_with_a_notice_and_resume(services):
     assert s.chat.expire_idle(["web"]) == 0  # once
     back = text_of(s.chat.handle("web", "web:idle", "resume"))
     assert "Who was involved" in back
+
+
+def _ack_when_line(turn) -> str:
+    return next(line for line in text_of(turn).splitlines() if line.startswith("- When"))
+
+
+def test_acknowledgement_of_a_day_without_a_time_shows_no_time(services):
+    s = services()
+    turn = converse(s.chat, [*FULL[:3], "12 March", "not sure", *FULL[4:], "confirm"])
+    line = _ack_when_line(turn)
+    assert line.endswith("Thursday, March 12, 2026")
+    assert "a.m." not in line and "p.m." not in line
+    case = get_case(s.db, turn.ref)
+    assert case["when_precision"] == "day"
+    assert (case["occurred_at"], case["occurred_until"]) == (
+        "2026-03-12T04:00:00+00:00",
+        "2026-03-13T04:00:00+00:00",
+    )
+
+
+def test_acknowledgement_of_last_week_shows_the_week_not_a_day(services):
+    s = services()
+    turn = converse(s.chat, [*FULL[:3], "last week", *FULL[4:], "confirm"])
+    line = _ack_when_line(turn)
+    assert line.endswith("the week of November 16, 2026")
+    assert "Monday" not in line and "a.m." not in line
+    case = get_case(s.db, turn.ref)
+    assert (case["when_text"], case["when_precision"]) == ("last week", "week")
+
+
+def test_acknowledgement_of_an_approximate_answer_says_about(services):
+    s = services()
+    turn = converse(s.chat, [*FULL[:3], "a couple of weeks ago", *FULL[4:], "confirm"])
+    assert _ack_when_line(turn).endswith("about two weeks ago (around November 11, 2026)")
+
+
+def test_acknowledgement_keeps_words_that_could_not_be_read(services):
+    s = services()
+    turn = converse(s.chat, [*FULL[:3], "banana", "the day of the storm", *FULL[4:], "confirm"])
+    assert _ack_when_line(turn).endswith('in your words: "the day of the storm"')
+    case = get_case(s.db, turn.ref)
+    assert (case["when_precision"], case["occurred_at"]) == ("unknown", None)

@@ -201,7 +201,7 @@ def test_edit_at_summary_changes_one_item():
         ("banana", "couldn't read that as a date"),
         ("tomorrow at 9am", "in the future"),
         ("next year", "in the future"),
-        ("last week", "tell me the day"),
+        ("the day of the big storm", "couldn't read that as a date"),
     ],
 )
 def test_invalid_dates_are_asked_again_with_an_example(answer, expected):
@@ -216,9 +216,110 @@ def test_day_without_time_asks_for_the_time():
     talk = Talk()
     talk.say(*FULL[:3], "12 March")
     assert talk.step == "when_time"
-    talk.say("around 10:30am")
+    talk.say("10:30am")
     assert talk.data["when_at"] == "2026-03-12T10:30:00-04:00"
+    assert talk.data["when_precision"] == "minute"
     assert talk.step == "who"
+
+
+def test_an_approximate_time_is_kept_as_about():
+    talk = Talk()
+    talk.say(*FULL[:3], "12 March", "around 10:30am")
+    summary = talk.say(*FULL[4:])
+    assert "Thursday, March 12, 2026 at about 10:30 a.m." in summary
+    assert '(you said: "12 March, around 10:30am")' in summary
+
+
+def test_not_sure_of_the_time_keeps_the_day_without_a_time():
+    talk = Talk()
+    talk.say(*FULL[:3], "12 March", "not sure")
+    summary = talk.say(*FULL[4:])
+    assert "- When: Thursday, March 12, 2026 (you said" in summary
+    assert "a.m." not in summary.split("- When:")[1].split("\n")[0]
+    sub = submission_from_state(talk.state, "console", NOW, "console:x")
+    assert (sub.when_precision, sub.when, sub.when_end) == (
+        "day",
+        datetime(2026, 3, 12, tzinfo=TZ),
+        datetime(2026, 3, 13, tzinfo=TZ),
+    )
+
+
+def test_an_unreadable_time_is_kept_and_not_asked_again():
+    talk = Talk()
+    talk.say(*FULL[:3], "12 March")
+    reply = talk.say("teatime")
+    assert talk.step == "who" and "About what time" not in reply
+    assert talk.data["when_text"] == "12 March, teatime"
+    assert talk.data["when_precision"] == "day"
+
+
+@pytest.mark.parametrize(
+    ("answer", "wording"),
+    [
+        ("last week", "the week of November 16, 2026"),
+        ("a couple of weeks ago", "around November 11, 2026"),
+        ("in October", "October 2026"),
+        ("since Monday", "ongoing since Monday, November 23, 2026"),
+        ("every Tuesday", "it keeps happening; most recently Tuesday, November 24, 2026"),
+        ("it's going on now, it began half an hour ago", "at 4:08 p.m."),
+        ("not sure", "not known"),
+    ],
+)
+def test_rough_answers_are_accepted_without_asking_the_time(answer, wording):
+    talk = Talk()
+    talk.say(*FULL[:3])
+    talk.say(answer)
+    assert talk.step == "who"  # no "About what time?" for a range
+    summary = talk.say(*FULL[4:])
+    line = next(x for x in summary.splitlines() if x.startswith("- When:"))
+    assert wording in line
+    assert "12 a.m." not in line
+
+
+def test_two_unreadable_answers_then_the_words_are_kept_and_never_asked_a_third_time():
+    talk = Talk()
+    talk.say(*FULL[:3])
+    first = talk.say("banana")
+    assert talk.step == "when" and "couldn't read that as a date" in first
+    assert "rough answer is fine" in first  # the second question is gentler
+    second = talk.say("the day of the big storm")
+    assert talk.step == "who"  # carried on: no third time
+    assert "noted it just as you wrote it" in second
+    assert talk.data["when_text"] == "the day of the big storm"
+    assert talk.data["when_precision"] == "unknown" and talk.data["when_at"] is None
+    summary = talk.say(*FULL[4:])
+    assert '- When: in your words: "the day of the big storm"' in summary
+    talk.say("confirm")
+    sub = submission_from_state(talk.state, "console", NOW, "console:x")
+    assert (sub.when_text, sub.when, sub.when_precision) == (
+        "the day of the big storm",
+        None,
+        "unknown",
+    )
+
+
+def test_a_future_date_counts_as_a_try_too():
+    talk = Talk()
+    talk.say(*FULL[:3])
+    assert "in the future" in talk.say("tomorrow")
+    talk.say("next week")
+    assert talk.step == "who" and talk.data["when_text"] == "next week"
+
+
+def test_a_good_second_answer_resets_the_tries_for_a_later_edit():
+    talk = Talk()
+    talk.say(*FULL[:3], "banana", "last week", *FULL[4:])
+    assert talk.step == "summary" and talk.data["when_precision"] == "week"
+    talk.say("edit when")
+    talk.say("banana")
+    assert talk.step == "when"  # a fresh question gets its one more try
+
+
+def test_the_time_is_asked_only_of_complaints():
+    talk = Talk()
+    talk.say("2", "no", "There is a big pothole in front of 12 Main Street", "yesterday")
+    assert talk.step != "when_time"
+    assert talk.data["when_precision"] == "day"
 
 
 @pytest.mark.parametrize("at", [0, 2, 5, 8])
