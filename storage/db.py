@@ -187,6 +187,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX chat_log_key ON chat_log(key, id)",
     ),
+    (  # issue 8: mail
+        # The global hourly cap on acknowledgement mail counts recent email rows.
+        "CREATE INDEX outbox_channel_created ON outbox(channel, created_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

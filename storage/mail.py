@@ -71,6 +71,25 @@ def acks_since(db: sqlite_utils.Database, address: str, since: datetime) -> int:
     return int(row[0])
 
 
+def acks_all_since(db: sqlite_utils.Database, since: datetime) -> int:
+    """Automatic emails queued to anyone since a time (the global hourly cap)."""
+    row = db.execute(
+        "SELECT count(*) FROM outbox WHERE channel = 'email' AND created_at >= ? "
+        "AND draft_id IS NULL",
+        [utc(since)],
+    ).fetchone()
+    return int(row[0])
+
+
+def case_email(db: sqlite_utils.Database, case_id: int) -> str | None:
+    """The address of a case's resident (lower-case), if the case has one."""
+    row = db.execute(
+        "SELECT p.email FROM cases c JOIN people p ON p.id = c.person_id WHERE c.id = ?",
+        [case_id],
+    ).fetchone()
+    return str(row[0]).lower() if row and row[0] else None
+
+
 def outbox_by_key(db: sqlite_utils.Database, key: str) -> tuple[int, str | None, int | None] | None:
     """(id, recipient, case_id) of an outbox item by its idempotency key."""
     row = db.execute(
