@@ -320,6 +320,10 @@ def email_envelope(
     """`Re: <their subject> [REF]`, threading headers, and a Message-ID derived from the
     case and reply kind so that a retry is recognisably the same message."""
     theirs = RE_PREFIX.sub("", sub.subject or "").strip()
+    # Another case's reference quoted by this sender stays out of our subject: a reply to
+    # this message then threads to this case, not back to that one.
+    refs = re.compile(rf"\s*\[{re.escape(policy.config.reference_prefix)}-\d{{4}}-\d{{6}}\]", re.I)
+    theirs = refs.sub(lambda m: m.group(0) if ref in m.group(0).upper() else "", theirs).strip()
     subject = f"Re: {theirs} [{ref}]" if theirs else reply.subject
     if f"[{ref}]" in theirs:
         subject = f"Re: {theirs}"

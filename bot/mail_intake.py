@@ -131,7 +131,9 @@ class MailIntake:
                 return self._unreadable(found, raw, received_at, now)
             case = find_case(self.db, found.thread) if found.thread else None
             if case is not None and found.hit is not None:
-                if found.hit.rule == "thread-reply" and not self._from_resident(case[0], inbound):
+                if found.hit.rule == "thread-reply" and (
+                    found.unverified or not self._from_resident(case[0], inbound)
+                ):
                     return self._linked_case(found, raw, case[0], now)
                 return self._add_to_case(found, raw, case, now)
             if found.submission is not None and found.decision is not None:
@@ -196,13 +198,15 @@ class MailIntake:
     def _linked_case(
         self, found: Assessment, raw: bytes, other_id: int, now: datetime
     ) -> Processed:
-        """A mail quoting a case from another address: its own case, linked to that one and
-        flagged for staff; it neither joins nor reopens a case that is not its sender's."""
+        """A mail quoting a case from another address (or from the case's address, but not
+        verified by the city's mail server): its own case, linked to that one and flagged
+        for staff; it neither joins nor reopens a case that may not be its sender's."""
         assert found.decision is not None and found.thread is not None
         other = found.thread
+        sender = "an unverified sender" if found.unverified else "another address"
         hit = RuleHit(
             "thread-other-sender",
-            f"quotes case {other}, which belongs to another address: filed on its own",
+            f"quotes case {other} from {sender}: filed on its own",
         )
         decision = replace(found.decision, hits=(*found.decision.hits, hit))
         processed, case_id = self._new_case(found, raw, now, decision)
@@ -212,16 +216,16 @@ class MailIntake:
             "linked-case",
             "email",
             now,
-            {"ref": other, "why": "this mail quoted that case from another address"},
+            {"ref": other, "why": f"this mail quoted that case from {sender}"},
         )
-        set_attention(self.db, case_id, f"quotes case {other} from another address", now)
+        set_attention(self.db, case_id, f"quotes case {other} from {sender}", now)
         add_event(
             self.db,
             other_id,
             "linked-case",
             "email",
             now,
-            {"ref": processed.ref, "why": "a mail from another address quoted this case"},
+            {"ref": processed.ref, "why": f"a mail from {sender} quoted this case"},
         )
         return replace(processed, rule=hit.rule)
 

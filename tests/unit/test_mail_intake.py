@@ -398,6 +398,26 @@ def test_a_mail_quoting_a_case_from_another_address_opens_its_own_linked_case(de
     assert ref in linked["attention"]
     assert any(r["rule"] == "thread-other-sender" and ref in r["reason"] for r in linked["rules"])
     assert next(e for e in linked["events"] if e["type"] == "linked-case")["data"]["ref"] == ref
+    # Its acknowledgement names only its own case: a reply to it threads here, not there.
+    [ack] = linked["outbox"]
+    assert ack["subject"] == f"Re: Garbage not collected [{result.ref}]"
+
+
+def test_a_reply_in_the_residents_name_that_the_server_could_not_verify_is_not_joined(
+    make_desk,
+):
+    services, intake = make_desk(authserv_id="mx.city.example")
+    ref = process(intake, mail()).ref
+    spoofed = mail(
+        subject=f"Re: Garbage not collected [{ref}]",
+        message_id="<s1@example.com>",
+        extra="Authentication-Results: mx.city.example; dmarc=fail header.from=example.com",
+        body="Please change my address to 1 Fake Street.",
+    )
+    result = process(intake, spoofed)
+    assert result.action == "cased" and result.ref != ref
+    assert "unverified" in get_case(services.db, result.ref)["attention"]
+    assert [m["direction"] for m in get_case(services.db, ref)["messages"]] == ["in"]
 
 
 def test_a_mail_naming_our_message_id_from_another_address_is_not_joined(desk):
@@ -501,3 +521,13 @@ def test_a_global_hourly_cap_holds_acknowledgement_mail_from_every_channel(make_
     services.clock.advance(timedelta(hours=1, seconds=1))
     later = chat_complaint(services, key="web:later")
     assert [o["channel"] for o in later["outbox"]] == ["web", "email"]
+
+
+def test_a_message_filed_under_the_old_key_is_still_a_duplicate_after_the_upgrade(desk):
+    """Older stores keyed mail by Message-ID alone."""
+    services, intake = desk
+    assert process(intake, mail()).action == "cased"
+    services.db.execute("UPDATE messages SET message_key = '<m1@example.com>'")
+    assert process(intake, mail()).action == "duplicate"  # same bytes
+    other = mail(body="A different mail that borrows the same Message-ID, from someone.")
+    assert process(intake, other).action == "cased"
