@@ -59,6 +59,8 @@ def inspect_result(
         "reason": found.hit.rule if found.hit else None,
         "why": found.hit.reason if found.hit else None,
         "thread": found.thread,
+        # Why the city's mail server could not verify the sender ([mail] authserv_id), or null.
+        "sender_not_verified": found.unverified,
         "from": inbound.from_addr,
         "subject": None if inbound.unreadable else inbound.subject,
         "message_id": inbound.message_id,

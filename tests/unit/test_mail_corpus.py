@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -243,6 +244,16 @@ def test_render_gives_each_reply_exactly_what_intake_would_queue(tmp_path, name)
         [row] = [r for r in stored if r["reply_kind"] == reply["kind"]]
         assert row["subject"] == reply["subject"].replace(placeholder, result.ref)
         assert row["body"] == reply["body"].replace(placeholder, result.ref)
+
+
+def test_inspect_says_why_a_sender_is_not_verified():
+    config = Config()
+    policy = Policy.from_config(replace(config, mail=replace(config.mail, authserv_id="mx.c")))
+    raw = b"Authentication-Results: mx.c; dmarc=fail\n" + (CORPUS / RENDERED[0]).read_bytes()
+    found = assess(parse_message(raw), NOW, policy, ME)
+    result = inspect_result("x.eml", found, rendered_replies(policy, ReplyRenderer(), found))
+    assert result["sender_not_verified"] and "sender-not-verified" in result["rules"]
+    assert result["replies"] and all(r["review"] for r in result["replies"])
 
 
 def test_mail_inspect_cli_render_adds_subject_and_body():
