@@ -149,6 +149,12 @@ def build_parser() -> Parser:
         "replies that would be drafted. Sends and stores nothing.",
     )
     inspect.add_argument("files", nargs="+", metavar="FILE.eml", help="raw RFC 5322 messages")
+    inspect.add_argument(
+        "--render",
+        action="store_true",
+        help="also give each reply its subject and body exactly as they would be sent (the "
+        "case reference, not known before filing, is shown as PREFIX-YEAR-000000)",
+    )
     mail_commands.add_parser(
         "check",
         help="test the configured IMAP and SMTP connections",
@@ -198,7 +204,7 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         from bot.mail_cli import cmd_mail_check, cmd_mail_inspect
 
         if args.mail_command == "inspect":
-            return cmd_mail_inspect(args.files, config)
+            return cmd_mail_inspect(args.files, config, render=args.render)
         return cmd_mail_check(config)
     from bot.app import build_services  # the heavier imports only for commands that need them
 

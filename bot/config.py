@@ -210,6 +210,12 @@ class MailConfig:
     ack_per_sender_per_day: int = 3
     #: Never acknowledge an address that bounced within this many days.
     bounce_memory_days: int = 60
+    #: At most this many automatic acknowledgement emails an hour, to everyone together
+    #: (mail intake and chat email copies); more wait for staff.
+    acks_per_hour: int = 200
+    #: The authserv-id the city's receiving server writes in Authentication-Results
+    #: (RFC 8601); only those headers are read. Empty: sender verification is not read.
+    authserv_id: str = ""
     imap: ImapConfig | None = None
     smtp: SmtpConfig | None = None
 
@@ -503,13 +509,15 @@ def _dates(key: str, value: Any) -> tuple[date, ...]:
 
 def _mail(table: Mapping[str, Any]) -> MailConfig:
     _known(table, "mail.", {f.name for f in fields(MailConfig)})
-    scalars = {
+    scalars: dict[str, Validator] = {
         "address": _email,
         "from_name": _str,
         "message_id_domain": _str,
         "max_message_bytes": _positive_int,
         "ack_per_sender_per_day": _positive_int,
         "bounce_memory_days": _positive_int,
+        "acks_per_hour": _positive_int,
+        "authserv_id": lambda key, value: "" if value == "" else _str(key, value),
     }
     values: dict[str, Any] = {
         key: check(f"mail.{key}", table[key]) for key, check in scalars.items() if key in table

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.ack_limits import ack_hold
 from bot.decide import Policy, decide
 from bot.extract import format_phone
 from bot.model import ITEM_LABELS, KIND_LABELS, Decision, PlannedReply, Submission
@@ -33,6 +34,26 @@ log = logging.getLogger(__name__)
 LIVE_CHANNELS = frozenset({"console", "web", "telegram"})
 LIVE_GRACE = timedelta(seconds=60)
 RE_PREFIX = re.compile(r"^(?:\s*(?:re|aw|sv|fwd?|tr)\s*:\s*)+", re.IGNORECASE)
+#: What an email acknowledgement quotes of a message is cut to this many characters each:
+#: the sender named in From may not be the writer, so the city never mails a whole text back.
+QUOTE_CHARS = 200
+NAME_CHARS = 80
+#: The email copy of a chat acknowledgement: fixed wording only. Anyone can type any address
+#: in a chat, so the copy carries nothing the resident typed (not even the name).
+COPY_KIND = "ack-copy"
+COPY_CONTEXT_KEYS = frozenset(
+    {"city_name", "care", "ombudsman", "ref", "kind_label", "received", "channel", "next_date"}
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One reply as it leaves for one channel: exactly what the outbox (or a draft) holds."""
+
+    kind: str
+    subject: str
+    body: str
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -138,27 +159,31 @@ class Intake:
         now: datetime,
         hold: str | None = None,
     ) -> str | None:
-        context = reply_context(self.policy, ref, sub, decision, planned.kind)
-        reply = self.renderer.render(planned.kind, context)
+        reply = compose(self.policy, self.renderer, ref, sub, decision, planned.kind, sub.channel)
         live = sub.channel in LIVE_CHANNELS
         if hold and not planned.review:
             planned = PlannedReply(planned.kind, True, f"held for staff: {hold}")
         if not planned.review and (live or sub.person.email):
             for channel, recipient in self._destinations(sub):
-                subject, headers = reply.subject, dict[str, str]()
-                if channel == "email":
-                    subject, headers = self._email_envelope(ref, sub, reply)
+                if channel == "email" and live:
+                    self._email_copy(case_id, ref, sub, decision, recipient, now)
+                    continue
+                out = reply
+                if channel != sub.channel:
+                    out = compose(
+                        self.policy, self.renderer, ref, sub, decision, planned.kind, channel
+                    )
                 enqueue(
                     self.db,
                     case_id=case_id,
                     channel=channel,
                     recipient=recipient,
-                    reply_kind=reply.kind,
-                    subject=subject,
-                    body=reply.body,
-                    key=f"{ref}:{reply.kind}:{channel}",
+                    reply_kind=out.kind,
+                    subject=out.subject,
+                    body=out.body,
+                    key=f"{ref}:{out.kind}:{channel}",
                     now=now,
-                    headers=headers,
+                    headers=out.headers,
                     # A live chat shows its own replies at once; a channel worker sends
                     # them only if that did not happen (LIVE_GRACE later).
                     not_before=now + LIVE_GRACE if channel in LIVE_CHANNELS else None,
@@ -169,19 +194,22 @@ class Intake:
                     "reply-queued",
                     "policy",
                     now,
-                    {"reply": reply.kind, "channel": channel, "why": planned.why},
+                    {"reply": out.kind, "channel": channel, "why": planned.why},
                 )
             return None
         channel = "email" if sub.person.email else sub.channel
         recipient = sub.person.email or sub.conversation
+        draft = reply
+        if channel != sub.channel:
+            draft = compose(self.policy, self.renderer, ref, sub, decision, planned.kind, channel)
         insert_draft(
             self.db,
             case_id=case_id,
-            reply_kind=reply.kind,
+            reply_kind=draft.kind,
             channel=channel,
             recipient=recipient,
-            subject=reply.subject,
-            body=reply.body,
+            subject=draft.subject,
+            body=draft.body,
             why=planned.why,
             now=now,
         )
@@ -191,9 +219,57 @@ class Intake:
             "draft-created",
             "policy",
             now,
-            {"reply": reply.kind, "channel": channel, "why": planned.why},
+            {"reply": draft.kind, "channel": channel, "why": planned.why},
         )
-        return self._notice(ref, sub, decision, reply)
+        return self._notice(ref, sub, decision, reply.kind)
+
+    def _email_copy(
+        self,
+        case_id: int,
+        ref: str,
+        sub: Submission,
+        decision: Decision,
+        recipient: str | None,
+        now: datetime,
+    ) -> None:
+        """The email copy of a chat acknowledgement: fixed wording, and only within the limits
+        every automatic email obeys. When it is not sent, the timeline says why; the chat
+        acknowledgement itself is not affected."""
+        if not recipient:
+            return
+        why = ack_hold(self.db, self.policy.config.mail, recipient, now)
+        if why is not None:
+            add_event(
+                self.db,
+                case_id,
+                "email-copy-suppressed",
+                "policy",
+                now,
+                {"reply": COPY_KIND, "why": why},
+            )
+            return
+        out = compose(self.policy, self.renderer, ref, sub, decision, COPY_KIND, "email")
+        queued = enqueue(
+            self.db,
+            case_id=case_id,
+            channel="email",
+            recipient=recipient,
+            reply_kind=out.kind,
+            subject=out.subject,
+            body=out.body,
+            key=f"{ref}:{out.kind}:email",
+            now=now,
+            headers=out.headers,
+        )
+        if queued:
+            add_event(
+                self.db,
+                case_id,
+                "reply-queued",
+                "policy",
+                now,
+                {"reply": out.kind, "channel": "email", "why": "email copy of the chat reply"},
+            )
 
     def _destinations(self, sub: Submission) -> list[tuple[str, str | None]]:
         """The live chat itself, and email: for mail, or as a copy when configured."""
@@ -203,42 +279,23 @@ class Intake:
         if sub.person.email and (
             sub.channel not in LIVE_CHANNELS or self.policy.config.dialogue.email_copy
         ):
-            out.append(("email", sub.person.email))
+            out.append(("email", sub.person.email.lower()))
         return out
 
-    def _email_envelope(
-        self, ref: str, sub: Submission, reply: RenderedReply
-    ) -> tuple[str, dict[str, str]]:
-        """`Re: <their subject> [REF]`, threading headers, and a Message-ID derived from the
-        case and reply kind so that a retry is recognisably the same message."""
-        theirs = RE_PREFIX.sub("", sub.subject or "").strip()
-        subject = f"Re: {theirs} [{ref}]" if theirs else reply.subject
-        if f"[{ref}]" in theirs:
-            subject = f"Re: {theirs}"
-        headers = {
-            "Message-ID": f"<{ref}.{reply.kind}@{self.policy.config.mail.message_id_domain}>"
-        }
-        if sub.thread_ids:
-            headers["In-Reply-To"] = sub.thread_ids[-1]
-            headers["References"] = " ".join(sub.thread_ids[-20:])
-        return one_line(subject), headers
-
-    def _notice(
-        self, ref: str, sub: Submission, decision: Decision, reply: RenderedReply
-    ) -> str | None:
+    def _notice(self, ref: str, sub: Submission, decision: Decision, kind: str) -> str | None:
         if sub.channel not in LIVE_CHANNELS:
             return None
         care = self.policy.config.care
         due = min(decision.deadlines.values())
         how = "reply by email" if sub.person.email else "call you" if sub.person.phone else None
-        if reply.kind == "anonymous-declined":
+        if kind == "anonymous-declined":
             return (
                 f"Your message has been recorded under reference {ref}. Under the City's "
                 "Customer Service Policy (section 02.01) it can't be investigated without "
                 "your name and contact details, but you're welcome to send it again with "
                 "them at any time. If anyone is in danger, please call 911."
             )
-        if reply.kind == "out-of-scope":
+        if kind == "out-of-scope":
             follow = (
                 f"will {how} by {human_day(due)} to point you to the right process"
                 if how
@@ -248,7 +305,7 @@ class Intake:
                 f"Your message has been recorded under reference {ref}. A member of our "
                 f"{care.name} team {follow}."
             )
-        if reply.kind == "missing-info":
+        if kind == "missing-info":
             return None
         if how is None:
             return None
@@ -256,6 +313,60 @@ class Intake:
             f"A member of our {care.name} team will review your message ({ref}) and "
             f"{how} by {human_day(due)}."
         )
+
+
+def email_envelope(
+    policy: Policy, ref: str, sub: Submission, reply: RenderedReply
+) -> tuple[str, dict[str, str]]:
+    """`Re: <their subject> [REF]`, threading headers, and a Message-ID derived from the
+    case and reply kind so that a retry is recognisably the same message."""
+    theirs = RE_PREFIX.sub("", sub.subject or "").strip()
+    # Another case's reference quoted by this sender stays out of our subject: a reply to
+    # this message then threads to this case, not back to that one.
+    refs = re.compile(rf"\s*\[{re.escape(policy.config.reference_prefix)}-\d{{4}}-\d{{6}}\]", re.I)
+    theirs = refs.sub(lambda m: m.group(0) if ref in m.group(0).upper() else "", theirs).strip()
+    subject = f"Re: {theirs} [{ref}]" if theirs else reply.subject
+    if f"[{ref}]" in theirs:
+        subject = f"Re: {theirs}"
+    headers = {"Message-ID": f"<{ref}.{reply.kind}@{policy.config.mail.message_id_domain}>"}
+    if sub.thread_ids:
+        headers["In-Reply-To"] = sub.thread_ids[-1]
+        headers["References"] = " ".join(sub.thread_ids[-20:])
+    return one_line(subject), headers
+
+
+def compose(
+    policy: Policy,
+    renderer: ReplyRenderer,
+    ref: str,
+    sub: Submission,
+    decision: Decision,
+    kind: str,
+    channel: str,
+) -> Outgoing:
+    """The one rendering of a reply for a channel, used for the outbox, for drafts and by
+    `caredesk mail inspect --render`, so what an administrator sees is what is sent."""
+    context = reply_context(policy, ref, sub, decision, kind)
+    if kind == COPY_KIND:
+        # Only fixed wording can reach the template: a reference to anything the resident
+        # typed fails loudly (StrictUndefined) instead of mailing it to a typed address.
+        context = {k: v for k, v in context.items() if k in COPY_CONTEXT_KEYS}
+    reply = renderer.render(kind, context)
+    if channel == "email":
+        subject, headers = email_envelope(policy, ref, sub, reply)
+        return Outgoing(reply.kind, subject, reply.body, headers)
+    return Outgoing(reply.kind, reply.subject, reply.body, {})
+
+
+def quote(text: str | None, limit: int = QUOTE_CHARS) -> str | None:
+    """A piece of a message as an email acknowledgement may quote it: one line, at most
+    `limit` characters, an ellipsis where it was cut."""
+    if text is None:
+        return None
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line or None
+    return line[: limit - 1].rstrip() + "\u2026"
 
 
 def reply_context(
@@ -277,6 +388,19 @@ def reply_context(
         sub.when_precision,
     )
     when = describe_when(told, sub.received_at.astimezone(tz)) if told else None
+    items: dict[str, str | None] = {
+        "what": sub.what,
+        "when": when,
+        "who": sub.who,
+        "outcome": sub.outcome,
+        "contact": contact,
+    }
+    name, subject = sub.person.name, sub.subject
+    if sub.channel == "email":
+        # Whoever the From header names gets this reply: quote the items, each cut short,
+        # never the whole mail (backscatter).
+        items = {k: quote(v) for k, v in items.items()}
+        name, subject = quote(name, NAME_CHARS), quote(subject)
     return {
         "city_name": cfg.city.name,
         "care": {
@@ -294,19 +418,13 @@ def reply_context(
         },
         "ref": ref,
         "kind_label": KIND_LABELS[decision.kind],
-        "resident_name": sub.person.name,
+        "resident_name": name,
         "received": human_datetime(sub.received_at.astimezone(tz)),
         "channel": sub.channel,
-        "items": {
-            "what": sub.what,
-            "when": when,
-            "who": sub.who,
-            "outcome": sub.outcome,
-            "contact": contact,
-        },
+        "items": items,
         "missing": [ITEM_LABELS[item] for item in decision.missing] if ask_missing else [],
         "next_date": human_day(next_date.astimezone(tz)) if next_date else None,
-        "original_subject": sub.subject,
+        "original_subject": subject,
         "redirect_process": REDIRECTS.get(decision.out_of_scope or ""),
         "expected_date": None,
         "resolution": None,

@@ -11,28 +11,63 @@ from typing import Any
 
 from bot.config import Config
 from bot.decide import Policy
+from bot.intake import compose
 from bot.mail_intake import Assessment, assess, mail_identity
+from bot.replies import ReplyRenderer
 from mail.parse import parse_message
 
 
-def inspect_result(name: str, found: Assessment) -> dict[str, Any]:
+def preview_reference(policy: Policy, found: Assessment) -> str:
+    """The reference a case would get is only known when it is filed; this stands in."""
+    assert found.submission is not None
+    year = found.submission.received_at.astimezone(policy.config.tz).year
+    return f"{policy.config.reference_prefix}-{year}-000000"
+
+
+def rendered_replies(
+    policy: Policy, renderer: ReplyRenderer, found: Assessment
+) -> list[dict[str, Any]]:
+    """Each reply with its subject and body as the outbox (or a draft) would hold them, from
+    the same `compose()` that intake uses, so nothing is rendered twice two ways."""
+    sub, decision = found.submission, found.decision
+    if sub is None or decision is None:
+        return []
+    ref = preview_reference(policy, found)
+    out = []
+    for planned in decision.replies:
+        reply = compose(policy, renderer, ref, sub, decision, planned.kind, "email")
+        out.append(
+            {
+                "kind": planned.kind,
+                "review": planned.review,
+                "subject": reply.subject,
+                "body": reply.body,
+            }
+        )
+    return out
+
+
+def inspect_result(
+    name: str, found: Assessment, rendered: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     inbound = found.inbound
     decision = found.decision
+    replies = [{"kind": r.kind, "review": r.review} for r in decision.replies] if decision else []
     return {
         "file": name,
         "acknowledge": found.acknowledge,
         "reason": found.hit.rule if found.hit else None,
         "why": found.hit.reason if found.hit else None,
         "thread": found.thread,
+        # Why the city's mail server could not verify the sender ([mail] authserv_id), or null.
+        "sender_not_verified": found.unverified,
         "from": inbound.from_addr,
         "subject": None if inbound.unreadable else inbound.subject,
         "message_id": inbound.message_id,
         "text": inbound.text,
         "kind": decision.kind.value if decision else None,
         "missing": list(decision.missing) if decision else [],
-        "replies": [{"kind": r.kind, "review": r.review} for r in decision.replies]
-        if decision
-        else [],
+        "replies": rendered if rendered is not None else replies,
         "rules": [h.rule for h in decision.hits] if decision else [],
         "attachments": [
             {"name": a.name, "type": a.content_type, "size": a.size} for a in inbound.attachments
@@ -40,8 +75,9 @@ def inspect_result(name: str, found: Assessment) -> dict[str, Any]:
     }
 
 
-def cmd_mail_inspect(files: list[str], config: Config) -> int:
+def cmd_mail_inspect(files: list[str], config: Config, render: bool = False) -> int:
     policy = Policy.from_config(config)
+    renderer = ReplyRenderer()
     me = mail_identity(policy)
     now = datetime.now(UTC)
     status = 0
@@ -53,7 +89,8 @@ def cmd_mail_inspect(files: list[str], config: Config) -> int:
             status = 1
             continue
         found = assess(parse_message(raw), now, policy, me)
-        print(json.dumps(inspect_result(name, found), ensure_ascii=False))
+        rendered = rendered_replies(policy, renderer, found) if render else None
+        print(json.dumps(inspect_result(name, found, rendered), ensure_ascii=False))
     return status
 
 

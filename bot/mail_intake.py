@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlite_utils
 
+from bot.ack_limits import ack_hold
 from bot.decide import Policy, decide
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
-from bot.model import Decision, Inbound, Kind, RuleHit, Status, Submission
+from bot.model import Decision, Inbound, Kind, PlannedReply, RuleHit, Status, Submission
+from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
 from mail.parse import parse_message
 from storage.cases import add_event, insert_message
 from storage.db import write_transaction
 from storage.mail import (
-    acks_since,
-    bounced_since,
+    case_email,
     find_case,
     message_seen,
     outbox_by_key,
@@ -54,6 +55,8 @@ class Assessment:
     thread: str | None  # the case it belongs to
     submission: Submission | None
     decision: Decision | None
+    #: Why the city's mail server could not verify the sender (Authentication-Results).
+    unverified: str | None = None
 
     @property
     def acknowledge(self) -> bool:
@@ -73,7 +76,20 @@ def assess(inbound: Inbound, received_at: datetime, policy: Policy, me: MailIden
         message_key=inbound.key,
         thread_ids=tuple(dict.fromkeys([*inbound.references, *filter(None, [inbound.message_id])])),
     )
-    return Assessment(inbound, hit, thread, sub, decide(sub, received_at, policy))
+    decision = decide(sub, received_at, policy)
+    unverified = unverified_sender(inbound, cfg.mail.authserv_id)
+    if unverified:
+        decision = hold_all(decision, RuleHit("sender-not-verified", unverified))
+    return Assessment(inbound, hit, thread, sub, decision, unverified)
+
+
+def hold_all(decision: Decision, hit: RuleHit) -> Decision:
+    """Record a rule hit, and keep every reply as a draft for staff because of it."""
+    replies = tuple(
+        PlannedReply(r.kind, True, r.why if r.review else f"held for staff: {hit.reason}")
+        for r in decision.replies
+    )
+    return replace(decision, hits=(*decision.hits, hit), replies=replies)
 
 
 def unreadable_decision(received_at: datetime, policy: Policy, why: str) -> Decision:
@@ -115,9 +131,13 @@ class MailIntake:
                 return self._unreadable(found, raw, received_at, now)
             case = find_case(self.db, found.thread) if found.thread else None
             if case is not None and found.hit is not None:
+                if found.hit.rule == "thread-reply" and (
+                    found.unverified or not self._from_resident(case[0], inbound)
+                ):
+                    return self._linked_case(found, raw, case[0], now)
                 return self._add_to_case(found, raw, case, now)
             if found.submission is not None and found.decision is not None:
-                return self._new_case(found, raw, now)
+                return self._new_case(found, raw, now)[0]
             self._keep(
                 None, inbound, raw, now, {"suppressed": found.hit.rule if found.hit else None}
             )
@@ -146,23 +166,68 @@ class MailIntake:
         store_raw(self.db, message_id, raw)
         return message_id
 
-    def _new_case(self, found: Assessment, raw: bytes, now: datetime) -> Processed:
+    def _new_case(
+        self, found: Assessment, raw: bytes, now: datetime, decision: Decision | None = None
+    ) -> tuple[Processed, int]:
         assert found.submission is not None and found.decision is not None
-        hold = self._hold(found.submission.person.email, now)
-        filed = self.intake.file(found.submission, now, decision=found.decision, hold=hold)
+        sender = found.submission.person.email
+        # Stateful guards (a recent bounce, the per-address and hourly limits), shared with
+        # the email copies of chat acknowledgements.
+        hold = ack_hold(self.db, self.policy.config.mail, sender, now) if sender else None
+        decision = decision or found.decision
+        filed = self.intake.file(found.submission, now, decision=decision, hold=hold)
         store_raw(self.db, filed.message_id, raw)
-        return Processed("cased", filed.ref, found.hit.rule if found.hit else None)
+        if found.unverified:
+            add_event(
+                self.db,
+                filed.case_id,
+                "sender-not-verified",
+                "email",
+                now,
+                {"why": found.unverified},
+            )
+            set_attention(self.db, filed.case_id, "sender not verified: reply waits", now)
+        rule = found.hit.rule if found.hit else None
+        return Processed("cased", filed.ref, rule), filed.case_id
 
-    def _hold(self, sender: str | None, now: datetime) -> str | None:
-        """Stateful guards: a sender acknowledged too often today, or one that bounced."""
-        if not sender:
-            return None
-        mail = self.policy.config.mail
-        if bounced_since(self.db, sender, now - timedelta(days=mail.bounce_memory_days)):
-            return f"mail to this address bounced in the last {mail.bounce_memory_days} days"
-        if acks_since(self.db, sender, now - timedelta(days=1)) >= mail.ack_per_sender_per_day:
-            return f"rate limit: {mail.ack_per_sender_per_day} acknowledgements a day"
-        return None
+    def _from_resident(self, case_id: int, inbound: Inbound) -> bool:
+        """Is this mail from the address of the case's own resident?"""
+        resident = case_email(self.db, case_id)
+        return resident is not None and resident == (inbound.from_addr or "").lower()
+
+    def _linked_case(
+        self, found: Assessment, raw: bytes, other_id: int, now: datetime
+    ) -> Processed:
+        """A mail quoting a case from another address (or from the case's address, but not
+        verified by the city's mail server): its own case, linked to that one and flagged
+        for staff; it neither joins nor reopens a case that may not be its sender's."""
+        assert found.decision is not None and found.thread is not None
+        other = found.thread
+        sender = "an unverified sender" if found.unverified else "another address"
+        hit = RuleHit(
+            "thread-other-sender",
+            f"quotes case {other} from {sender}: filed on its own",
+        )
+        decision = replace(found.decision, hits=(*found.decision.hits, hit))
+        processed, case_id = self._new_case(found, raw, now, decision)
+        add_event(
+            self.db,
+            case_id,
+            "linked-case",
+            "email",
+            now,
+            {"ref": other, "why": f"this mail quoted that case from {sender}"},
+        )
+        set_attention(self.db, case_id, f"quotes case {other} from {sender}", now)
+        add_event(
+            self.db,
+            other_id,
+            "linked-case",
+            "email",
+            now,
+            {"ref": processed.ref, "why": f"a mail from {sender} quoted this case"},
+        )
+        return replace(processed, rule=hit.rule)
 
     def _add_to_case(
         self, found: Assessment, raw: bytes, case: tuple[int, str], now: datetime
@@ -184,7 +249,7 @@ class MailIntake:
                     {"why": "the resident replied after the case was closed"},
                 )
             return Processed("threaded", found.thread, found.hit.rule)
-        if self._is_bounce(inbound):
+        if self._is_bounce(inbound, found.hit.rule):
             address = self._bounced_address(inbound, found.thread)
             if address:
                 record_bounce(self.db, address, case_id, now)
@@ -209,10 +274,12 @@ class MailIntake:
         return Processed("threaded", found.thread, found.hit.rule)
 
     @staticmethod
-    def _is_bounce(inbound: Inbound) -> bool:
+    def _is_bounce(inbound: Inbound, rule: str) -> bool:
         content_type = inbound.headers.get("content-type", "").lower()
-        return "x-failed-recipients" in inbound.headers or (
-            inbound.content_type == "multipart/report" and "delivery-status" in content_type
+        return (
+            rule == "bounce-subject"
+            or "x-failed-recipients" in inbound.headers
+            or (inbound.content_type == "multipart/report" and "delivery-status" in content_type)
         )
 
     def _bounced_address(self, inbound: Inbound, ref: str) -> str | None:

@@ -100,7 +100,7 @@ class Submission:
     scope_hint: str | None = None  # an out-of-scope category the dialogue already confirmed
     subject: str | None = None
     conversation: str | None = None  # channel address to answer on (chat id, email address)
-    message_key: str | None = None  # email: Message-ID or raw hash, unique in the store
+    message_key: str | None = None  # email: Message-ID + raw hash, unique in the store
     thread_ids: tuple[str, ...] = ()  # email: References + Message-ID, for our reply headers
     attachments: tuple[Attachment, ...] = ()  # evidence: photos, documents
 
@@ -160,7 +160,7 @@ class Reply:
 class Inbound:
     """One email as intake sees it: parsed, decoded and reduced to text (mail/parse.py)."""
 
-    key: str  # Message-ID, or sha256 of the raw bytes when there is none
+    key: str  # "<Message-ID> sha256:<hash of the raw bytes>" (the hash alone without an ID)
     message_id: str | None
     from_addr: str | None  # lower-case addr-spec
     from_name: str | None
@@ -179,3 +179,5 @@ class Inbound:
     return_path: str | None = None  # None: no Return-Path header; "" : <>
     #: Message-IDs quoted anywhere in the raw message (a bounce quotes the mail it returns).
     mentioned_ids: tuple[str, ...] = ()
+    #: ("authentication-results", value) and ("received", "") in header order, top first.
+    trace: tuple[tuple[str, str], ...] = ()

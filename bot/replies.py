@@ -25,6 +25,7 @@ REPLY_KINDS: tuple[str, ...] = (
     "ack-request",
     "ack-email",
     "ack-hazard",
+    "ack-copy",
     "feedback-thanks",
     "anonymous-declined",
     "out-of-scope",

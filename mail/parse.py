@@ -41,6 +41,14 @@ def raw_key(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def message_key(message_id: str | None, raw: bytes) -> str:
+    """What makes a message a duplicate: its Message-ID AND a hash of its raw bytes. By
+    Message-ID alone, anyone who sent a mail with a resident's Message-ID first would have
+    the resident's mail dropped as a "duplicate"; the same bytes fetched twice (a crash
+    before the IMAP move, a UIDVALIDITY reset) still give the same key."""
+    return f"{message_id} {raw_key(raw)}" if message_id else raw_key(raw)
+
+
 def parse_message(raw: bytes) -> Inbound:
     """Parse one message; on any failure an `unreadable` Inbound that keeps the key."""
     try:
@@ -97,6 +105,25 @@ def _headers(msg: Message) -> dict[str, str]:
         if key not in out:
             out[key] = one_line(_header(msg, name) or "")
     return out
+
+
+#: Trace headers kept in order (RFC 8601 section 5): where each Authentication-Results header
+#: sits relative to the Received headers tells the city's own from a sender's forgery.
+TRACE_HEADERS = frozenset({"authentication-results", "received"})
+_MAX_TRACE = 100
+
+
+def _trace(msg: Message) -> tuple[tuple[str, str], ...]:
+    """Every Authentication-Results value and the position of each Received header, top to
+    bottom (only the first header of a name survives in `headers`)."""
+    out: list[tuple[str, str]] = []
+    for name, value in msg.raw_items() if hasattr(msg, "raw_items") else []:
+        key = name.lower()
+        if key in TRACE_HEADERS:
+            out.append((key, one_line(str(value))[:4000] if key != "received" else ""))
+            if len(out) >= _MAX_TRACE:
+                break
+    return tuple(out)
 
 
 def _sender(msg: Message) -> tuple[str | None, str | None]:
@@ -213,7 +240,7 @@ def _parse(msg: EmailMessage, raw: bytes) -> Inbound:
     if return_path_header is not None:
         return_path = parseaddr(return_path_header)[1].strip().lower()
     return Inbound(
-        key=message_id or raw_key(raw),
+        key=message_key(message_id, raw),
         message_id=message_id,
         from_addr=from_addr,
         from_name=from_name,
@@ -229,6 +256,7 @@ def _parse(msg: EmailMessage, raw: bytes) -> Inbound:
         size=len(raw),
         defects=tuple(type(d).__name__ for d in msg.defects),
         return_path=return_path,
+        trace=_trace(msg),
         mentioned_ids=tuple(
             dict.fromkeys(
                 m.decode("ascii", "replace") for m in _RAW_MSG_ID.findall(raw[:_MENTION_SCAN])

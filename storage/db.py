@@ -192,6 +192,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # the end (exclusive) and how precise it is (bot/when.py: minute ... unknown).
         "ALTER TABLE cases ADD COLUMN occurred_until TEXT",
         "ALTER TABLE cases ADD COLUMN when_precision TEXT",
+        # issue 8: mail. The global hourly cap on acknowledgement mail counts recent email rows.
+        "CREATE INDEX outbox_channel_created ON outbox(channel, created_at)",
     ),
 )
 

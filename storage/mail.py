@@ -3,6 +3,7 @@ and where IMAP intake stands in each folder."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 import sqlite_utils
@@ -11,9 +12,23 @@ from storage.cases import utc
 
 
 def message_seen(db: sqlite_utils.Database, key: str) -> bool:
-    """Message-ID (or raw hash) already stored: intake is idempotent on it."""
+    """Message-ID + raw hash (or the hash alone) already stored: intake is idempotent on it.
+
+    Older stores keyed mail by the bare Message-ID; such a row counts only when its stored
+    raw bytes have the same hash, so the same mail fetched again after an upgrade is still
+    filed once, and a borrowed Message-ID still suppresses nothing."""
     row = db.execute("SELECT 1 FROM messages WHERE message_key = ?", [key]).fetchone()
-    return row is not None
+    if row is not None:
+        return True
+    message_id, _, digest = key.rpartition(" sha256:")
+    if not message_id:
+        return False
+    legacy = db.execute(
+        "SELECT r.raw FROM messages m JOIN raw_messages r ON r.message_id = m.id "
+        "WHERE m.message_key = ?",
+        [message_id],
+    ).fetchone()
+    return legacy is not None and hashlib.sha256(legacy[0]).hexdigest() == digest
 
 
 def store_raw(db: sqlite_utils.Database, message_id: int, raw: bytes) -> None:
@@ -69,6 +84,25 @@ def acks_since(db: sqlite_utils.Database, address: str, since: datetime) -> int:
         [address.lower(), utc(since)],
     ).fetchone()
     return int(row[0])
+
+
+def acks_all_since(db: sqlite_utils.Database, since: datetime) -> int:
+    """Automatic emails queued to anyone since a time (the global hourly cap)."""
+    row = db.execute(
+        "SELECT count(*) FROM outbox WHERE channel = 'email' AND created_at >= ? "
+        "AND draft_id IS NULL",
+        [utc(since)],
+    ).fetchone()
+    return int(row[0])
+
+
+def case_email(db: sqlite_utils.Database, case_id: int) -> str | None:
+    """The address of a case's resident (lower-case), if the case has one."""
+    row = db.execute(
+        "SELECT p.email FROM cases c JOIN people p ON p.id = c.person_id WHERE c.id = ?",
+        [case_id],
+    ).fetchone()
+    return str(row[0]).lower() if row and row[0] else None
 
 
 def outbox_by_key(db: sqlite_utils.Database, key: str) -> tuple[int, str | None, int | None] | None:

@@ -376,3 +376,52 @@ def test_mail_check_says_what_is_wrong(tmp_path, dovecot, smtp_sink):
     assert "cannot log in as 'caredesk'" in result.stdout
     assert "cannot connect to SMTP" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unverified_sender_is_cased_but_gets_no_mail_until_staff_look(
+    tmp_path, dovecot, smtp_sink
+):
+    """Backscatter: a forged From (DMARC failed at the city's server) is never mailed."""
+    desk = Desk(tmp_path, dovecot, smtp_sink)
+    desk.config.write_text(
+        desk.config.read_text().replace(
+            'address = "feedback@city.example"',
+            'address = "feedback@city.example"\nauthserv_id = "mx.city.example"',
+        )
+    )
+    ours = "Received: from relay.example by mx.city.example; Wed, 25 Nov 2026 09:00:01 -0500\r\n"
+    forged = (
+        "Authentication-Results: mx.city.example; dmarc=fail header.from=example.com\r\n" + ours
+    )
+    fine = "Authentication-Results: mx.city.example; dmarc=pass header.from=example.com\r\n" + ours
+    desk.start()
+    try:
+        dovecot.append(fine.encode() + resident_mail(1))
+        dovecot.append(forged.encode() + resident_mail(2))
+        [ack] = smtp_sink.wait_for(1, timeout=30)
+        desk.wait_cases(2)
+        time.sleep(1.5)
+        assert len(smtp_sink.messages) == 1
+        assert parsed(ack)["To"] == "resident1@example.com"
+        held = next(c for c in desk.cases() if c["person"]["email"] == "resident2@example.com")
+        assert held["outbox"] == [] and held["drafts"][0]["status"] == "pending"
+        assert "sender-not-verified" in [r["rule"] for r in held["rules"]]
+    finally:
+        desk.stop()
+
+
+def test_a_stranger_quoting_a_case_by_mail_gets_a_case_of_their_own(
+    desk_factory, dovecot, smtp_sink
+):
+    desk = desk_factory().start()
+    dovecot.append(resident_mail(1))
+    smtp_sink.wait_for(1, timeout=30)
+    [case] = desk.cases()
+    dovecot.append(resident_mail(2, subject=f"Re: Garbage not collected [{case['ref']}]"))
+    desk.wait_cases(2)
+    acks = smtp_sink.wait_for(2, timeout=30)
+    assert parsed(acks[1])["To"] == "resident2@example.com"
+    original = next(c for c in desk.cases() if c["ref"] == case["ref"])
+    assert [m["direction"] for m in original["messages"] if m["direction"] == "in"] == ["in"]
+    assert "linked-case" in [e["type"] for e in original["events"]]
+    assert desk.stop() == 0

@@ -64,7 +64,7 @@ def test_confirmed_complaint_is_filed_and_acknowledged(services):
     assert [m["direction"] for m in case["messages"]] == ["in", "out"]
     assert [(o["reply_kind"], o["channel"], o["status"]) for o in case["outbox"]] == [
         ("ack-complaint", "console", "sent"),
-        ("ack-complaint", "email", "pending"),  # a copy by email (dialogue.email_copy)
+        ("ack-copy", "email", "pending"),  # a fixed-wording copy (dialogue.email_copy)
     ]
     assert load_conversation(s.db, "console:t")["status"] == "filed"
 

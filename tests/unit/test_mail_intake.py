@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,11 @@ from bot.mail_intake import MailIntake
 from bot.outbox_worker import DeliveryError, OutboxWorker
 from mail.smtp import build_message
 from storage.cases import count_cases, get_case
+from storage.mail import record_bounce
 from storage.outbox import due_items
+
+from .test_chat_service import converse
+from .test_flow import FULL
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
@@ -231,3 +236,298 @@ async def test_outbox_worker_stops_on_a_permanent_failure_and_alerts_staff(desk)
     assert case["outbox"][0]["status"] == "failed"
     assert case["attention"] == "the ack-email reply could not be delivered"
     assert case["events"][-1]["type"] == "delivery-failed"
+
+
+# ---------------------------------------------------------------------------------------------
+# The city's mail is never a weapon (issue 8, section 2)
+
+
+@pytest.fixture
+def make_desk(tmp_path):
+    """Services + mail intake on one store, with [mail] settings changed as a test needs."""
+
+    def make(**mail_settings):
+        config = Config()
+        config = replace(config, mail=replace(config.mail, **mail_settings))
+        services = build_services(config, tmp_path / "caredesk.db", FrozenClock(NOW))
+        return services, MailIntake(services.db, services.policy, services.intake)
+
+    return make
+
+
+def test_a_mail_carrying_someone_elses_message_id_does_not_suppress_theirs(desk):
+    """Dropping by Message-ID alone let a sender who knows (or guesses) a resident's
+    Message-ID send first and have the resident's complaint dropped as a duplicate."""
+    services, intake = desk
+    decoy = mail(sender="mallory@example.net", body="Hello there, just a short note from me.")
+    assert process(intake, decoy).action == "cased"
+    assert process(intake, mail()).action == "cased"  # same Message-ID, other bytes
+    assert process(intake, mail()).action == "duplicate"  # the very same bytes again
+    assert count_cases(services.db) == 2
+
+
+LONG_BODY = (
+    "On Monday 16 November at 9:30am the garbage truck skipped our street. "
+    + "SPAM-PAYLOAD buy cheap watches at scam.example today only. " * 60
+    + "The driver was rude to me. I would like an apology. TAIL-MARKER"
+)
+
+
+def test_the_email_acknowledgement_quotes_items_cut_short_never_the_whole_mail(desk):
+    services, intake = desk
+    process(intake, mail(body=LONG_BODY, subject="Garbage " + "very long subject " * 30))
+    [item] = due_items(services.db, "email", NOW)
+    assert "TAIL-MARKER" not in item.body
+    assert item.body.count("SPAM-PAYLOAD") <= 4  # at most the first 200 characters
+    what = next(line for line in item.body.splitlines() if line.startswith("- What happened"))
+    assert len(what) <= len("- What happened: ") + 200 and what.endswith("\u2026")
+    assert all(len(line) <= 400 for line in item.body.splitlines())
+
+
+def authres(*headers: str) -> str:
+    return "\r\n".join(headers)
+
+
+RECEIVED = "Received: from mail.example.com by mx.city.example; Wed, 25 Nov 2026 09:00:01 -0500"
+
+
+@pytest.mark.parametrize(
+    ("headers", "verified"),
+    [
+        pytest.param(
+            [
+                "Authentication-Results: mx.city.example; spf=pass smtp.mailfrom=example.com",
+                "Authentication-Results: mx.city.example; dmarc=fail header.from=example.com",
+                RECEIVED,
+            ],
+            False,
+            id="dmarc-fail-in-the-second-of-our-headers",
+        ),
+        pytest.param(
+            [
+                "Authentication-Results: mx.city.example; spf=fail smtp.mailfrom=example.com;"
+                " dkim=pass (good signature) header.d=example.com",
+                RECEIVED,
+            ],
+            True,
+            id="spf-fail-but-aligned-dkim-pass",
+        ),
+        pytest.param(
+            [
+                "Authentication-Results: mx.city.example; spf=fail smtp.mailfrom=example.com;"
+                " dkim=pass header.d=bulk-sender.example",
+                RECEIVED,
+            ],
+            False,
+            id="spf-fail-and-only-unaligned-dkim",
+        ),
+        pytest.param(
+            ["Authentication-Results: mx.elsewhere.example; dmarc=fail", RECEIVED],
+            True,
+            id="someone-elses-server-is-not-read",
+        ),
+        pytest.param(
+            [
+                "Authentication-Results: mx.city.example; spf=fail smtp.mailfrom=example.com",
+                RECEIVED,
+                # written by the sender, below our server's Received line: a forgery
+                "Authentication-Results: mx.city.example; dkim=pass header.d=example.com;"
+                " dmarc=pass",
+            ],
+            False,
+            id="forged-pass-below-ours-is-ignored",
+        ),
+        pytest.param(
+            [
+                "Authentication-Results: mx.city.example; dmarc=pass header.from=example.com",
+                RECEIVED,
+                "Authentication-Results: mx.city.example; dmarc=fail",
+            ],
+            True,
+            id="forged-fail-below-ours-is-ignored",
+        ),
+        pytest.param([RECEIVED], True, id="no-results-at-all"),
+    ],
+)
+def test_a_sender_the_city_server_could_not_verify_is_cased_and_its_reply_waits(
+    make_desk, headers, verified
+):
+    services, intake = make_desk(authserv_id="mx.city.example")
+    result = process(intake, mail(sender="jane@example.com", extra=authres(*headers)))
+    assert result.action == "cased"
+    case = get_case(services.db, result.ref)
+    rules = [r["rule"] for r in case["rules"]]
+    if verified:
+        assert "sender-not-verified" not in rules
+        assert len(case["outbox"]) == 1 and case["drafts"] == []
+        return
+    assert "sender-not-verified" in rules
+    assert case["outbox"] == []
+    [draft] = case["drafts"]
+    assert draft["reply_kind"] == "ack-email" and "sender not verified" in case["attention"]
+    assert "sender-not-verified" in [e["type"] for e in case["events"]]
+
+
+def test_without_an_authserv_id_no_header_is_read(make_desk):
+    services, intake = make_desk()
+    forged = "Authentication-Results: mx.city.example; dmarc=fail"
+    result = process(intake, mail(extra=forged))
+    assert len(get_case(services.db, result.ref)["outbox"]) == 1
+
+
+def test_a_mail_quoting_a_case_from_another_address_opens_its_own_linked_case(desk):
+    services, intake = desk
+    ref = process(intake, mail()).ref
+    services.db.execute("UPDATE cases SET status = 'closed' WHERE ref = ?", [ref])
+    hijack = mail(
+        sender='"Mallory" <mallory@example.net>',
+        subject=f"Re: Garbage not collected [{ref}]",
+        message_id="<h1@example.net>",
+        body="Please send me everything you have on this case, I am her lawyer.",
+    )
+    result = process(intake, hijack)
+    assert result.action == "cased" and result.ref != ref
+    assert result.rule == "thread-other-sender"
+    original = get_case(services.db, ref)
+    assert original["status"] == "closed"  # not reopened...
+    assert [m["direction"] for m in original["messages"]] == ["in"]  # ...nor joined
+    assert original["events"][-1]["type"] == "linked-case"
+    assert original["events"][-1]["data"]["ref"] == result.ref
+    linked = get_case(services.db, result.ref)
+    assert linked["person"]["email"] == "mallory@example.net"
+    assert ref in linked["attention"]
+    assert any(r["rule"] == "thread-other-sender" and ref in r["reason"] for r in linked["rules"])
+    assert next(e for e in linked["events"] if e["type"] == "linked-case")["data"]["ref"] == ref
+    # Its acknowledgement names only its own case: a reply to it threads here, not there.
+    [ack] = linked["outbox"]
+    assert ack["subject"] == f"Re: Garbage not collected [{result.ref}]"
+
+
+def test_a_reply_in_the_residents_name_that_the_server_could_not_verify_is_not_joined(
+    make_desk,
+):
+    services, intake = make_desk(authserv_id="mx.city.example")
+    ref = process(intake, mail()).ref
+    spoofed = mail(
+        subject=f"Re: Garbage not collected [{ref}]",
+        message_id="<s1@example.com>",
+        extra="Authentication-Results: mx.city.example; dmarc=fail header.from=example.com",
+        body="Please change my address to 1 Fake Street.",
+    )
+    result = process(intake, spoofed)
+    assert result.action == "cased" and result.ref != ref
+    assert "unverified" in get_case(services.db, result.ref)["attention"]
+    assert [m["direction"] for m in get_case(services.db, ref)["messages"]] == ["in"]
+
+
+def test_a_mail_naming_our_message_id_from_another_address_is_not_joined(desk):
+    services, intake = desk
+    ref = process(intake, mail()).ref
+    reply = mail(
+        sender="someone@example.org",
+        subject="Re: your message",
+        message_id="<h2@example.org>",
+        extra=f"In-Reply-To: <{ref}.ack-email@caredesk.city.example>",
+        body="I have something to add to this complaint about the garbage truck.",
+    )
+    result = process(intake, reply)
+    assert result.action == "cased" and result.ref != ref
+    assert count_cases(services.db) == 2
+
+
+def test_the_residents_own_reply_threads_whatever_the_case_of_the_address(desk):
+    _, intake = desk
+    ref = process(intake, mail()).ref
+    reply = mail(
+        sender='"Jane" <JANE@example.com>',
+        subject=f"Re: [{ref}]",
+        message_id="<m9@example.com>",
+        body="One more detail.",
+    )
+    assert process(intake, reply).action == "threaded"
+
+
+def chat_complaint(services, key="web:copy-test"):
+    """A whole web chat complaint (contact jane@example.com), confirmed."""
+    turn = converse(services.chat, [*FULL, "confirm"], key=key)
+    return get_case(services.db, turn.ref)
+
+
+def test_the_email_copy_of_a_chat_acknowledgement_carries_only_fixed_wording(desk):
+    services, _ = desk
+    case = chat_complaint(services)
+    [web, copy] = case["outbox"]
+    assert (web["channel"], web["reply_kind"]) == ("web", "ack-complaint")
+    assert (copy["channel"], copy["reply_kind"], copy["recipient"]) == (
+        "email",
+        "ack-copy",
+        "jane@example.com",
+    )
+    assert copy["subject"] == f"We received your complaint [{case['ref']}]"
+    assert case["ref"] in copy["body"]
+    # Nothing the resident typed: a stranger could have typed someone else's address.
+    for typed in FULL[2:7]:
+        assert typed not in copy["body"]
+    for word in ("garbage", "truck", "Jane", "apology", "905-555-0100"):
+        assert word not in copy["body"]
+
+
+def test_the_chat_copy_obeys_the_per_address_limit_shared_with_mail_intake(desk):
+    services, intake = desk
+    for i in range(3):  # ack_per_sender_per_day = 3, all to jane@example.com by mail
+        process(
+            intake,
+            mail(message_id=f"<q{i}@example.com>", body=f"Complaint {i} about the noisy truck."),
+        )
+    case = chat_complaint(services)
+    assert [o["channel"] for o in case["outbox"]] == ["web"]  # the chat reply is unaffected
+    [event] = [e for e in case["events"] if e["type"] == "email-copy-suppressed"]
+    assert "rate limit" in event["data"]["why"]
+
+
+def test_mail_intake_counts_the_chat_copies_too(desk):
+    services, intake = desk
+    for n in range(3):
+        chat_complaint(services, key=f"web:copy-{n}")
+    result = process(intake, mail())
+    assert "rate limit" in get_case(services.db, result.ref)["drafts"][0]["why"]
+
+
+def test_no_chat_copy_to_an_address_that_bounced(desk):
+    services, _ = desk
+    record_bounce(services.db, "Jane@Example.com", None, NOW - timedelta(days=10))
+    case = chat_complaint(services)
+    assert [o["channel"] for o in case["outbox"]] == ["web"]
+    [event] = [e for e in case["events"] if e["type"] == "email-copy-suppressed"]
+    assert "bounced" in event["data"]["why"]
+
+
+def test_a_global_hourly_cap_holds_acknowledgement_mail_from_every_channel(make_desk):
+    services, intake = make_desk(acks_per_hour=2)
+    for i in range(2):
+        process(
+            intake,
+            mail(
+                sender=f"r{i}@example.com",
+                message_id=f"<c{i}@example.com>",
+                body=f"Complaint {i} about the garbage truck on our street.",
+            ),
+        )
+    held = process(intake, mail(sender="r9@example.com", message_id="<c9@example.com>"))
+    assert "an hour" in get_case(services.db, held.ref)["drafts"][0]["why"]
+    case = chat_complaint(services)
+    [event] = [e for e in case["events"] if e["type"] == "email-copy-suppressed"]
+    assert "an hour" in event["data"]["why"]
+    services.clock.advance(timedelta(hours=1, seconds=1))
+    later = chat_complaint(services, key="web:later")
+    assert [o["channel"] for o in later["outbox"]] == ["web", "email"]
+
+
+def test_a_message_filed_under_the_old_key_is_still_a_duplicate_after_the_upgrade(desk):
+    """Older stores keyed mail by Message-ID alone."""
+    services, intake = desk
+    assert process(intake, mail()).action == "cased"
+    services.db.execute("UPDATE messages SET message_key = '<m1@example.com>'")
+    assert process(intake, mail()).action == "duplicate"  # same bytes
+    other = mail(body="A different mail that borrows the same Message-ID, from someone.")
+    assert process(intake, other).action == "cased"

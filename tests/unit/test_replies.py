@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 import pytest
 
+from bot.intake import COPY_CONTEXT_KEYS
 from bot.replies import REPLY_KINDS, RenderedReply, ReplyRenderer, default_templates_dir
 
 EXPECTED_DIR = Path(__file__).parent / "replies_expected"
@@ -122,6 +123,17 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
             items=STREETLIGHT,
             original_subject="Streetlight out on Glenanna Road for two weeks",
             next_date="Tuesday, December 15, 2026",
+        ),
+    ),
+    # The email copy of a chat acknowledgement: fixed wording only, whatever the items say.
+    "ack-copy": (
+        "ack-copy",
+        context(
+            ref="CD-2026-000133",
+            resident_name="Jane Doe",
+            channel="web",
+            items=GARBAGE,
+            next_date="Wednesday, December 9, 2026",
         ),
     ),
     # An email with an address but no name, and two of the five items missing.
@@ -270,7 +282,7 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 
-ACK_CASES = ("ack-complaint", "ack-request", "ack-email", "ack-hazard")
+ACK_CASES = ("ack-complaint", "ack-request", "ack-email", "ack-hazard", "ack-copy")
 
 
 @pytest.fixture(scope="module")
@@ -347,6 +359,20 @@ def test_acknowledgement_gives_ref_next_date_and_ombudsman(
     assert ctx["next_date"] in body
     assert OMBUDSMAN["phone"] in body
     assert CARE["phone"] in body
+
+
+def test_ack_copy_carries_nothing_the_resident_typed(renderer: ReplyRenderer) -> None:
+    """Anyone can type any address in a chat: the email copy holds only fixed wording."""
+    kind, ctx = CASES["ack-copy"]
+    text = as_text(renderer.render(kind, ctx))
+    assert ctx["resident_name"] not in text
+    for value in GARBAGE.values():
+        assert value not in text
+    for typed in ("12 Elm Street", "garbage", "crew", "jane.doe@example.com", "905-555-0142"):
+        assert typed not in text
+    # Nothing but the fixed keys can reach it: the template fails loudly if it reads more.
+    fixed = {k: ctx[k] for k in COPY_CONTEXT_KEYS}
+    assert renderer.render(kind, fixed).body == renderer.render(kind, ctx).body
 
 
 def test_missing_items_are_listed_one_per_line(renderer: ReplyRenderer) -> None:
