@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,9 @@ def inspect_result(name: str, found: Assessment) -> dict[str, Any]:
 def cmd_mail_inspect(files: list[str], config: Config) -> int:
     policy = Policy.from_config(config)
     me = mail_identity(policy)
-    now = datetime.now(UTC)
+    from bot.cli import process_clock
+
+    now = process_clock().now()
     status = 0
     for name in files:
         try:
