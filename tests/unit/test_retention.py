@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,6 +30,7 @@ JANE = ("Jane Doe", "jane@example.com", "905-555-0100", "garbage truck skipped o
 MARY = ("Mary Mail", "mary@example.com", "416-555-0199", "recycling bin was thrown")
 OMAR = ("Omar Open", "omar@example.com", "613-555-0142", "snow plow blocked my driveway")
 LEFT = ("Lena Left", "a dialogue abandoned halfway")
+ANN = ("Ann Attach", "ann@example.com", "Letter from Ann Attach.pdf")
 RITA = ("Rita Redirect", "rita@example.com", "905-555-0177", "The parking ticket I got was wrong")
 #: Out of scope (an appeal): the resident agrees to have it recorded, the case is redirected.
 REDIRECTED = ["1", "no", RITA[3], "yes", RITA[0], f"{RITA[1]} {RITA[2]}", "confirm"]
@@ -56,6 +58,18 @@ def mail(name: str, email: str, phone: str, what: str, message_id: str) -> bytes
             "",
         ]
     ).encode()
+
+
+def mail_with_file(file_name: str) -> bytes:
+    """A complaint with a scanned letter attached, its file name naming the resident."""
+    msg = EmailMessage()
+    msg["From"] = '"Ann Attach" <ann@example.com>'
+    msg["To"] = "feedback@city.example"
+    msg["Subject"] = "My letter"
+    msg["Message-ID"] = "<ann-1@example.com>"
+    msg.set_content("My letter about the broken sidewalk on Elm St is attached.")
+    msg.add_attachment(b"%PDF-1.4 ...", maintype="application", subtype="pdf", filename=file_name)
+    return msg.as_bytes()
 
 
 def talk(s, channel: str, key: str, lines: list[str], updates: int | None = None) -> str | None:
@@ -105,6 +119,7 @@ def desk(tmp_path):
         b"Subject: Complaint about collection", f"Subject: Re: [{result.ref}]".encode()
     )
     assert mails.process(reply, T0, T0).ref == result.ref
+    refs["ann"] = mails.process(mail_with_file(ANN[2]), T0, T0).ref
     refs["redirected"] = talk(s, "web", "web:redirect", REDIRECTED)
     refs["omar"] = talk(s, "web", "web:omar", chat_lines(*OMAR))
     s.chat.open("web", "web:left")
@@ -116,6 +131,7 @@ def desk(tmp_path):
     )
     close(s, refs["jane"])
     close(s, refs["mary"])
+    close(s, refs["ann"])
     close(s, refs["shared-closed"])
     s.clock.advance(timedelta(days=30))
     refs["shared-open"] = talk(
@@ -139,6 +155,7 @@ def test_the_fixture_files_what_the_test_assumes(desk):
     assert statuses == {
         "jane": "closed",
         "mary": "closed",
+        "ann": "closed",
         "redirected": "redirected",
         "omar": "open",
         "shared-closed": "closed",
@@ -146,9 +163,12 @@ def test_the_fixture_files_what_the_test_assumes(desk):
         "recent": "closed",
     }
     text = store_text(s.db)
-    for word in (*JANE, *MARY, *LEFT):
+    for word in (*JANE, *MARY, *LEFT, *ANN):
         assert word in text, word
-    assert s.db.execute("SELECT count(*) FROM raw_messages").fetchone()[0] == 2
+    # The attachment's file name is kept with the message, never on the timeline.
+    events = repr(dump(s.db)["events"])
+    assert ANN[2] not in events and '"application/pdf"' in events
+    assert s.db.execute("SELECT count(*) FROM raw_messages").fetchone()[0] == 3
     assert s.db.execute("SELECT count(*) FROM channel_updates").fetchone()[0] > 0
 
 
@@ -162,7 +182,8 @@ def test_dry_run_changes_nothing_and_names_what_would_go(desk):
     report = run(s.db, DAYS, LATER, dry_run=True)
     assert dump(s.db) == before
     erased = {(e.what, e.target) for e in report.erasures}
-    assert {("case", refs[k]) for k in ("jane", "mary", "redirected", "shared-closed")} <= erased
+    due = ("jane", "mary", "ann", "redirected", "shared-closed")
+    assert {("case", refs[k]) for k in due} <= erased
     assert ("conversation", conversation_label("web:left")) in erased
     assert ("conversation", conversation_label("telegram:4242")) in erased
     assert ("update-ids", None) in erased
@@ -190,7 +211,7 @@ def test_run_erases_personal_data_and_keeps_the_anonymised_record(desk):
     # Nobody's words, name, address or number survive anywhere: people, cases, messages,
     # raw mail, drafts, outbox, transcripts, conversations, events, audit.
     text = store_text(db)
-    for word in (*JANE, *MARY, *LEFT, *RITA):
+    for word in (*JANE, *MARY, *LEFT, *RITA, *ANN):
         assert word not in text, word
     assert "telegram:4242" not in text and "web:left" not in text
 
@@ -203,7 +224,7 @@ def test_run_erases_personal_data_and_keeps_the_anonymised_record(desk):
     columns = [c[1] for c in db.execute("PRAGMA table_info(cases)")]
     kept = ["id", "ref", "kind", "status", "channel", "department", "rules", "missing"]
     kept += ["received_at", "ack_due", "follow_up_due", "created_at", "closed_at", "person_id"]
-    for ref in (refs[k] for k in ("jane", "mary", "redirected", "shared-closed")):
+    for ref in (refs[k] for k in ("jane", "mary", "ann", "redirected", "shared-closed")):
         row = dict(zip(columns, next(r for r in after["cases"] if r[1] == ref), strict=True))
         old = dict(zip(columns, cases_before[ref], strict=True))
         assert {k: row[k] for k in kept} == {k: old[k] for k in kept}
@@ -224,7 +245,7 @@ def test_run_erases_personal_data_and_keeps_the_anonymised_record(desk):
                 f"SELECT body, recipient FROM {table} WHERE case_id = ?", [row["id"]]
             ):
                 assert (body, recipient) == ("", None)
-    assert db.execute("SELECT count(*) FROM raw_messages").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM raw_messages").fetchone()[0] == 0  # Ann's too
     assert db.execute("SELECT count(*) FROM channel_updates").fetchone()[0] == 0
     # A reply still queued for an erased case is failed, so no worker sends an empty message.
     pending = db.execute(
