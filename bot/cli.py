@@ -294,7 +294,10 @@ def cmd_retention(args: argparse.Namespace, db: Any, config: Config, clock: Cloc
     verb = "would erase" if plan_only else "erased"
     for e in done:
         counts = ", ".join(f"{k} {v}" for k, v in e.counts.items() if v)
-        print(f"{verb} {e.what} {e.target or '-'}: {counts}")
+        which = e.target or e.detail.get("channel") or ""
+        cases = e.detail.get("cases")
+        also = f" (cases {', '.join(cases)})" if cases else ""
+        print(f"{verb} {e.what} {which}{also}: {counts}")
     print(
         f"{len(done)} erasure{'s' if len(done) != 1 else ''} "
         f"{'planned (dry run, nothing changed)' if plan_only else 'done'}; "

@@ -14,17 +14,18 @@ resident's reply to a closed case reopens it, which takes it out of retention ag
 Besides cases: chat transcripts whose every case is past retention (or that filed none),
 mail stored without a case, bounce addresses and channel update ids older than the period.
 
-Every erasure is one audit row naming the case (or the chat, by a hash of its key) and how
-many items went. The job is idempotent: what is gone counts zero, so a second run erases and
+Every erasure is one audit row naming the case (a chat: its channel and the cases it filed)
+and how many items went. The job is idempotent: what is gone counts zero, so a second run erases and
 audits nothing. `plan()` only reads: it is what `--dry-run` prints.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlite_utils
@@ -51,18 +52,12 @@ def cutoff(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
 
 
-def conversation_label(key: str) -> str:
-    """A chat key can be a Telegram chat id: the audit names it by a hash, not in clear."""
-    channel = key.split(":", 1)[0]
-    return f"{channel}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-
-
 @dataclass(frozen=True)
 class Erasure:
     """One thing erased (or that would be): what, which, and how many items of each kind."""
 
     what: str  # case | conversation | mail-without-case | bounces | update-ids
-    target: str | None
+    target: str | None  # the case reference; None for the others
     counts: dict[str, int]
     last_activity: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
@@ -108,17 +103,8 @@ def plan(db: sqlite_utils.Database, days: int, now: datetime) -> Plan:
 def erasures(p: Plan, conversation_refs: dict[str, list[str]] | None = None) -> list[Erasure]:
     """The plan as a list of erasures, in the order `run` does them."""
     refs = conversation_refs or {}
-    out = [Erasure("case", c.ref, c.counts, c.last_activity, {"status": c.status}) for c in p.cases]
-    out += [
-        Erasure(
-            "conversation",
-            conversation_label(c.key),
-            c.counts,
-            c.last_activity,
-            {"channel": c.channel, "cases": refs.get(c.key, [])},
-        )
-        for c in p.conversations
-    ]
+    out = [case_erasure(c) for c in p.cases]
+    out += [conversation_erasure(c, refs.get(c.key, [])) for c in p.conversations]
     if any(p.loose_mail.values()):
         out.append(Erasure("mail-without-case", None, p.loose_mail))
     if p.bounces:
@@ -126,6 +112,17 @@ def erasures(p: Plan, conversation_refs: dict[str, list[str]] | None = None) -> 
     if p.update_ids:
         out.append(Erasure("update-ids", None, {"update_ids": p.update_ids}))
     return out
+
+
+def case_erasure(c: store.DueCase) -> Erasure:
+    return Erasure("case", c.ref, c.counts, c.last_activity, {"status": c.status})
+
+
+def conversation_erasure(c: store.DueConversation, refs: list[str]) -> Erasure:
+    """A chat is named by its channel and the cases it filed: its key can be a Telegram chat
+    id, which is personal data, so neither the key nor a hash of it goes in the audit."""
+    detail = {"channel": c.channel, "cases": refs}
+    return Erasure("conversation", None, c.counts, c.last_activity, detail)
 
 
 @dataclass(frozen=True)
@@ -147,37 +144,66 @@ def run(db: sqlite_utils.Database, days: int, now: datetime, *, dry_run: bool = 
 
     Each erasure is its own transaction together with its audit row, so a long backlog does
     not hold the store's write lock for the whole run, and a crash leaves no erasure without
-    its audit row (nor the reverse)."""
+    its audit row (nor the reverse). Inside the transaction the item is checked again: a
+    resident may have written (reopening the case) since the plan was made."""
     p = plan(db, days, now)
-    # Chats first learn which cases they filed: the case erasure removes that link.
+    # Which cases each chat filed, read before the case erasure removes that link.
     refs = {c.key: store.cases_of_conversation_key(db, c.key) for c in p.conversations}
-    done = erasures(p, refs)
-    report = Report(now, p.cutoff, days, dry_run, done)
     if dry_run:
-        return report
-    conversations = {conversation_label(c.key): c.key for c in p.conversations}
-    for item in done:
+        return Report(now, p.cutoff, days, True, erasures(p, refs))
+    before = p.cutoff
+    done: list[Erasure] = []
+
+    def once(check: Callable[[], Erasure | None], erase: Callable[[], None]) -> None:
         with write_transaction(db):
-            if item.what == "case":
-                case = next(c for c in p.cases if c.ref == item.target)
-                # Counted again inside the transaction: another process may have reopened it.
-                if case.ref not in {c.ref for c in store.due_cases(db, p.cutoff, FINAL_STATUSES)}:
-                    continue
-                store.erase_case(db, case.id, now)
-            elif item.what == "conversation":
-                store.erase_conversation(db, conversations[str(item.target)])
-            elif item.what == "mail-without-case":
-                store.erase_loose_messages(db, p.cutoff)
-            elif item.what == "bounces":
-                store.erase_old_bounces(db, p.cutoff)
-            else:
-                store.erase_old_update_ids(db, p.cutoff)
-            audit(
-                db, ACTOR, f"erased-{item.what}", item.target, now, report_row(item, days, p.cutoff)
-            )
+            item = check()
+            if item is None:
+                return
+            erase()
+            detail = report_row(item, days, before)
+            audit(db, ACTOR, f"erased-{item.what}", item.target, now, detail)
+        done.append(item)
+
+    for case in p.cases:
+        once(partial(_case_check, db, before, case.id), partial(store.erase_case, db, case.id, now))
+    for chat in p.conversations:
+        once(
+            partial(_chat_check, db, before, chat.key, refs[chat.key]),
+            partial(store.erase_conversation, db, chat.key),
+        )
+    once(partial(_loose_check, db, before), partial(store.erase_loose_messages, db, before))
+    once(partial(_bounces_check, db, before), partial(store.erase_old_bounces, db, before))
+    once(partial(_updates_check, db, before), partial(store.erase_old_update_ids, db, before))
     if done:
         log.info("retention run", extra={"count": len(done)})
-    return report
+    return Report(now, before, days, False, done)
+
+
+def _case_check(db: sqlite_utils.Database, before: datetime, case_id: int) -> Erasure | None:
+    found = store.due_cases(db, before, FINAL_STATUSES, case_id)
+    return case_erasure(found[0]) if found else None
+
+
+def _chat_check(
+    db: sqlite_utils.Database, before: datetime, key: str, refs: list[str]
+) -> Erasure | None:
+    found = store.due_conversations(db, before, FINAL_STATUSES, key)
+    return conversation_erasure(found[0], refs) if found else None
+
+
+def _loose_check(db: sqlite_utils.Database, before: datetime) -> Erasure | None:
+    counts = store.loose_messages_count(db, before)
+    return Erasure("mail-without-case", None, counts) if any(counts.values()) else None
+
+
+def _bounces_check(db: sqlite_utils.Database, before: datetime) -> Erasure | None:
+    n = store.old_bounces_count(db, before)
+    return Erasure("bounces", None, {"bounces": n}) if n else None
+
+
+def _updates_check(db: sqlite_utils.Database, before: datetime) -> Erasure | None:
+    n = store.old_update_ids_count(db, before)
+    return Erasure("update-ids", None, {"update_ids": n}) if n else None
 
 
 def report_row(item: Erasure, days: int, before: datetime) -> dict[str, Any]:

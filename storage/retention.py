@@ -95,13 +95,20 @@ def case_counts(db: sqlite_utils.Database, case_id: int) -> dict[str, int]:
     }
 
 
-def due_cases(db: sqlite_utils.Database, cutoff: datetime, final: Collection[str]) -> list[DueCase]:
-    """Cases in a final status, quiet since before `cutoff`, that still hold personal data."""
+def due_cases(
+    db: sqlite_utils.Database,
+    cutoff: datetime,
+    final: Collection[str],
+    case_id: int | None = None,
+) -> list[DueCase]:
+    """Cases in a final status, quiet since before `cutoff`, that still hold personal data
+    (with `case_id`: that case, if it is one of them)."""
+    only = "AND c.id = ?" if case_id is not None else ""
     rows = db.execute(
         f"""SELECT c.id, c.ref, c.status, {_LAST_ACTIVITY} AS last_at, c.conversation
-            FROM cases c WHERE c.status IN ({_marks(final)}) AND last_at < ?
+            FROM cases c WHERE c.status IN ({_marks(final)}) AND last_at < ? {only}
             ORDER BY c.id""",
-        [*final, utc(cutoff)],
+        [*final, utc(cutoff), *([case_id] if case_id is not None else [])],
     ).fetchall()
     found = []
     for case_id, ref, status, last_at, conversation in rows:
@@ -153,18 +160,22 @@ def _erase_outbox(db: sqlite_utils.Database, where: str, params: list[Any]) -> N
 
 
 def due_conversations(
-    db: sqlite_utils.Database, cutoff: datetime, final: Collection[str]
+    db: sqlite_utils.Database,
+    cutoff: datetime,
+    final: Collection[str],
+    key: str | None = None,
 ) -> list[DueConversation]:
     """Chats (state and transcript) quiet since before `cutoff` whose every case is due too.
 
     One chat can file several cases, so its transcript goes only when none of them is kept:
     a case still holding the chat's key that is open, or final but not yet past retention,
     keeps the whole transcript."""
+    only = "WHERE key = ?" if key is not None else ""
     rows = db.execute(
         f"""WITH keys AS (
-                SELECT key, channel, updated_at AS at FROM conversations
+                SELECT key, channel, updated_at AS at FROM conversations {only}
                 UNION ALL
-                SELECT key, NULL, at FROM chat_log
+                SELECT key, NULL, at FROM chat_log {only}
             )
             SELECT key, MAX(channel), MAX(at) AS last_at FROM keys GROUP BY key
             HAVING last_at < ? AND NOT EXISTS (
@@ -172,13 +183,14 @@ def due_conversations(
                 AND NOT (c.status IN ({_marks(final)}) AND {_LAST_ACTIVITY} < ?)
             )
             ORDER BY last_at""",
-        [utc(cutoff), *final, utc(cutoff)],
+        [*([key, key] if key is not None else []), utc(cutoff), *final, utc(cutoff)],
     ).fetchall()
     found = []
-    for key, channel, last_at in rows:
-        counts = conversation_counts(db, key)
+    for found_key, channel, last_at in rows:
+        counts = conversation_counts(db, found_key)
         if any(counts.values()):
-            found.append(DueConversation(key, channel or key.split(":", 1)[0], last_at, counts))
+            kind = channel or found_key.split(":", 1)[0]
+            found.append(DueConversation(found_key, kind, last_at, counts))
     return found
 
 
