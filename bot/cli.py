@@ -180,7 +180,8 @@ def build_parser() -> Parser:
         "run",
         help="erase what is due now (or --at a moment); --dry-run only lists it",
         description="Erase the personal data that is due for erasure and print one line per "
-        "erasure (case reference, or a hashed chat id, and how many items of each kind). "
+        "erasure: the case reference (for a chat: its channel and the cases it filed) and "
+        "how many items of each kind went. "
         "Exit status 0 also when nothing was due.",
     )
     retention_run.add_argument(

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.app import build_app, build_services
 from bot.clock import FrozenClock
-from bot.config import Config, parse_config
+from bot.config import Config, ConfigError, parse_config
 from bot.mail_intake import MailIntake
 from bot.retention import FINAL_STATUSES, cutoff, plan, run
 from storage.cases import get_case, utc
@@ -342,3 +342,14 @@ async def test_serve_job_off_with_zero_hours(desk):
     finally:
         await runner.cleanup()
     assert get_case(s.db, refs["jane"])["person"]["name"] == "Jane Doe"
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "24", True])
+def test_every_hours_must_be_whole_hours(value):
+    with pytest.raises(ConfigError, match=r"retention\.every_hours"):
+        parse_config({"retention": {"every_hours": value}})
+
+
+def test_retention_keys_default_to_seven_years_daily():
+    assert (Config().retention_days, Config().retention_every_hours) == (2555, 24)
+    assert parse_config({"retention": {"every_hours": 0}}).retention_every_hours == 0
