@@ -24,6 +24,7 @@ from bot.intake import Intake
 from bot.mail_intake import MailIntake
 from bot.outbox_worker import OutboxWorker
 from bot.replies import ReplyRenderer
+from bot.retention import run as run_retention_once
 from bot.telegram import TelegramChannel, TelegramSender
 from bot.webchat import WebChat, security_headers
 from mail.imap import ImapIntake, MailState
@@ -125,7 +126,43 @@ def build_app(services: Services) -> web.Application:
 
     app.cleanup_ctx.append(close_store)
     app.cleanup_ctx.append(mail_workers)
+    app.cleanup_ctx.append(retention_job)
     return app
+
+
+async def retention_job(app: web.Application) -> AsyncIterator[None]:
+    """Erase personal data past retention: once at start, then every `every_hours`."""
+    services = app[SERVICES]
+    every = services.config.retention_every_hours
+    if every == 0:
+        yield
+        return
+
+    async def erase() -> None:
+        while True:
+            try:
+                # Its own connection in a thread: a first run over years of cases must not
+                # block the chats on the loop.
+                await asyncio.to_thread(run_retention, services)
+            except Exception:
+                log.exception("retention job error; trying again next time")
+            await asyncio.sleep(every * 3600)
+
+    task = asyncio.create_task(erase(), name="retention")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def run_retention(services: Services) -> int:
+    """One retention run on its own connection; returns how many erasures it made."""
+    db = open_store(services.db_path)
+    try:
+        report = run_retention_once(db, services.config.retention_days, services.clock.now())
+    finally:
+        db.close()
+    return len(report.erasures)
 
 
 async def telegram_channel(app: web.Application) -> AsyncIterator[None]:

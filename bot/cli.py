@@ -9,11 +9,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.clock import SLA_DESCRIPTIONS, due_for, parse_received
+from bot.clock import SLA_DESCRIPTIONS, Clock, clock_from_env, due_for, parse_received
 from bot.config import Config, ConfigError, find_config_file, load_config
 from storage.db import StoreError
 
@@ -27,6 +27,9 @@ acknowledgement within the service window, and keeps the policy's clocks.
 The configuration is read from --config FILE, else $CAREDESK_CONFIG, else ./caredesk.toml
 if present, else built-in defaults (see caredesk.example.toml). The store is ./caredesk.db
 unless the configuration or --db says otherwise.
+
+For tests only: $CAREDESK_NOW (ISO-8601 with a UTC offset) starts the clock at that instant
+instead of the wall clock's, so references and deadlines do not depend on the day.
 """
 
 
@@ -163,6 +166,43 @@ def build_parser() -> Parser:
         "and CAREDESK_SMTP_PASSWORD.",
     )
 
+    retention = commands.add_parser(
+        "retention",
+        help="erase personal data of finished cases past the retention period",
+        description="Erase residents' personal data once [retention] days have passed since "
+        "the last activity on a case whose handling is final (closed, declined, redirected, "
+        "recorded; never open or unreadable ones): names, email addresses and phone numbers, "
+        "what the resident wrote, raw mail, chat transcripts, addresses replies went to, bounce "
+        "addresses and channel update ids. The anonymised record stays: each case's reference, "
+        "kind, status, channel, department, rules, dates and timeline, so counts and trend "
+        "reports do not change. Every erasure is written to the audit log. Running it again "
+        "erases nothing more. `caredesk serve` runs it every [retention] every_hours.",
+    )
+    retention_commands = retention.add_subparsers(
+        dest="retention_command", metavar="ACTION", parser_class=Parser
+    )
+    retention_commands.required = True
+    retention_run = retention_commands.add_parser(
+        "run",
+        help="erase what is due now (or --at a moment); --dry-run only lists it",
+        description="Erase the personal data that is due for erasure and print one line per "
+        "erasure: the case reference (for a chat: its channel and the cases it filed) and "
+        "how many items of each kind went. "
+        "Exit status 0 also when nothing was due.",
+    )
+    retention_run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be erased and change nothing",
+    )
+    retention_run.add_argument(
+        "--at",
+        metavar="ISO",
+        help="act as if it were this moment, ISO-8601 with a UTC offset "
+        "(e.g. 2033-12-01T09:00:00-05:00); default: now",
+    )
+    retention_run.add_argument("--json", action="store_true", help="print JSON")
+
     config = commands.add_parser(
         "config",
         help="check or show the configuration",
@@ -208,7 +248,7 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         return cmd_mail_check(config)
     from bot.app import build_services  # the heavier imports only for commands that need them
 
-    services = build_services(config, db_path)
+    services = build_services(config, db_path, process_clock())
     if args.command == "init":
         print(f"store ready: {db_path}")
         return 0
@@ -217,8 +257,60 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
 
         return main_console(services.chat, args.session, args.new)
     if args.command == "cases":
-        return cmd_cases(args, services.db, config)
+        return cmd_cases(args, services.db, config, services.clock)
+    if args.command == "retention":
+        return cmd_retention(args, services.db, config, services.clock)
     return cmd_serve(args, services)
+
+
+def process_clock() -> Clock:
+    """The wall clock, or the one $CAREDESK_NOW pins (tests of whole processes)."""
+    try:
+        return clock_from_env()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def cmd_retention(args: argparse.Namespace, db: Any, config: Config, clock: Clock) -> int:
+    from bot.retention import run
+
+    now = clock.now()
+    if args.at:
+        try:
+            now = parse_received(args.at)
+        except ValueError as exc:
+            print(f"caredesk: error: --at: {exc}", file=sys.stderr)
+            return 2
+    plan_only = args.dry_run
+    report = run(db, config.retention_days, now, dry_run=plan_only)
+    done = report.erasures
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "dry_run": plan_only,
+                    "at": now.isoformat(),
+                    "cutoff": report.cutoff.isoformat(),
+                    "retention_days": report.days,
+                    "erasures": report.rows(),
+                },
+                indent=2,
+            )
+        )
+        return 0
+    verb = "would erase" if plan_only else "erased"
+    for e in done:
+        counts = ", ".join(f"{k} {v}" for k, v in e.counts.items() if v)
+        which = e.target or e.detail.get("channel") or ""
+        cases = e.detail.get("cases")
+        also = f" (cases {', '.join(cases)})" if cases else ""
+        print(f"{verb} {e.what} {which}{also}: {counts}")
+    print(
+        f"{len(done)} erasure{'s' if len(done) != 1 else ''} "
+        f"{'planned (dry run, nothing changed)' if plan_only else 'done'}; "
+        f"retention {config.retention_days} days, as of {now.isoformat()}"
+    )
+    return 0
 
 
 def cmd_sla(args: argparse.Namespace, config: Config) -> int:
@@ -257,7 +349,7 @@ DUE_FIELDS = (
 )
 
 
-def cmd_cases(args: argparse.Namespace, db: Any, config: Config) -> int:
+def cmd_cases(args: argparse.Namespace, db: Any, config: Config, clock: Clock) -> int:
     from storage.cases import audit, get_case, list_cases
 
     if args.cases_command == "list":
@@ -287,7 +379,7 @@ def cmd_cases(args: argparse.Namespace, db: Any, config: Config) -> int:
         print(f"caredesk: no case {args.ref!r}", file=sys.stderr)
         return 1
     # Personal data was shown to someone: that is recorded (policy 03.01, confidentiality).
-    audit(db, f"cli:{getpass.getuser()}", "case-viewed", case["ref"], datetime.now(UTC))
+    audit(db, f"cli:{getpass.getuser()}", "case-viewed", case["ref"], clock.now())
     for key in DUE_FIELDS:
         case[key] = _local(case.get(key), config)
     if args.json:

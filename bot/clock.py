@@ -7,7 +7,9 @@ fixed ``received`` datetime.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import time as _time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -20,12 +22,15 @@ import holidays
 __all__ = [
     "DEFAULT_SLA",
     "DEFAULT_TZ",
+    "NOW_ENV",
     "SLA_DESCRIPTIONS",
     "BusinessCalendar",
     "Clock",
     "FrozenClock",
+    "PinnedClock",
     "SlaRule",
     "SystemClock",
+    "clock_from_env",
     "due_for",
     "parse_received",
 ]
@@ -73,6 +78,40 @@ class FrozenClock:
 
     def advance(self, delta: timedelta) -> None:
         self._at = self._at + delta
+
+
+class PinnedClock:
+    """Starts at a given instant and runs forward at real speed (monotonic time).
+
+    For tests of whole processes (`caredesk serve`, `caredesk chat`): the date is pinned, so
+    references and deadlines do not depend on the day the tests run, while retries, idle
+    timers and sleeps still see time pass."""
+
+    def __init__(self, start: datetime, monotonic: Callable[[], float] = _time.monotonic) -> None:
+        _require_aware(start, "clock time")
+        self._start = start.astimezone(UTC)
+        self._monotonic = monotonic
+        self._t0 = monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._monotonic() - self._t0)
+
+
+#: A test-only setting: `CAREDESK_NOW=2026-11-25T16:38:00-05:00 caredesk ...` starts the
+#: process's clock at that instant (a PinnedClock) instead of the wall clock.
+NOW_ENV = "CAREDESK_NOW"
+
+
+def clock_from_env(environ: Mapping[str, str] | None = None) -> Clock:
+    """The clock a process runs on: the wall clock, unless $CAREDESK_NOW pins its start.
+    Read here and only here, by the composition roots (cli, app)."""
+    value = (os.environ if environ is None else environ).get(NOW_ENV, "").strip()
+    if not value:
+        return SystemClock()
+    try:
+        return PinnedClock(parse_received(value))
+    except ValueError as exc:
+        raise ValueError(f"{NOW_ENV}: {exc}") from None
 
 
 @dataclass(frozen=True)

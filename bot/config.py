@@ -236,6 +236,9 @@ class Config:
     reference_prefix: str = "CD"
     #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
     retention_days: int = 2555
+    #: How often `serve` runs the retention job, in hours; 0 turns the job off in `serve`
+    #: (e.g. when cron runs `caredesk retention run` instead).
+    retention_every_hours: int = 24
     source: str = "built-in defaults"
 
     @property
@@ -361,8 +364,13 @@ def parse_config(
     if not prefix.isalnum() or not prefix.isascii():
         raise ConfigError("references.prefix: must be letters and digits only, e.g. 'CD'")
     retention = _table(raw, "retention")
-    _known(retention, "retention.", {"days"})
+    _known(retention, "retention.", {"days", "every_hours"})
     retention_days = _positive_int("retention.days", retention.get("days", 2555))
+    every_hours = retention.get("every_hours", 24)
+    if isinstance(every_hours, bool) or not isinstance(every_hours, int) or every_hours < 0:
+        raise ConfigError(
+            f"retention.every_hours: must be a whole number of hours (0 = off), got {every_hours!r}"
+        )
     mail = _mail(_table(raw, "mail"))
     web = _section(
         raw,
@@ -406,6 +414,7 @@ def parse_config(
         store_path=store_path,
         reference_prefix=prefix.upper(),
         retention_days=retention_days,
+        retention_every_hours=every_hours,
         source=source,
     )
 

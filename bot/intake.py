@@ -102,6 +102,11 @@ class Intake:
                 subject=sub.subject,
                 key=sub.message_key,
                 now=now,
+                # File names can name people: kept with the message, which retention erases,
+                # not on the append-only timeline.
+                meta={"attachments": [a.name for a in sub.attachments]}
+                if any(a.name for a in sub.attachments)
+                else None,
             )
             add_event(
                 self.db,
@@ -134,7 +139,7 @@ class Intake:
                     now,
                     {
                         "files": [
-                            {"name": a.name, "type": a.content_type, "size": a.size, "ref": a.ref}
+                            {"type": a.content_type, "size": a.size, "ref": a.ref}
                             for a in sub.attachments
                         ]
                     },

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,9 @@ def cmd_mail_inspect(files: list[str], config: Config, render: bool = False) -> 
     policy = Policy.from_config(config)
     renderer = ReplyRenderer()
     me = mail_identity(policy)
-    now = datetime.now(UTC)
+    from bot.cli import process_clock
+
+    now = process_clock().now()
     status = 0
     for name in files:
         try:

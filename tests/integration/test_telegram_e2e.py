@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.app import Services, build_services
+from bot.clock import PinnedClock
 from bot.config import Config, parse_config
 from bot.outbox_worker import OutboxWorker
 from bot.telegram import TelegramChannel, TelegramSender
@@ -17,6 +19,10 @@ from storage.cases import count_cases, get_case, list_cases
 
 from ..telegram_api import FakeBotApi
 from ..unit.test_flow import FULL
+
+#: The bot's clock starts here (and runs at real speed): references carry this year, whatever
+#: the day the tests run.
+START = datetime(2026, 11, 25, 16, 38, tzinfo=UTC)
 
 CHAT = 4242
 
@@ -41,7 +47,7 @@ class Bot:
         self.channel: TelegramChannel | None = None
 
     async def start(self) -> Bot:
-        self.services = build_services(self.config, self.db_path)
+        self.services = build_services(self.config, self.db_path, PinnedClock(START))
         self.channel = TelegramChannel(self.services.chat, self.config.telegram, self.api.token)
         await self.channel.start()
         return self
@@ -228,7 +234,7 @@ async def test_webhook_mode_checks_the_secret(api, tmp_path, monkeypatch):
             }
         }
     )
-    services = build_services(config, tmp_path / "caredesk.db")
+    services = build_services(config, tmp_path / "caredesk.db", PinnedClock(START))
     runner = web.AppRunner(build_app(services))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

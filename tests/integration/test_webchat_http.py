@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
@@ -16,12 +17,16 @@ import pytest
 from aiohttp import web
 
 from bot.app import build_app, build_services
+from bot.clock import PinnedClock
 from bot.config import Config
 from storage.cases import get_case, list_cases
 
 from ..servers import free_port
 from ..unit.test_flow import FULL
 
+#: The service's clock starts here (and runs at real speed): references carry this year,
+#: whatever the day the tests run.
+START = datetime(2026, 11, 25, 16, 38, tzinfo=UTC)
 INJECTION = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> on Elm St'
 
 
@@ -33,7 +38,7 @@ class Site:
         self.url = f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> Site:
-        self.services = build_services(self.config, self.db_path)
+        self.services = build_services(self.config, self.db_path, PinnedClock(START))
         self.runner = web.AppRunner(build_app(self.services))
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
@@ -177,4 +182,4 @@ async def test_stay_restarts_the_idle_clock(site):
         async with client.ws_connect(site.url + "/ws") as ws:
             await ws.send_json({"type": "stay"})
             assert (await ws.receive_json(timeout=10))["type"] == "stayed"
-    assert db.execute("SELECT updated_at FROM conversations").fetchone()[0] > "2026"
+    assert db.execute("SELECT updated_at FROM conversations").fetchone()[0] >= START.isoformat()

@@ -229,7 +229,7 @@ def test_evidence_is_recorded_on_the_case(services):
     case = get_case(s.db, turn.ref)
     [event] = [e for e in case["events"] if e["type"] == "attachments"]
     assert event["data"]["files"] == [
-        {"name": None, "type": "image/jpeg", "size": 48213, "ref": "AgACAgQAAxkBAAIB"}
+        {"type": "image/jpeg", "size": 48213, "ref": "AgACAgQAAxkBAAIB"}
     ]
 
 
