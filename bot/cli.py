@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bot.clock import SLA_DESCRIPTIONS, due_for, parse_received
-from bot.config import Config, ConfigError, find_config_file, load_config
+from bot.config import Config, ConfigError, find_config_file, load_config, require_secrets
 from storage.db import StoreError
 
 DESCRIPTION = """\
@@ -188,6 +188,8 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
     db_path = Path(args.db) if args.db else config.store_path
     if args.command == "sla":
         return cmd_sla(args, config)
+    if args.command in ("config", "serve"):
+        require_secrets(config)
     if args.command == "config":
         print(
             f"configuration OK ({config.source}); store: {db_path}; city: {config.city.name}, "
@@ -359,7 +361,10 @@ def cmd_serve(args: argparse.Namespace, services: Any) -> int:
     from bot.app import build_app
     from bot.logs import configure_logging
 
-    configure_logging(os.environ.get("CAREDESK_LOG_LEVEL", "INFO"))
+    config = services.config
+    secrets = [config.telegram.token, config.telegram.webhook_secret]
+    secrets += [server.password for server in (config.mail.imap, config.mail.smtp) if server]
+    configure_logging(os.environ.get("CAREDESK_LOG_LEVEL", "INFO"), secrets)
     app = build_app(services)
     base = f"http://{args.host}:{args.port}"
     print(

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 from html import unescape
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from bot.app import build_app, build_services
 from bot.config import Config
+from bot.webchat import COOKIE, conversation_key
 from storage.cases import get_case, list_cases
 
 from ..servers import free_port
@@ -59,6 +62,50 @@ def texts(html: str) -> list[str]:
     return [unescape(t) for t in re.findall(r'<span class="text">(.*?)</span>', html, re.S)]
 
 
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+def cookie_of(response: aiohttp.ClientResponse) -> str | None:
+    morsel = response.cookies.get(COOKIE)
+    return morsel.value if morsel is not None else None
+
+
+class Tab:
+    """One browser tab on the chat page: keeps the page's form token as a browser would."""
+
+    def __init__(self, client: aiohttp.ClientSession, site: Site) -> None:
+        self.client = client
+        self.site = site
+        self.csrf = ""
+        self.html = ""
+
+    async def load(self) -> str:
+        async with self.client.get(self.site.url + "/") as response:
+            assert response.status == 200
+            self.html = await response.text()
+        match = re.search(r'name="csrf" value="([0-9a-f]+)"', self.html)
+        self.csrf = match.group(1) if match else ""
+        return self.html
+
+    async def post(self, path: str, **form: str) -> aiohttp.ClientResponse:
+        async with self.client.post(
+            self.site.url + path, data={"csrf": self.csrf, **form}, allow_redirects=False
+        ) as response:
+            await response.read()
+        if response.status == 303:
+            await self.load()
+        return response
+
+    async def say(self, *lines: str) -> None:
+        for line in lines:
+            response = await self.post("/", text=line)
+            assert response.status == 303, await response.text()
+
+    def ws(self) -> Any:
+        return self.client.ws_connect(self.site.url + "/ws", origin=self.site.url)
+
+
 async def test_page_sets_a_private_session_and_strict_headers(site):
     async with browser() as client:
         response = await client.get(site.url + "/")
@@ -72,18 +119,21 @@ async def test_page_sets_a_private_session_and_strict_headers(site):
     assert '<html lang="en">' in html and 'role="log"' in html
     assert "<script>" not in html.replace('<script src="', "")  # no inline script at all
     assert "What is your message about?" in texts(html)[-1]
-    token = cookie.split("caredesk_chat=", 1)[1].split(";", 1)[0]
+    async with browser() as client:
+        tab = Tab(client, site)
+        await tab.load()
+        await tab.say("1")
+        token = client.cookie_jar.filter_cookies(URL(site.url))[COOKIE].value
     stored = site.services.db.execute("SELECT key FROM conversations").fetchone()[0]
     assert token not in stored  # the store keeps a hash, never the cookie
 
 
 async def test_a_whole_complaint_through_the_form_fallback(site):
     async with browser() as client:
-        await client.get(site.url + "/")
-        for line in [*FULL, "confirm"]:
-            response = await client.post(site.url + "/", data={"text": line}, allow_redirects=False)
-            assert response.status == 303
-        html = await (await client.get(site.url + "/")).text()
+        tab = Tab(client, site)
+        await tab.load()
+        await tab.say(*FULL, "confirm")
+        html = tab.html
     assert any("We received your complaint [CD-2026-000001]" in t for t in texts(html))
     [case] = list_cases(site.services.db)
     assert get_case(site.services.db, case["ref"])["channel"] == "web"
@@ -91,8 +141,10 @@ async def test_a_whole_complaint_through_the_form_fallback(site):
 
 async def test_a_whole_complaint_over_the_websocket(site):
     async with browser() as client:
-        await client.get(site.url + "/")
-        async with client.ws_connect(site.url + "/ws") as ws:
+        tab = Tab(client, site)
+        await tab.load()
+        async with tab.ws() as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "session"
             reply = None
             for line in [*FULL, "confirm"]:
                 await ws.send_json({"type": "say", "text": line})
@@ -106,21 +158,23 @@ async def test_a_whole_complaint_over_the_websocket(site):
 
 async def test_choices_travel_as_buttons(site):
     async with browser() as client:
-        await client.get(site.url + "/")
-        async with client.ws_connect(site.url + "/ws") as ws:
+        tab = Tab(client, site)
+        await tab.load()
+        async with tab.ws() as ws:
+            await ws.receive_json(timeout=10)  # the new session
             await ws.send_json({"type": "say", "text": "1"})
             reply = await ws.receive_json(timeout=10)
-        html = await (await client.get(site.url + "/")).text()
+        html = await tab.load()
     assert reply["replies"][-1]["choices"] == ["Yes", "No"]
     assert '<button type="submit" name="text" value="Yes">Yes</button>' in html
 
 
 async def test_resident_text_is_escaped_on_the_page(site):
     async with browser() as client:
-        await client.get(site.url + "/")
-        for line in ["1", "no", INJECTION]:
-            await client.post(site.url + "/", data={"text": line})
-        html = await (await client.get(site.url + "/")).text()
+        tab = Tab(client, site)
+        await tab.load()
+        await tab.say("1", "no", INJECTION)
+        html = tab.html
     assert "<img" not in html and "<script>window" not in html
     assert "&lt;img src=x onerror=" in html
     assert INJECTION in texts(html)
@@ -129,14 +183,16 @@ async def test_resident_text_is_escaped_on_the_page(site):
 async def test_socket_needs_the_page_session_first(site):
     async with browser() as client:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await client.ws_connect(site.url + "/ws")
+            await client.ws_connect(site.url + "/ws", origin=site.url)
     assert refused.value.status == 403
 
 
 async def test_garbage_on_the_socket_gets_a_clear_error(site):
     async with browser() as client:
-        await client.get(site.url + "/")
-        async with client.ws_connect(site.url + "/ws") as ws:
+        tab = Tab(client, site)
+        await tab.load()
+        async with tab.ws() as ws:
+            await ws.receive_json(timeout=10)  # the new session
             await ws.send_str("{not json")
             assert (await ws.receive_json(timeout=10))["type"] == "error"
             await ws.send_json({"type": "launch-missiles"})
@@ -153,15 +209,15 @@ async def test_garbage_on_the_socket_gets_a_clear_error(site):
 async def test_conversation_resumes_after_a_restart_of_the_service(tmp_path):
     first = await Site(tmp_path / "caredesk.db").start()
     async with browser() as client:
-        await client.get(first.url + "/")
-        for line in FULL[:4]:
-            await client.post(first.url + "/", data={"text": line})
+        tab = Tab(client, first)
+        await tab.load()
+        await tab.say(*FULL[:4])
         await first.stop()
         second = Site(tmp_path / "caredesk.db")
         second.port, second.url = first.port, first.url
         await second.start()
         try:
-            async with client.ws_connect(second.url + "/ws") as ws:
+            async with tab.ws() as ws:
                 await ws.send_json({"type": "say", "text": FULL[4]})
                 reply = await ws.receive_json(timeout=10)
         finally:
@@ -171,10 +227,15 @@ async def test_conversation_resumes_after_a_restart_of_the_service(tmp_path):
 
 async def test_stay_restarts_the_idle_clock(site):
     async with browser() as client:
-        await client.get(site.url + "/")
+        tab = Tab(client, site)
+        await tab.load()
+        await tab.say("1")
         db = site.services.db
         db.execute("UPDATE conversations SET updated_at = '2000-01-01T00:00:00+00:00'")
-        async with client.ws_connect(site.url + "/ws") as ws:
+        async with tab.ws() as ws:
             await ws.send_json({"type": "stay"})
             assert (await ws.receive_json(timeout=10))["type"] == "stayed"
+        assert db.execute("SELECT updated_at FROM conversations").fetchone()[0] > "2026"
+        db.execute("UPDATE conversations SET updated_at = '2000-01-01T00:00:00+00:00'")
+        assert (await tab.post("/stay")).status == 303  # the form, without scripts
     assert db.execute("SELECT updated_at FROM conversations").fetchone()[0] > "2026"
