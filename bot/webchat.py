@@ -180,7 +180,9 @@ class WebChat:
         if not token or not hmac.compare_digest(given.encode(), form_token(token).encode()):
             self._expired(request)
         self._limit(request)
-        return token, {k: str(v) for k, v in form.items()}
+        # A quick answer's button and the (empty) message box both send `text`: the first
+        # one, the button's, in page order, is what the resident chose.
+        return token, {k: str(form.get(k, "")) for k in form}
 
     def _expired(self, request: web.Request) -> NoReturn:
         raise web.HTTPForbidden(
