@@ -125,7 +125,7 @@ class WebConfig:
     resume_minutes: int = 120
     #: At most this many messages a minute from one client address (beside the limit per
     #: conversation, which a new cookie would escape).
-    client_rate_per_minute: int = 60
+    client_rate_per_minute: int = 120
     #: The address (or network, CIDR) of the reverse proxy in front of caredesk. Only requests
     #: from it have X-Forwarded-For / X-Forwarded-Proto read; empty: the headers are ignored.
     trusted_proxy: str = ""

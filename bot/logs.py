@@ -96,5 +96,8 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in NOISY_LOGGERS:  # their INFO lines are request URLs, the token among them
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # Their INFO lines are every request URL (the token among them). At DEBUG the operator
+    # asked for everything: the lines come, with the token redacted by the filter.
+    quiet = logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

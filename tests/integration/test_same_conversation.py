@@ -75,7 +75,10 @@ async def run_web_channel(db_path: Path) -> None:
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as client:
             await client.get(f"http://127.0.0.1:{port}/")
-            async with client.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+            async with client.ws_connect(
+                f"http://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}"
+            ) as ws:
+                assert (await ws.receive_json(timeout=10))["type"] == "session"
                 for line in SCRIPT:
                     await ws.send_json({"type": "say", "text": line})
                     assert (await ws.receive_json(timeout=10))["type"] == "replies"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -272,7 +272,7 @@ async def test_the_conversation_starts_with_the_first_message(site):
         tab = Tab(client, site)
         await tab.load()
         await tab.say("1")
-    [(state,)] = site.services.db.execute("SELECT state FROM conversations").fetchall()
+    [(_state,)] = site.services.db.execute("SELECT state FROM conversations").fetchall()
     transcript = texts(tab.html)
     assert transcript[0].startswith("Hello") or "thank you for contacting" in transcript[0]
     assert "immediate danger" in transcript[-1]
@@ -561,8 +561,22 @@ async def test_secure_cookie_when_served_over_https_directly(tmp_path):
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
     )
