@@ -115,6 +115,7 @@ class TelegramChannel:
         self.app.add_handler(CommandHandler(["help", "cancel", "status"], self.on_command))
         self.app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, self.on_file))
         self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        self.app.add_error_handler(self._handler_failed)
 
     def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
         builder = (
@@ -153,6 +154,17 @@ class TelegramChannel:
                 allowed_updates=Update.ALL_TYPES,
                 error_callback=self._polling_failed,
             )
+
+    async def _handler_failed(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A reply that could not be sent because the Bot API went away is one line and a
+        degraded channel (the turn itself is committed; queued rows go out when it is back);
+        anything else is a bug and keeps its traceback."""
+        exc = context.error
+        if isinstance(exc, NetworkError):  # TimedOut included
+            self.on_error(f"Bot API: {type(exc).__name__}: {exc}"[:300])
+            log.warning("telegram: a reply could not be sent", extra={"error": str(exc)[:300]})
+            return
+        log.error("telegram: error while handling an update", exc_info=exc)
 
     def _polling_failed(self, exc: TelegramError) -> None:
         """PTB retries polling by itself; without this callback it logs a traceback each time."""

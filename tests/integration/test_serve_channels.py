@@ -202,6 +202,15 @@ async def test_an_unreachable_bot_api_degrades_telegram_only_and_it_recovers(tmp
         api.push_text(CHAT, "/start")
         await api.wait_sent(before + 1)
         assert "thank you for contacting" in api.sent[before]["text"]
+        # The Bot API goes away while the service runs, then comes back.
+        await api.stop()
+        await serve.wait_for(lambda: _degraded(serve, "telegram"), 30, "degraded mid-run")
+        await web_chat_answers(serve)
+        await api.start()  # the same port, the same state
+        await serve.wait_for(lambda: _state_is(serve, "telegram", "ok"), 60, "ok again")
+        before = len(api.sent)
+        api.push_text(CHAT, "1")
+        await api.wait_sent(before + 1)
     finally:
         assert await serve.stop() == 0
         await api.stop()
@@ -210,7 +219,7 @@ async def test_an_unreachable_bot_api_degrades_telegram_only_and_it_recovers(tmp
         r for r in serve.records() if r["logger"] == "bot.health" and r["channel"] == "telegram"
     ]
     states = [r["status"] for r in lines]
-    assert states == ["degraded", "ok"], lines  # one line per change, not one per retry
+    assert states == ["degraded", "ok", "degraded", "ok"], lines  # once per change, not retry
     assert TOKEN.split(":")[1] not in serve.text()
 
 
