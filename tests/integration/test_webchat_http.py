@@ -596,3 +596,28 @@ async def test_secure_cookie_when_served_over_https_directly(tmp_path):
             assert response.cookies[COOKIE]["secure"]
     finally:
         await site.stop()
+
+
+async def test_a_pause_is_shown_on_the_open_page_and_leaves_no_outbox_row(tmp_path):
+    from bot.config import parse_config
+
+    config = parse_config({"web": {"sweep_seconds": 1}})
+    site = await Site(tmp_path / "caredesk.db", config).start()
+    db = site.services.db
+    try:
+        async with browser() as client:
+            tab = Tab(client, site)
+            await tab.load()
+            async with tab.ws() as ws:
+                await ws.receive_json(timeout=10)  # the new session
+                await ws.send_json({"type": "say", "text": "1"})
+                await ws.receive_json(timeout=10)
+                db.execute("UPDATE conversations SET updated_at = '2000-01-01T00:00:00+00:00'")
+                notice = await ws.receive_json(timeout=10)  # the sweeper, within a second
+            html = await tab.load()
+        outbox = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    finally:
+        await site.stop()
+    assert "paused our conversation" in notice["replies"][0]["text"]
+    assert "paused our conversation" in texts(html)[-1]  # in the transcript for next time
+    assert outbox == 0
