@@ -171,6 +171,10 @@ async def keep_telegram_up(app: web.Application) -> None:
         except (TelegramError, OSError) as exc:
             health.set("telegram", DEGRADED, f"Bot API: {type(exc).__name__}: {exc}"[:300])
             await asyncio.sleep(backoff.next())
+        except Exception as exc:  # not the network: a bug, so keep its traceback
+            log.exception("telegram: could not start")
+            health.set("telegram", DEGRADED, f"{type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(backoff.next())
     health.set("telegram", OK)
     worker = OutboxWorker(
         services.db, TelegramSender(channel), services.clock, retry_base_seconds=5.0, max_attempts=8

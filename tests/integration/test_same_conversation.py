@@ -104,6 +104,9 @@ async def run_telegram_channel(db_path: Path, monkeypatch: pytest.MonkeyPatch) -
             before = len(api.sent)
             api.push_text(4242, line)
             await api.wait_sent(before + 1)
+        # A turn may answer in several messages, so the waits above can run ahead of the
+        # service: wait for the acknowledgement itself before stopping.
+        assert await api.wait_for(lambda: any("[CD-" in m["text"] for m in api.sent), 10)
     finally:
         await channel.stop()
         await api.stop()
