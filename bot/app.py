@@ -232,17 +232,20 @@ async def mail_workers(app: web.Application) -> AsyncIterator[None]:
     tasks: list[asyncio.Task[None]] = []
     if mail.smtp is not None:
         health.set("smtp", STARTING)
-        sender = SmtpSender(
-            mail, mail.smtp, on_state=lambda state, reason: health.set("smtp", state, reason)
-        )
+
+        def smtp_state(state: str, reason: str) -> None:
+            health.set("smtp", state, reason)
+
         worker = OutboxWorker(
             services.db,
-            sender,
+            SmtpSender(mail, mail.smtp, on_state=smtp_state),
             services.clock,
             retry_base_seconds=mail.smtp.retry_base_seconds,
             max_attempts=mail.smtp.max_attempts,
         )
-        tasks.append(asyncio.create_task(probe_smtp(sender, worker), name="smtp-probe"))
+        # The probe has a connection of its own: closing it never cuts the worker's.
+        probe = SmtpSender(mail, mail.smtp, on_state=smtp_state)
+        tasks.append(asyncio.create_task(probe_smtp(probe, worker), name="smtp-probe"))
         tasks.append(asyncio.create_task(worker.run(), name="smtp-outbox"))
     stop = threading.Event()
     thread: threading.Thread | None = None
