@@ -122,8 +122,9 @@ class ChatService:
         return str(ref) if ref else None
 
     def end(self, key: str) -> str | None:
-        """ "End and clear": an unfinished conversation and its transcript are forgotten
-        (nothing was sent); a filed one stays on record for staff. Returns the reference."""
+        """The resident's "End and clear": an unfinished conversation and its transcript
+        are forgotten (nothing was sent); a filed one stays on record for staff. Returns
+        the reference."""
         with write_transaction(self.db):
             ref = self.filed_ref(key)
             if ref is None:

@@ -273,8 +273,8 @@ class WebChat:
         raise web.HTTPSeeOther("/#latest")
 
     async def end_form(self, request: web.Request) -> web.Response:
-        """ "End and clear": the cookie goes, an unfinished conversation is forgotten, and the
-        page shows only the reference of what was filed."""
+        """The resident's "End and clear": the cookie goes, an unfinished conversation is
+        forgotten, and the page shows only the reference of what was filed."""
         token, _form = await self._check_form(request)
         ref = None
         if self._known(token):
