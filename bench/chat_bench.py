@@ -104,6 +104,7 @@ async def healthz(request):
 async def socket(request):
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
     await ws.prepare(request)
+    await ws.send_json({"type": "session", "csrf": ""})  # as caredesk does for a new session
     async for message in ws:
         if message.type == WSMsgType.TEXT:
             text = json.loads(message.data).get("text", "")
@@ -288,7 +289,11 @@ async def open_conversation(base: str, timeout: float) -> Conversation:
             await response.read()
             if response.status != 200:
                 raise ConversationError(f"GET / answered {response.status}")
-        ws = await session.ws_connect(base + "/ws", max_msg_size=1024 * 1024)
+        # Origin as a browser sends it (the service refuses sockets from other sites).
+        ws = await session.ws_connect(base + "/ws", max_msg_size=1024 * 1024, origin=base)
+        first = await ws.receive(timeout=timeout)  # caredesk: the session's new form token
+        if first.type != aiohttp.WSMsgType.TEXT or json.loads(first.data).get("type") != "session":
+            raise ConversationError(f"first frame was not the session: {first.data!r}")
     except BaseException:
         await session.close()
         raise
@@ -451,7 +456,12 @@ async def run_web(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     db = tmp / "caredesk.db"
     port = free_port()
     profile = ["-m", "cProfile", "-o", str(args.profile_server)] if args.profile_server else []
-    cmd = [sys.executable, *profile, "-m", "bot.cli", "--db", str(db), "serve", "--port"]
+    # Every simulated resident comes from 127.0.0.1: lift the per-client limit, which would
+    # otherwise (rightly) slow down one address sending this much.
+    config = tmp / "bench.toml"
+    config.write_text("[web]\nclient_rate_per_minute = 100000000\n")
+    cmd = [sys.executable, *profile, "-m", "bot.cli", "--config", str(config), "--db", str(db)]
+    cmd += ["serve", "--port"]
     caredesk = spawn("caredesk", [*cmd, str(port)], port, tmp)
     result = await web_server_run(caredesk, n, lambda texts: any(ACK in t for t in texts), args)
     store = open_store(db)

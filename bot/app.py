@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 from aiohttp import WSCloseCode, web
+from telegram.error import TelegramError
 
 from bot.chat import ChatService
 from bot.clock import Clock, SystemClock
@@ -20,9 +21,17 @@ from bot.config import Config, ImapConfig
 from bot.decide import Policy
 from bot.failpoints import failpoint
 from bot.flows.complaint import ComplaintFlow
+from bot.health import (
+    DEGRADED,
+    OK,
+    RETRY_FIRST_SECONDS,
+    STARTING,
+    Backoff,
+    Health,
+)
 from bot.intake import Intake
 from bot.mail_intake import MailIntake
-from bot.outbox_worker import OutboxWorker
+from bot.outbox_worker import DeliveryError, OutboxWorker
 from bot.replies import ReplyRenderer
 from bot.retention import run as run_retention_once
 from bot.telegram import TelegramChannel, TelegramSender
@@ -84,7 +93,7 @@ async def healthz(request: web.Request) -> web.Response:
     db = services.db
     return web.json_response(
         {
-            "status": "ok",
+            **request.app[HEALTH].report(),
             "schema": schema_version(db),
             "schema_expected": SCHEMA_VERSION,
             "cases": count_cases(db),
@@ -94,12 +103,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 WEBCHAT = web.AppKey("webchat", WebChat)
+HEALTH = web.AppKey("health", Health)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
 
 
 def build_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=256 * 1024)
     app[SERVICES] = services
+    app[HEALTH] = Health()
+    app[HEALTH].set("web", OK)
     app.router.add_get("/healthz", healthz)
     webchat = WebChat(services.chat, services.config)
     app[WEBCHAT] = webchat
@@ -114,7 +126,12 @@ def build_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(sweeper)
     telegram = services.config.telegram
     if telegram.token:
-        channel = TelegramChannel(services.chat, telegram, telegram.token)
+        channel = TelegramChannel(
+            services.chat,
+            telegram,
+            telegram.token,
+            on_error=lambda reason: app[HEALTH].set("telegram", DEGRADED, reason),
+        )
         app[TELEGRAM] = channel
         if telegram.mode == "webhook":
             app.router.add_post(telegram.webhook_path, channel.webhook)
@@ -166,19 +183,57 @@ def run_retention(services: Services) -> int:
 
 
 async def telegram_channel(app: web.Application) -> AsyncIterator[None]:
-    """Telegram: polling or webhook, plus a worker for replies queued while nobody chatted."""
-    services = app[SERVICES]
-    channel = app[TELEGRAM]
-    await channel.start()
-    worker = OutboxWorker(
-        services.db, TelegramSender(channel), services.clock, retry_base_seconds=5.0, max_attempts=8
-    )
-    task = asyncio.create_task(worker.run(), name="telegram-outbox")
+    """Telegram: polling or webhook, plus a worker for replies queued while nobody chatted.
+
+    An unreachable Bot API does not stop the service: the channel retries in the background
+    (with backoff) and /healthz says it is degraded until it is up."""
+    task = asyncio.create_task(keep_telegram_up(app), name="telegram")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await channel.stop()
+    await app[TELEGRAM].stop()
+
+
+async def keep_telegram_up(app: web.Application) -> None:
+    services = app[SERVICES]
+    channel = app[TELEGRAM]
+    health = app[HEALTH]
+    health.set("telegram", STARTING)
+    backoff = Backoff()
+    while True:
+        try:
+            await channel.start()
+            break
+        except (TelegramError, OSError) as exc:
+            health.set("telegram", DEGRADED, f"Bot API: {type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(backoff.next())
+        except Exception as exc:  # not the network: a bug, so keep its traceback
+            log.exception("telegram: could not start")
+            health.set("telegram", DEGRADED, f"{type(exc).__name__}: {exc}"[:300])
+            await asyncio.sleep(backoff.next())
+    health.set("telegram", OK)
+    worker = OutboxWorker(
+        services.db, TelegramSender(channel), services.clock, retry_base_seconds=5.0, max_attempts=8
+    )
+    await asyncio.gather(worker.run(), watch_telegram(channel, health))
+
+
+async def watch_telegram(channel: TelegramChannel, health: Health) -> None:
+    """After a polling error (reported by the channel), ask the Bot API until it answers."""
+    backoff = Backoff()
+    while True:
+        state = health.get("telegram")
+        if state is None or state.state != DEGRADED:
+            backoff.reset()
+            await asyncio.sleep(RETRY_FIRST_SECONDS)
+            continue
+        await asyncio.sleep(backoff.next())
+        try:
+            await channel.app.bot.get_me()
+        except (TelegramError, OSError):
+            continue
+        health.set("telegram", OK)
 
 
 async def sweeper(app: web.Application) -> AsyncIterator[None]:
@@ -190,7 +245,10 @@ async def sweeper(app: web.Application) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(services.config.web.sweep_seconds)
             try:
-                services.chat.expire_idle(CHAT_CHANNELS)
+                told: list[tuple[str, str]] = []
+                services.chat.expire_idle(CHAT_CHANNELS, told)
+                for key, notice in told:
+                    await webchat.tell(key, notice)
                 await webchat.push_pending()
             except Exception:
                 log.exception("sweeper error; carrying on")
@@ -205,33 +263,43 @@ async def sweeper(app: web.Application) -> AsyncIterator[None]:
 async def mail_workers(app: web.Application) -> AsyncIterator[None]:
     """The SMTP outbox worker and the IMAP intake thread, when configured."""
     services = app[SERVICES]
+    health = app[HEALTH]
     mail = services.config.mail
     worker: OutboxWorker | None = None
-    task: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = []
     if mail.smtp is not None:
+        health.set("smtp", STARTING)
+
+        def smtp_state(state: str, reason: str) -> None:
+            health.set("smtp", state, reason)
+
         worker = OutboxWorker(
             services.db,
-            SmtpSender(mail, mail.smtp),
+            SmtpSender(mail, mail.smtp, on_state=smtp_state),
             services.clock,
             retry_base_seconds=mail.smtp.retry_base_seconds,
             max_attempts=mail.smtp.max_attempts,
         )
-        task = asyncio.create_task(worker.run(), name="smtp-outbox")
+        # The probe has a connection of its own: closing it never cuts the worker's.
+        probe = SmtpSender(mail, mail.smtp, on_state=smtp_state)
+        tasks.append(asyncio.create_task(probe_smtp(probe, worker), name="smtp-probe"))
+        tasks.append(asyncio.create_task(worker.run(), name="smtp-outbox"))
     stop = threading.Event()
     thread: threading.Thread | None = None
     if mail.imap is not None:
+        health.set("imap", STARTING)
         loop = asyncio.get_running_loop()
         wake = (lambda: loop.call_soon_threadsafe(worker.wake.set)) if worker else (lambda: None)
         thread = threading.Thread(
             target=run_imap_intake,
-            args=(services, mail.imap, stop, wake),
+            args=(services, mail.imap, stop, wake, health),
             name="imap-intake",
             daemon=True,
         )
         thread.start()
     yield
     stop.set()
-    if task is not None:
+    for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -239,8 +307,27 @@ async def mail_workers(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(thread.join, 10)
 
 
+async def probe_smtp(sender: SmtpSender, worker: OutboxWorker) -> None:
+    """Connect once at start, and again with backoff until the server answers, so /healthz
+    tells an unreachable SMTP server before there is anything to send."""
+    backoff = Backoff()
+    while True:
+        try:
+            await sender.connect()
+        except DeliveryError:
+            await asyncio.sleep(backoff.next())
+            continue
+        await sender.close()
+        worker.wake.set()  # replies that waited for the server go now
+        return
+
+
 def run_imap_intake(
-    services: Services, cfg: ImapConfig, stop: threading.Event, wake: Callable[[], object]
+    services: Services,
+    cfg: ImapConfig,
+    stop: threading.Event,
+    wake: Callable[[], object],
+    health: Health | None = None,
 ) -> None:
     """The IMAP thread: its own SQLite connection, the shared (pure) policy and templates."""
     db = open_store(services.db_path)
@@ -265,6 +352,7 @@ def run_imap_intake(
         stop,
         services.config.mail.max_message_bytes,
         failpoint,
+        on_state=(lambda state, reason: health.set("imap", state, reason)) if health else None,
     )
     try:
         intake.run()

@@ -27,6 +27,7 @@ from bot.wording import human_day
 from storage.cases import cases_of_conversation, claim_update
 from storage.conversations import (
     chat_log,
+    delete_chat_log,
     delete_conversation,
     idle_conversations,
     load_conversation,
@@ -37,6 +38,9 @@ from storage.conversations import (
 from storage.db import write_transaction
 from storage.outbox import enqueue, mark_sent, pending_for
 
+#: Chat channels with an outbox worker of their own (the web page has none: it is shown
+#: what is queued when it is open or next opened).
+OUTBOX_CHANNELS = frozenset({"telegram"})
 ANYTHING_ELSE = "If there's anything else, just send a new message."
 STATUS = re.compile(r"^\s*/?status\b\s*(?P<ref>[A-Za-z]{1,10}-\d{4}-\d{1,6})?\s*$", re.I)
 STATUS_LABELS = {
@@ -89,15 +93,44 @@ class ChatService:
             self._log(key, None, turn.replies, now)
         return turn
 
-    def visit(self, channel: str, key: str) -> Turn:
-        """A page (re)load: greet a newcomer; otherwise only what is queued for them."""
+    def visit(self, channel: str, key: str, *, record: bool = True) -> Turn:
+        """A page (re)load: only what is queued for this conversation. A newcomer gets
+        nothing here (the page shows `greeting()`): a page load writes nothing, and the
+        conversation starts with the first message. `record`: also add it to the transcript."""
         if load_conversation(self.db, key) is None:
-            return self.open(channel, key)
+            return Turn([])
         pending = self._pending(channel, key)
-        if pending.replies:  # nothing queued (the usual case): no write transaction at all
+        if pending.replies and record:  # nothing queued (the usual case): no write at all
             with write_transaction(self.db):
                 self._log(key, None, pending.replies, self.clock.now())
         return pending
+
+    def greeting(self) -> list[Reply]:
+        """What a newcomer sees before saying anything; nothing is stored."""
+        _state, replies = self.flow.start(self.clock.now())
+        return replies
+
+    def exists(self, key: str) -> bool:
+        return load_conversation(self.db, key) is not None
+
+    def filed_ref(self, key: str) -> str | None:
+        """The reference of the case this conversation filed, if it filed one."""
+        state = load_conversation(self.db, key)
+        if state is None or state.get("status") != "filed":
+            return None
+        ref = state.get("ref")
+        return str(ref) if ref else None
+
+    def end(self, key: str) -> str | None:
+        """The resident's "End and clear": an unfinished conversation and its transcript
+        are forgotten (nothing was sent); a filed one stays on record for staff. Returns
+        the reference."""
+        with write_transaction(self.db):
+            ref = self.filed_ref(key)
+            if ref is None:
+                delete_conversation(self.db, key)
+                delete_chat_log(self.db, key)
+        return ref
 
     def handle(
         self,
@@ -107,9 +140,12 @@ class ChatService:
         *,
         update_key: str | None = None,
         attachments: Sequence[Attachment] = (),
+        start_if_new: bool = False,
     ) -> Turn:
         """One message from a resident. `update_key` identifies the channel's update: the
-        same key a second time does nothing. `attachments` are evidence (photos...)."""
+        same key a second time does nothing. `attachments` are evidence (photos...).
+        `start_if_new`: the resident already saw `greeting()` (the web page), so a first
+        message starts the conversation with that greeting and answers its question."""
         now = self.clock.now()
         if not self.limiter.allow(key, now):
             return Turn(
@@ -123,6 +159,10 @@ class ChatService:
         with write_transaction(self.db):
             if update_key is not None and not claim_update(self.db, channel, update_key, now):
                 return Turn([])
+            if start_if_new and load_conversation(self.db, key) is None:
+                state, greeting = self.flow.start(now)
+                save_conversation(self.db, key, channel, state, now)
+                self._log(key, None, greeting, now)
             turn = self._turn(channel, key, text, attachments, now)
             self._log(key, text, turn.replies, now)
         return turn
@@ -222,16 +262,30 @@ class ChatService:
             line += f" You will hear from us by {due}."
         return line
 
-    def expire_idle(self, channels: Sequence[str]) -> int:
+    def expire_idle(
+        self, channels: Sequence[str], told: list[tuple[str, str]] | None = None
+    ) -> int:
         """Pause conversations silent for longer than the idle time, telling the resident
-        how to carry on; their answers are kept. Returns how many were paused."""
+        how to carry on; their answers are kept. Returns how many were paused.
+
+        Only channels with an outbox worker (OUTBOX_CHANNELS) get the notice as an outbox
+        row; for the others (the web page) it goes into the transcript, shown on the next
+        visit, and into `told` as (key, notice) for the caller to show on an open page: a
+        row that no worker sends would stay pending for ever."""
         now = self.clock.now()
         paused = 0
         minutes = int(self.idle.total_seconds() // 60)
         for key, channel, state in idle_conversations(self.db, now - self.idle, channels):
+            notice = self.flow.paused_notice(minutes)
             with write_transaction(self.db):
                 state["status"] = "expired"
                 save_conversation(self.db, key, channel, state, now)
+                if channel not in OUTBOX_CHANNELS:
+                    log_chat(self.db, key, "city", notice, now)
+                    if told is not None:
+                        told.append((key, notice))
+                    paused += 1
+                    continue
                 enqueue(
                     self.db,
                     case_id=None,
@@ -239,7 +293,7 @@ class ChatService:
                     recipient=key,
                     reply_kind="chat-paused",
                     subject="Conversation paused",
-                    body=self.flow.paused_notice(minutes),
+                    body=notice,
                     key=f"paused:{key}:{now.isoformat()}",
                     now=now,
                 )

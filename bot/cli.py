@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bot.clock import SLA_DESCRIPTIONS, Clock, clock_from_env, due_for, parse_received
-from bot.config import Config, ConfigError, find_config_file, load_config
+from bot.config import Config, ConfigError, find_config_file, load_config, require_secrets
 from storage.db import StoreError
 
 DESCRIPTION = """\
@@ -128,8 +128,11 @@ def build_parser() -> Parser:
     serve = commands.add_parser(
         "serve",
         help="run the service: health endpoint and configured workers",
-        description="Run caredesk's HTTP service (health endpoint at /healthz; later the web "
-        "chat and staff pages) and the workers that are configured.",
+        description="Run caredesk's HTTP service (the web chat at /, health at /healthz; later "
+        "the staff pages) and the workers that are configured. A channel whose server cannot "
+        "be reached (Telegram's Bot API, IMAP, SMTP) is retried with backoff while the others "
+        "run; /healthz then says status 'degraded' and gives the reason per channel. Webhook "
+        "mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET.",
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
@@ -234,6 +237,8 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
     db_path = Path(args.db) if args.db else config.store_path
     if args.command == "sla":
         return cmd_sla(args, config)
+    if args.command in ("config", "serve"):
+        require_secrets(config)
     if args.command == "config":
         print(
             f"configuration OK ({config.source}); store: {db_path}; city: {config.city.name}, "
@@ -468,7 +473,10 @@ def cmd_serve(args: argparse.Namespace, services: Any) -> int:
     from bot.app import build_app
     from bot.logs import configure_logging
 
-    configure_logging(os.environ.get("CAREDESK_LOG_LEVEL", "INFO"))
+    config = services.config
+    secrets = [config.telegram.token, config.telegram.webhook_secret]
+    secrets += [server.password for server in (config.mail.imap, config.mail.smtp) if server]
+    configure_logging(os.environ.get("CAREDESK_LOG_LEVEL", "INFO"), secrets)
     app = build_app(services)
     base = f"http://{args.host}:{args.port}"
     print(

@@ -7,6 +7,7 @@ with its own. Loading validates everything up front and reports the first proble
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -119,6 +120,18 @@ class WebConfig:
     secure_cookie: bool = False
     #: How often idle conversations are looked for and queued notices pushed.
     sweep_seconds: int = 30
+    #: After a pause, how long a resident may come back to the same conversation. The session
+    #: cookie lives idle + resume minutes (a shared computer forgets it soon after).
+    resume_minutes: int = 120
+    #: At most this many messages a minute from one client address (beside the limit per
+    #: conversation, which a new cookie would escape).
+    client_rate_per_minute: int = 120
+    #: The address (or network, CIDR) of the reverse proxy in front of caredesk. Only requests
+    #: from it have X-Forwarded-For / X-Forwarded-Proto read; empty: the headers are ignored.
+    trusted_proxy: str = ""
+    #: Extra origins (scheme://host[:port]) allowed to open the chat socket and post forms,
+    #: besides the page's own.
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -380,6 +393,10 @@ def parse_config(
             "idle_warning_seconds": _positive_int,
             "secure_cookie": _bool,
             "sweep_seconds": _positive_int,
+            "resume_minutes": _positive_int,
+            "client_rate_per_minute": _positive_int,
+            "trusted_proxy": _network,
+            "allowed_origins": _origins,
         },
     )
     telegram = _section(
@@ -611,6 +628,43 @@ def _url(key: str, value: Any) -> str:
     if not text.startswith(("http://", "https://")):
         raise ConfigError(f"{key}: must be an http:// or https:// URL, got {text!r}")
     return text
+
+
+def _network(key: str, value: Any) -> str:
+    if value == "":
+        return ""
+    text = _str(key, value)
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"{key}: must be an IP address or network, like '127.0.0.1' or '10.0.0.0/8'"
+        ) from None
+    return text
+
+
+def _origins(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f'{key}: must be a list like ["https://chat.city.example"]')
+    out = []
+    for item in value:
+        text = _url(key, item).rstrip("/")
+        if text.count("/") != 2:
+            raise ConfigError(f"{key}: {text!r} must be an origin (scheme://host[:port]), no path")
+        out.append(text.lower())
+    return tuple(out)
+
+
+def require_secrets(config: Config) -> None:
+    """Secrets a configured feature cannot run without (checked by `serve` and `config check`).
+
+    A webhook without a secret token would accept forged updates from anyone who finds the URL.
+    """
+    if config.telegram.mode == "webhook" and not config.telegram.webhook_secret:
+        raise ConfigError(
+            "telegram.mode: webhook mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET set in the "
+            "environment (a random string; Telegram sends it back with every update)"
+        )
 
 
 def _positive_number(key: str, value: Any) -> float:

@@ -1,4 +1,8 @@
-"""A sliding-window rate limit per conversation, in memory (a restart forgets it: harmless)."""
+"""A sliding-window rate limit by key, in memory (a restart forgets it: harmless).
+
+Two are used: one per conversation (bot/chat.py), and one per client address in the web chat
+(bot/webchat.py), which a resident with a fresh cookie for every message cannot escape.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,14 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -68,6 +76,16 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return [p for p in parts if p]
 
 
+def secret_matches(given: str, secret: str) -> bool:
+    """Constant-time comparison on bytes: a header with non-ASCII characters is a mismatch,
+    not a TypeError (hmac.compare_digest refuses non-ASCII str). No secret: nothing matches."""
+    if not secret:
+        return False
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), secret.encode("utf-8", "surrogateescape")
+    )
+
+
 def keyboard(choices: tuple[str, ...]) -> ReplyKeyboardMarkup | ReplyKeyboardRemove:
     if not choices:
         return ReplyKeyboardRemove()
@@ -81,14 +99,23 @@ def keyboard(choices: tuple[str, ...]) -> ReplyKeyboardMarkup | ReplyKeyboardRem
 
 
 class TelegramChannel:
-    def __init__(self, chat: ChatService, cfg: TelegramConfig, token: str) -> None:
+    def __init__(
+        self,
+        chat: ChatService,
+        cfg: TelegramConfig,
+        token: str,
+        on_error: Callable[[str], object] = lambda reason: None,
+    ) -> None:
         self.chat = chat
         self.cfg = cfg
+        #: Told when long polling fails (the Bot API is gone); PTB then retries by itself.
+        self.on_error = on_error
         self.app: Application[Any, Any, Any, Any, Any, Any] = self._build(token)
         self.app.add_handler(CommandHandler("start", self.on_start))
         self.app.add_handler(CommandHandler(["help", "cancel", "status"], self.on_command))
         self.app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, self.on_file))
         self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        self.app.add_error_handler(self._handler_failed)
 
     def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
         builder = (
@@ -104,12 +131,15 @@ class TelegramChannel:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.app.initialize()
+        """Raises a TelegramError when the Bot API cannot be reached; calling it again
+        carries on from where it failed (the caller retries with backoff)."""
+        await self.app.initialize()  # asks getMe: fails here when the Bot API is unreachable
         try:
             await self.app.bot.set_my_commands([(name, text) for name, text in COMMANDS])
         except (NetworkError, BadRequest) as exc:  # a nicety; never a reason not to start
             log.warning("telegram: setMyCommands failed", extra={"error": str(exc)})
-        await self.app.start()
+        if not self.app.running:
+            await self.app.start()
         if self.cfg.mode == "webhook":
             await self.app.bot.set_webhook(
                 self.cfg.webhook_url,
@@ -122,7 +152,23 @@ class TelegramChannel:
                 poll_interval=0.0,
                 timeout=self.cfg.poll_timeout,
                 allowed_updates=Update.ALL_TYPES,
+                error_callback=self._polling_failed,
             )
+
+    async def _handler_failed(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A reply that could not be sent because the Bot API went away is one line and a
+        degraded channel (the turn itself is committed; queued rows go out when it is back);
+        anything else is a bug and keeps its traceback."""
+        exc = context.error
+        if isinstance(exc, NetworkError):  # TimedOut included
+            self.on_error(f"Bot API: {type(exc).__name__}: {exc}"[:300])
+            log.warning("telegram: a reply could not be sent", extra={"error": str(exc)[:300]})
+            return
+        log.error("telegram: error while handling an update", exc_info=exc)
+
+    def _polling_failed(self, exc: TelegramError) -> None:
+        """PTB retries polling by itself; without this callback it logs a traceback each time."""
+        self.on_error(f"Bot API: {type(exc).__name__}: {exc}"[:300])
 
     async def stop(self) -> None:
         if self.app.updater is not None and self.app.updater.running:
@@ -133,9 +179,11 @@ class TelegramChannel:
 
     async def webhook(self, request: web.Request) -> web.Response:
         """Updates posted by Telegram; the secret token header must match ours."""
-        secret = self.cfg.webhook_secret
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if secret and not hmac.compare_digest(given, secret):
+        if not self.app.running:  # still reaching the Bot API: Telegram will post again
+            raise web.HTTPServiceUnavailable()
+        if not secret_matches(
+            request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), self.cfg.webhook_secret
+        ):
             raise web.HTTPForbidden()
         try:
             data = await request.json()

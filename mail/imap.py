@@ -71,6 +71,7 @@ class ImapIntake:
         stop: threading.Event,
         max_message_bytes: int,
         failpoint: Callable[[str], None] = lambda name: None,
+        on_state: Callable[[str, str], object] | None = None,
     ) -> None:
         self.cfg = cfg
         self.handle = handle
@@ -79,6 +80,9 @@ class ImapIntake:
         self.max_bytes = max_message_bytes
         self.failpoint = failpoint
         self.connected = threading.Event()
+        #: Told "ok" once logged in and "degraded" (with the reason) when a session fails;
+        #: the caller logs changes of state. Without it, every failure is logged here.
+        self.on_state = on_state
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -91,15 +95,18 @@ class ImapIntake:
                 delay = 1.0
             except Exception as exc:  # network, server restart, auth: all retried
                 self.connected.clear()
-                log.warning(
-                    "imap session ended; reconnecting",
-                    extra={"error": f"{type(exc).__name__}: {exc}"[:200], "host": self.cfg.host},
-                )
+                reason = f"{self.cfg.host}:{self.cfg.port}: {type(exc).__name__}: {exc}"[:300]
+                if self.on_state is not None:
+                    self.on_state("degraded", reason)
+                else:
+                    log.warning("imap session ended; reconnecting", extra={"error": reason})
                 self.stop.wait(delay)
                 delay = min(delay * 2, 60.0)
 
     def session(self) -> None:
         client = connect(self.cfg)
+        if self.on_state is not None:
+            self.on_state("ok", "")
         try:
             self._ensure_processed_folder(client)
             can_idle = self.cfg.idle and client.has_capability("IDLE")

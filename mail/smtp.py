@@ -7,6 +7,7 @@ a timeout is `temporary` (retry later); a 5xx answer is `permanent` (stop, tell 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -49,10 +50,17 @@ class SmtpSender:
 
     channel = "email"
 
-    def __init__(self, mail: MailConfig, smtp: SmtpConfig) -> None:
+    def __init__(
+        self,
+        mail: MailConfig,
+        smtp: SmtpConfig,
+        on_state: Callable[[str, str], object] = lambda state, reason: None,
+    ) -> None:
         self.mail = mail
         self.cfg = smtp
         self._client: aiosmtplib.SMTP | None = None
+        #: Told "ok" when a connection succeeds and "degraded" (with the reason) when not.
+        self.on_state = on_state
 
     def _new_client(self) -> aiosmtplib.SMTP:
         return aiosmtplib.SMTP(
@@ -72,7 +80,10 @@ class SmtpSender:
         try:
             await client.connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
+            reason = f"cannot connect to {self.cfg.host}:{self.cfg.port}: {exc}"[:300]
+            self.on_state("degraded", reason)
             raise DeliveryError(f"cannot connect to SMTP: {exc}", permanent=False) from exc
+        self.on_state("ok", "")
         self._client = client
         return client
 

@@ -5,6 +5,9 @@
 
 (function () {
   const form = document.getElementById("chat-form");
+  if (!form) {
+    return; // the page shows only a reference: nothing to chat with
+  }
   const lines = document.getElementById("lines");
   const log = document.getElementById("log");
   const box = document.getElementById("message");
@@ -76,6 +79,11 @@
           last = reply.choices || [];
         }
         showChoices(last);
+      } else if (message.type === "session") {
+        // a new session was started for this page: its forms carry the new token
+        for (const field of document.querySelectorAll("input[name=csrf]")) {
+          field.value = message.csrf;
+        }
       } else if (message.type === "error") {
         add("city", message.text);
       }

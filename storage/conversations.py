@@ -41,6 +41,10 @@ def delete_conversation(db: sqlite_utils.Database, key: str) -> None:
     db.execute("DELETE FROM conversations WHERE key = ?", [key])
 
 
+def delete_chat_log(db: sqlite_utils.Database, key: str) -> None:
+    db.execute("DELETE FROM chat_log WHERE key = ?", [key])
+
+
 def idle_conversations(
     db: sqlite_utils.Database, before: datetime, channels: Sequence[str]
 ) -> list[tuple[str, str, dict[str, Any]]]:

@@ -294,6 +294,7 @@ class FakeBotApi:
         username: str = "caredesk_test_bot",
         first_name: str = "CareDesk Test",
         strict: bool = True,
+        port: int | None = None,
     ) -> None:
         self.token = token
         self.strict = strict
@@ -350,7 +351,7 @@ class FakeBotApi:
         self._changed = asyncio.Event()
         self._closing = False
         self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._port: int | None = port
 
         handlers: dict[str, Callable[[JSONDict], Awaitable[Any]]] = {
             "getMe": self._get_me,

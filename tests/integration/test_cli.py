@@ -112,6 +112,35 @@ def test_bad_arguments_give_one_clear_line(args, message):
     assert "Traceback" not in result.stderr
 
 
+WEBHOOK = '[telegram]\nmode = "webhook"\nwebhook_url = "https://city.example/telegram/webhook"\n'
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["config", "check"]])
+def test_webhook_mode_without_its_secret_refuses_to_start(tmp_path, store, command):
+    config = tmp_path / "caredesk.toml"
+    config.write_text(WEBHOOK)
+    result = run("--config", str(config), "--db", str(store), *command)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "CAREDESK_TELEGRAM_WEBHOOK_SECRET" in line and "webhook" in line
+    assert "Traceback" not in result.stderr
+    assert not store.exists()  # refused before anything was built
+
+
+def test_webhook_mode_with_its_secret_passes_the_check(tmp_path):
+    config = tmp_path / "caredesk.toml"
+    config.write_text(WEBHOOK)
+    env = {k: v for k, v in os.environ.items() if k != "CAREDESK_CONFIG"}
+    result = subprocess.run(
+        [*CAREDESK, "--config", str(config), "config", "check"],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(ROOT), "CAREDESK_TELEGRAM_WEBHOOK_SECRET": "s3cret"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize(
     ("kind", "received", "due"),
     [

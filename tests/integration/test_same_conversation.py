@@ -75,7 +75,10 @@ async def run_web_channel(db_path: Path) -> None:
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as client:
             await client.get(f"http://127.0.0.1:{port}/")
-            async with client.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+            async with client.ws_connect(
+                f"http://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}"
+            ) as ws:
+                assert (await ws.receive_json(timeout=10))["type"] == "session"
                 for line in SCRIPT:
                     await ws.send_json({"type": "say", "text": line})
                     assert (await ws.receive_json(timeout=10))["type"] == "replies"
@@ -101,6 +104,9 @@ async def run_telegram_channel(db_path: Path, monkeypatch: pytest.MonkeyPatch) -
             before = len(api.sent)
             api.push_text(4242, line)
             await api.wait_sent(before + 1)
+        # A turn may answer in several messages, so the waits above can run ahead of the
+        # service: wait for the acknowledgement itself before stopping.
+        assert await api.wait_for(lambda: any("[CD-" in m["text"] for m in api.sent), 10)
     finally:
         await channel.stop()
         await api.stop()

@@ -239,6 +239,7 @@ async def test_webhook_mode_checks_the_secret(api, tmp_path, monkeypatch):
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
+        assert await api.wait_for(lambda: api.webhook_url != "")  # set in the background
         assert api.webhook_url == "https://city.example/telegram/webhook"
         assert api.webhook_secret == "s3cret-token"
         update = {
@@ -258,6 +259,13 @@ async def test_webhook_mode_checks_the_secret(api, tmp_path, monkeypatch):
                 url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
             )
             assert bad.status == 403
+            for foreign in ("sécret-tökén", "s3cret-token\u00e9", "\u2603"):
+                # aiohttp's client would refuse non-ASCII; send the header's raw UTF-8 bytes
+                raw = foreign.encode().decode("latin-1")
+                odd = await client.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": raw}
+                )
+                assert odd.status == 403, foreign
             good = await client.post(
                 url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
             )

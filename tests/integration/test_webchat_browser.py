@@ -304,18 +304,27 @@ async def test_noscript_complaint_by_form_posts(noscript: Page, chat_server: Cha
     response = await page.goto(chat_server.url)
     assert response is not None and response.status == 200
     await expect(page.get_by_role("button", name="Complaint", exact=True)).to_be_visible()
-    ack = ""
-    for i, (answer, expected) in enumerate(SCRIPT):
+    for i, (answer, expected) in enumerate(SCRIPT[:-1]):
         if answer in CHOICE_ANSWERS:
             key = {"No": " ", "Me": "Enter"}.get(answer, "")
-            ack = await post_choice(page, answer, expected, key=key)
+            await post_choice(page, answer, expected, key=key)
         else:
-            ack = await post(page, answer, expected, key="Enter" if i == 2 else "")
+            await post(page, answer, expected, key="Enter" if i == 2 else "")
         assert page.url.startswith(chat_server.url)
+    you = [t for w, t in await transcript(page) if w == "you"]
+    assert you == [a for a, _ in SCRIPT[:-1]]
+    # Confirming files the case: the page shows the acknowledgement once, then the reference
+    # only (a shared computer: whoever opens the page next must not see the conversation).
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Confirm", exact=True).click()
+    ack = "\n".join(await city_texts(page))
     ref = filed_ref(ack)
     assert_case_filed(chat_server, ref)
-    you = [t for w, t in await transcript(page) if w == "you"]
-    assert you == [a for a, _ in SCRIPT]
+    assert [w for w, _ in await transcript(page)] == ["city"]
+    await page.reload()
+    await expect(page.get_by_text(ref)).to_be_visible()
+    assert await transcript(page) == []
+    assert CONTACT.split()[0] not in await page.content()
 
 
 async def test_noscript_instructions_match_what_the_keys_do(
@@ -604,3 +613,64 @@ async def test_strict_csp_and_nothing_from_third_parties(
     assert blocked == [], f"the page breaks its own CSP: {blocked}"
     assert errors == [], f"script errors: {errors}"
     assert time.perf_counter() - started < 10
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Shared computers: "End and clear", and the page after filing
+# --------------------------------------------------------------------------------------------
+
+
+async def test_end_and_clear_by_keyboard_leaves_nothing_to_see(
+    page: Page, chat_server: ChatServer
+) -> None:
+    await open_chat(page, chat_server)
+    await choose(page, "Complaint", SCRIPT[0][1])
+    await choose(page, "No", SCRIPT[1][1])
+    await say(page, DESCRIPTION, SCRIPT[2][1])
+    end = page.get_by_role("button", name="End and clear", exact=True)
+    await expect(end).to_be_visible()
+    await tab_to(page, "e.id === 'end'")
+    assert indicator_visible(await focus_indicator(end)), "no visible focus on End and clear"
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Your conversation has ended")).to_be_visible()
+    assert DESCRIPTION not in await page.content()
+    assert [w for w, _ in await transcript(page)] == ["city", "city"]  # a fresh greeting
+    violations = await axe_violations(page)
+    assert not violations, describe_violations("after End and clear", violations)
+    db = chat_server.services.db
+    assert db.execute("SELECT count(*) FROM conversations").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM chat_log").fetchone()[0] == 0
+    await page.go_back()  # the previous page is not kept (Cache-Control: no-store)
+    assert DESCRIPTION not in await page.content()
+
+
+async def test_after_filing_a_reload_shows_only_the_reference(
+    page: Page, chat_server: ChatServer
+) -> None:
+    await open_chat(page, chat_server)
+    ack = ""
+    for answer, expected in SCRIPT:
+        if answer in CHOICE_ANSWERS:
+            ack = await choose(page, answer, expected)
+        else:
+            ack = await say(page, answer, expected)
+    ref = filed_ref(ack)
+    await page.reload()
+    heading = page.get_by_role("heading", name="Your message has been sent to the City")
+    await expect(heading).to_be_visible()
+    content = await page.content()
+    assert ref in content
+    for private in ("Jane Doe", "jane@example.com", DESCRIPTION):
+        assert private not in content, private
+    assert await page.locator(BOX).count() == 0
+    violations = await axe_violations(page)
+    assert not violations, describe_violations("page after filing", violations)
+    start = page.get_by_role("button", name="Start a new conversation", exact=True)
+    await tab_to(page, "e.id === 'end'")
+    assert indicator_visible(await focus_indicator(start))
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    await expect(page.get_by_text(f"Your reference is {ref}")).to_be_visible()
+    await expect(page.locator(BOX)).to_be_visible()
+    assert_case_filed(chat_server, ref)

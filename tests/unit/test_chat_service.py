@@ -235,13 +235,28 @@ def test_evidence_is_recorded_on_the_case(services):
 
 def test_idle_conversations_are_paused_with_a_notice_and_resume(services):
     s = services()
-    converse(s.chat, FULL[:4], key="web:idle")
-    assert s.chat.expire_idle(["web"]) == 0
+    converse(s.chat, FULL[:4], key="telegram:idle")
+    assert s.chat.expire_idle(["telegram"]) == 0
     s.clock.advance(timedelta(minutes=31))
-    assert s.chat.expire_idle(["web"]) == 1
-    notice = s.chat._pending("web", "web:idle")
+    assert s.chat.expire_idle(["telegram"]) == 1
+    notice = s.chat._pending("telegram", "telegram:idle")  # the Telegram worker sends it
     assert "paused our conversation" in text_of(notice) and "'resume'" in text_of(notice)
-    assert s.chat.expire_idle(["web"]) == 0  # once
+    assert s.chat.expire_idle(["telegram"]) == 0  # once
+    back = text_of(s.chat.handle("telegram", "telegram:idle", "resume"))
+    assert "Who was involved" in back
+
+
+def test_a_paused_web_chat_leaves_no_outbox_row_that_no_worker_sends(services):
+    s = services()
+    converse(s.chat, FULL[:4], key="web:idle")
+    s.clock.advance(timedelta(minutes=31))
+    told: list[tuple[str, str]] = []
+    assert s.chat.expire_idle(["web"], told) == 1
+    [(key, notice)] = told  # for the open page, if there is one
+    assert key == "web:idle" and "paused our conversation" in notice
+    pending = s.db.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+    assert pending == 0
+    assert s.chat.transcript("web:idle")[-1][1] == notice  # shown on the next visit
     back = text_of(s.chat.handle("web", "web:idle", "resume"))
     assert "Who was involved" in back
 
@@ -286,3 +301,28 @@ def test_acknowledgement_keeps_words_that_could_not_be_read(services):
     assert _ack_when_line(turn).endswith('in your words: "the day of the storm"')
     case = get_case(s.db, turn.ref)
     assert (case["when_precision"], case["occurred_at"]) == ("unknown", None)
+
+
+def test_a_page_load_writes_nothing_and_the_first_message_starts(services):
+    s = services()
+    changes = s.db.conn.total_changes
+    assert s.chat.visit("web", "web:new").replies == []
+    assert "What is your message about?" in s.chat.greeting()[-1].text
+    assert not s.chat.exists("web:new")
+    assert s.db.conn.total_changes == changes  # no row, no write
+    turn = s.chat.handle("web", "web:new", "1", start_if_new=True)
+    assert "immediate danger" in text_of(turn)
+    assert "thank you for contacting" not in text_of(turn)  # the page showed the greeting
+    lines = s.chat.transcript("web:new")
+    assert [who for who, _t, _c in lines][:3] == ["city", "city", "resident"]
+
+
+def test_end_and_clear_forgets_an_unfinished_chat_but_keeps_a_filed_one(services):
+    s = services()
+    converse(s.chat, FULL[:4], key="web:a")
+    assert s.chat.end("web:a") is None
+    assert not s.chat.exists("web:a") and s.chat.transcript("web:a") == []
+    converse(s.chat, [*FULL, "confirm"], key="web:b")
+    assert s.chat.filed_ref("web:b") == "CD-2026-000001"
+    assert s.chat.end("web:b") == "CD-2026-000001"
+    assert count_cases(s.db) == 1

@@ -27,6 +27,7 @@ from bot.config import (
     ConfigError,
     DialogueConfig,
     RulesConfig,
+    WebConfig,
     find_config_file,
     load_config,
     parse_config,
@@ -198,6 +199,7 @@ def test_shipped_example_configuration_loads_and_matches_the_defaults() -> None:
     assert dict(config.review) == dict(DEFAULT_REVIEW)
     assert config.store_path == EXAMPLE.parent / "caredesk.db"
     assert config.reference_prefix == "CD"
+    assert config.web == WebConfig()
 
 
 def test_loading_is_deterministic(tmp_path: Path) -> None:
@@ -223,6 +225,18 @@ def test_empty_holiday_subdiv_means_national_holidays_only(
 # Bad configurations: one ConfigError naming the dotted key and the problem
 
 BAD = [
+    pytest.param(
+        '[web]\ntrusted_proxy = "the proxy"', "web.trusted_proxy", "IP address", id="proxy"
+    ),
+    pytest.param(
+        '[web]\nallowed_origins = ["https://a.example/chat"]',
+        "web.allowed_origins",
+        "no path",
+        id="origin-with-path",
+    ),
+    pytest.param(
+        "[web]\nclient_rate_per_minute = 0", "web.client_rate_per_minute", "at least 1", id="rate"
+    ),
     pytest.param('colour = "blue"', "colour", "unknown key", id="unknown-top-level-key"),
     pytest.param(
         '[city]\ntmezone = "America/Toronto"', "city.tmezone", "unknown key", id="city-typo"
