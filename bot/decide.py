@@ -46,31 +46,63 @@ class Policy:
         return due_for(sla_kind, received, self.calendar, self.config.sla)
 
 
-def classify(sub: Submission, rules: Rules) -> tuple[Kind, list[RuleHit], str | None]:
-    """The kind of case, the rules that decided it, and the out-of-scope category if any."""
+@dataclass(frozen=True)
+class Classified:
+    """The kind of case, the rules that decided it, the out-of-scope category if any, and the
+    flags for staff (a phrase that contradicts what the resident answered)."""
+
+    kind: Kind
+    hits: list[RuleHit]
+    category: str | None = None
+    flags: tuple[RuleHit, ...] = ()
+
+
+def classify(sub: Submission, rules: Rules) -> Classified:
+    """The resident's explicit answers win; phrases decide only what was not asked, and a
+    phrase that contradicts an answer becomes a flag, never a silent reclassification."""
     hits: list[RuleHit] = []
-    safety = rules.safety.check(sub.text)
-    if sub.safety or safety:
-        hits.append(
-            safety or RuleHit("resident-safety", "the resident said someone is in immediate danger")
+    flags: list[RuleHit] = []
+    safety = rules.safety.scan(sub.text)
+    hits += safety.ignored
+    if sub.safety is True:
+        hits.insert(
+            0, RuleHit("resident-safety", "the resident said someone is in immediate danger")
         )
-        return Kind.HAZARD, hits, None
+        return Classified(Kind.HAZARD, hits)
+    if safety.hit and sub.safety is None:
+        hits.insert(0, safety.hit)
+        return Classified(Kind.HAZARD, hits)
+    if safety.hit:
+        flags.append(
+            RuleHit(
+                "safety-phrase-vs-answer",
+                "the resident's answers say no one is in immediate danger, but the text "
+                f"{safety.hit.reason}; kept as the resident said, for staff to check",
+            )
+        )
     if sub.scope_hint:
         hits.append(
             RuleHit("resident-confirmed-scope", f"the resident confirmed it is {sub.scope_hint!r}")
         )
-        return Kind.OUT_OF_SCOPE, hits, sub.scope_hint
-    if sub.scope_hint is None:
-        scope = rules.out_of_scope(sub.text)
-        if scope:
-            hits.append(scope[1])
-            return Kind.OUT_OF_SCOPE, hits, scope[0]
+        return Classified(Kind.OUT_OF_SCOPE, hits + flags, sub.scope_hint, tuple(flags))
+    scope = rules.out_of_scope(sub.text)
+    if scope and sub.scope_hint is None:
+        hits.append(scope[1])
+        return Classified(Kind.OUT_OF_SCOPE, hits + flags, scope[0], tuple(flags))
+    if scope:
+        flags.append(
+            RuleHit(
+                "scope-phrase-vs-answer",
+                f"the text may be out of scope ({scope[1].reason}), but the conversation "
+                "carried on as a complaint process matter; kept as is: please check",
+            )
+        )
     if sub.kind_hint is not None:
         hits.append(RuleHit("resident-choice", f"the resident chose {sub.kind_hint.value!r}"))
-        return sub.kind_hint, hits, None
+        return Classified(sub.kind_hint, hits + flags, None, tuple(flags))
     kind, hit = rules.classify(sub.text)
     hits.append(hit)
-    return kind, hits, None
+    return Classified(kind, hits + flags, None, tuple(flags))
 
 
 def missing_items(sub: Submission, kind: Kind) -> tuple[str, ...]:
@@ -99,7 +131,13 @@ def is_anonymous(sub: Submission) -> bool:
 
 def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
     """Classify, check the policy gates, set the clocks and plan the replies."""
-    kind, hits, category = classify(sub, policy.rules)
+    classified = classify(sub, policy.rules)
+    kind, hits, category, flags = (
+        classified.kind,
+        classified.hits,
+        classified.category,
+        classified.flags,
+    )
     sensitive_hit = policy.rules.sensitive.check(sub.text)
     if sensitive_hit:
         hits.append(sensitive_hit)
@@ -131,6 +169,7 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
             tuple(hits),
             sensitive_hit is not None,
             category,
+            flags,
         )
 
     if kind is Kind.OUT_OF_SCOPE:
@@ -144,6 +183,7 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
             tuple(hits),
             sensitive_hit is not None,
             category,
+            flags,
         )
 
     missing = missing_items(sub, kind)
@@ -157,6 +197,7 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
             tuple(replies),
             tuple(hits),
             sensitive_hit is not None,
+            flags=flags,
         )
 
     if kind is Kind.HAZARD:
@@ -178,4 +219,5 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
         tuple(replies),
         tuple(hits),
         sensitive_hit is not None,
+        flags=flags,
     )

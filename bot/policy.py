@@ -14,33 +14,176 @@ from dataclasses import dataclass
 from bot.config import RulesConfig
 from bot.model import ITEMS, Kind, RuleHit
 
+#: Phrase rules read at most this much of a text: linear time, and a bound on it.
+MAX_SCAN_CHARS = 100_000
+
+#: Words (and word pairs) that negate a phrase that follows them in the same clause.
+NEGATORS: tuple[str, ...] = (
+    "no",
+    "not",
+    "never",
+    "nobody",
+    "no one",
+    "noone",
+    "none",
+    "nothing",
+    "without",
+    "neither",
+    "nor",
+    "isn't",
+    "aren't",
+    "wasn't",
+    "weren't",
+    "don't",
+    "doesn't",
+    "didn't",
+    "can't",
+    "cannot",
+    "won't",
+    "hasn't",
+    "haven't",
+    "hadn't",
+    "isnt",
+    "arent",
+    "wasnt",
+    "dont",
+    "doesnt",
+    "didnt",
+)
+#: Words that start a new clause: a negator before them does not reach past them.
+CLAUSE_WORDS = frozenset({"but", "and", "however", "although", "though", "yet", "except", "while"})
+#: Punctuation that ends a clause.
+CLAUSE_MARKS = frozenset(".,;:!?()[]\n")
+
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[.,;:!?()\[\]\n]")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words and clause punctuation, in one linear pass over a bounded text."""
+    text = text[:MAX_SCAN_CHARS].lower().replace("\u2019", "'")
+    return _TOKEN.findall(text)
+
+
+def _phrase_tokens(phrase: str) -> tuple[str, ...]:
+    return tuple(t for t in tokens(phrase) if t not in CLAUSE_MARKS)
+
+
+class _Matcher:
+    """Finds phrases (as token sequences) in a token list: a dict from first word to the
+    phrases that start with it, longest first, so the cost is linear in the text."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        index: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in phrases:
+            words = _phrase_tokens(phrase)
+            if words:
+                index.setdefault(words[0], []).append(words)
+        self.index = {k: sorted(set(v), key=len, reverse=True) for k, v in index.items()}
+
+    def at(self, words: list[str], i: int) -> tuple[str, ...] | None:
+        for phrase in self.index.get(words[i], ()):
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                return phrase
+        return None
+
+    def spans(self, words: list[str]) -> list[tuple[int, int, tuple[str, ...]]]:
+        """Every occurrence (start, end, phrase), overlapping ones included."""
+        out = []
+        for i in range(len(words)):
+            phrase = self.at(words, i)
+            if phrase:
+                out.append((i, i + len(phrase), phrase))
+        return out
+
+
+@dataclass(frozen=True)
+class PhraseScan:
+    """What a phrase rule made of a text: the hit, and the phrases it ignored and why."""
+
+    hit: RuleHit | None
+    ignored: tuple[RuleHit, ...] = ()
+
 
 @dataclass(frozen=True)
 class PhraseRule:
-    """Fires when any phrase occurs as whole words (case-insensitive)."""
+    """Fires when any phrase occurs as whole words (case-insensitive), unless the phrase is
+    negated (a negator up to `negation_window` words before it, in the same clause) or is part
+    of a longer phrase in `not_events` that names a thing rather than an event ("fire
+    hydrant"). Both are data, so a city can read and extend them."""
 
     name: str
     description: str
     phrases: tuple[str, ...]
+    not_events: tuple[str, ...] = ()
+    negation: bool = False
+    negation_window: int = 3
 
     def __post_init__(self) -> None:
-        alternatives = "|".join(
-            r"\s+".join(re.escape(word) for word in phrase.split())
-            for phrase in sorted(self.phrases, key=len, reverse=True)
-        )
-        object.__setattr__(self, "_pattern", re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE))
+        object.__setattr__(self, "_phrases", _Matcher(self.phrases))
+        object.__setattr__(self, "_things", _Matcher(self.not_events))
+        object.__setattr__(self, "_negators", _Matcher(NEGATORS))
 
     def check(self, text: str) -> RuleHit | None:
-        match = self._pattern.search(text)  # type: ignore[attr-defined]
-        if match is None:
-            return None
-        found = " ".join(match.group(0).lower().split())
-        return RuleHit(self.name, f"{self.description}: the phrase '{found}'")
+        return self.scan(text).hit
+
+    def scan(self, text: str) -> PhraseScan:
+        words = tokens(text)
+        phrases: _Matcher = self._phrases  # type: ignore[attr-defined]
+        things = self._things.spans(words)  # type: ignore[attr-defined]
+        ignored: list[RuleHit] = []
+        i = 0
+        while i < len(words):
+            phrase = phrases.at(words, i)
+            if phrase is None:
+                i += 1
+                continue
+            end = i + len(phrase)
+            found = " ".join(phrase)
+            thing = next((t for s, e, t in things if s <= i and end <= e and t != phrase), None)
+            negator = self._negator(words, i) if self.negation else None
+            if thing is not None:
+                why = f"'{' '.join(thing)}' names a thing, not an event"
+            elif negator is not None:
+                why = f"negated by '{negator}'"
+            else:
+                return PhraseScan(
+                    RuleHit(self.name, f"{self.description}: the phrase '{found}'"),
+                    tuple(ignored),
+                )
+            ignored.append(
+                RuleHit(f"{self.name}-ignored", f"the phrase '{found}' was ignored: {why}")
+            )
+            i = end
+        return PhraseScan(None, tuple(ignored))
+
+    def _negator(self, words: list[str], start: int) -> str | None:
+        """The negator governing the phrase at `start`, if any: the nearest one within the
+        window, with no clause boundary between it and the phrase."""
+        negators: _Matcher = self._negators  # type: ignore[attr-defined]
+        lo = max(0, start - self.negation_window - 2)
+        found = None
+        for j in range(lo, start):
+            if words[j] in CLAUSE_MARKS or words[j] in CLAUSE_WORDS:
+                found = None
+                continue
+            negator = negators.at(words, j)
+            if (
+                negator
+                and j + len(negator) <= start
+                and start - (j + len(negator)) <= (self.negation_window)
+            ):
+                found = " ".join(negator)
+        return found
 
 
 SAFETY = (
     "gas leak",
+    "gas smell",
     "smell gas",
+    "smells like gas",
+    "smell like gas",
+    "smelled gas",
+    "smelling gas",
     "smell of gas",
     "smells of gas",
     "downed wire",
@@ -50,6 +193,12 @@ SAFETY = (
     "power line down",
     "power lines down",
     "live wire",
+    "live wires",
+    "sparking wire",
+    "sparking wires",
+    "wire sparking",
+    "sparking",
+    "exposed wire",
     "exposed wires",
     "sinkhole",
     "fire",
@@ -58,6 +207,11 @@ SAFETY = (
     "flooding",
     "flooded",
     "flood",
+    "water pouring",
+    "water gushing",
+    "water main break",
+    "watermain break",
+    "burst water main",
     "collapsed",
     "collapse",
     "open manhole",
@@ -74,6 +228,73 @@ SAFETY = (
     "falling tree",
     "tree fell",
     "tree down",
+    "tree fallen",
+    "fallen tree",
+)
+#: Longer phrases in which a safety word names a thing, not an event happening now:
+#: a safety phrase inside one of these is ignored (the reason says so).
+SAFETY_NOT_EVENTS = (
+    "fire hydrant",
+    "fire hydrants",
+    "fire route",
+    "fire routes",
+    "fire lane",
+    "fire lanes",
+    "fire hall",
+    "fire halls",
+    "fire station",
+    "fire stations",
+    "fire department",
+    "fire services",
+    "fire service",
+    "fire chief",
+    "fire marshal",
+    "fire inspector",
+    "fire inspection",
+    "fire code",
+    "fire safety",
+    "fire truck",
+    "fire trucks",
+    "fire engine",
+    "fire pit",
+    "fire pits",
+    "fire permit",
+    "fire ban",
+    "fire drill",
+    "fire extinguisher",
+    "fire escape",
+    "fire alarm test",
+    "fire him",
+    "fire her",
+    "fire them",
+    "to fire",
+    "should fire",
+    "please fire",
+    "flood rebate",
+    "flood rebates",
+    "flood rebate program",
+    "flooding rebate",
+    "flood program",
+    "flood plain",
+    "flood plains",
+    "flood zone",
+    "flood map",
+    "flood insurance",
+    "flood prevention",
+    "flood protection",
+    "flood mitigation",
+    "flood subsidy",
+    "flood grant",
+    "flood risk",
+    "smoke detector",
+    "smoke detectors",
+    "smoke alarm",
+    "smoke alarms",
+    "smoke test",
+    "smoke testing",
+    "smoke free",
+    "smoke shop",
+    "in danger of losing",
 )
 ABUSE = (
     "fuck",
@@ -283,8 +504,18 @@ REQUIRED: Mapping[Kind, tuple[str, ...]] = {
 }
 
 
-def _rule(name: str, description: str, builtin: Iterable[str], extra: Iterable[str]) -> PhraseRule:
-    return PhraseRule(name, description, tuple(dict.fromkeys([*builtin, *extra])))
+def _rule(
+    name: str,
+    description: str,
+    builtin: Iterable[str],
+    extra: Iterable[str],
+    *,
+    not_events: tuple[str, ...] = (),
+    negation: bool = True,
+) -> PhraseRule:
+    return PhraseRule(
+        name, description, tuple(dict.fromkeys([*builtin, *extra])), not_events, negation
+    )
 
 
 @dataclass(frozen=True)
@@ -302,9 +533,14 @@ class Rules:
         cfg = cfg or RulesConfig()
         return cls(
             safety=_rule(
-                "safety-threat", "mentions an immediate safety threat", SAFETY, cfg.safety
+                "safety-threat",
+                "mentions an immediate safety threat",
+                SAFETY,
+                cfg.safety,
+                not_events=SAFETY_NOT_EVENTS,
             ),
-            abuse=_rule("abusive-language", "abusive language", ABUSE, cfg.abuse),
+            # "not an idiot" is still the word: abuse and sensitive mentions are not negated.
+            abuse=_rule("abusive-language", "abusive language", ABUSE, cfg.abuse, negation=False),
             scope=(
                 (
                     "council",
@@ -348,6 +584,7 @@ class Rules:
                 "involves Council, the CAO or the Ombudsman",
                 SENSITIVE,
                 cfg.sensitive,
+                negation=False,
             ),
             kinds=(
                 (
