@@ -24,7 +24,7 @@ from bot.intake import Intake
 from bot.model import KIND_LABELS, Attachment, Kind, Reply
 from bot.ratelimit import RateLimiter
 from bot.wording import human_day
-from storage.cases import cases_of_conversation, claim_update
+from storage.cases import add_event, cases_of_conversation, claim_update, insert_message
 from storage.conversations import (
     chat_log,
     delete_conversation,
@@ -37,7 +37,10 @@ from storage.conversations import (
 from storage.db import write_transaction
 from storage.outbox import enqueue, mark_sent, pending_for
 
-ANYTHING_ELSE = "If there's anything else, just send a new message."
+ANYTHING_ELSE = (
+    "If you'd like to add anything to it, just send it here and I'll add it to your case. "
+    "To start a new complaint, type 'new'."
+)
 STATUS = re.compile(r"^\s*/?status\b\s*(?P<ref>[A-Za-z]{1,10}-\d{4}-\d{1,6})?\s*$", re.I)
 STATUS_LABELS = {
     "open": "open: the department responsible is working on it",
@@ -147,6 +150,9 @@ class ChatService:
                 return Turn(replies)
         new_state, answer = self.flow.step(state, text, now)
         replies += answer
+        added = new_state.pop("addendum", None)
+        if added is not None:
+            self._add_to_case(new_state, channel, added, now)
         if new_state.get("status") != "confirmed":
             save_conversation(self.db, key, channel, new_state, now)
             return Turn(replies)
@@ -154,6 +160,7 @@ class ChatService:
         filed = self.intake.file(sub, now)
         new_state["status"] = "filed"
         new_state["ref"] = filed.ref
+        new_state["case_id"] = filed.case_id
         save_conversation(self.db, key, channel, new_state, now, case_id=filed.case_id)
         pending = self._pending(channel, key)
         notices = [Reply(n) for n in filed.notices]
@@ -162,6 +169,14 @@ class ChatService:
             pending.outbox_ids,
             filed.ref,
         )
+
+    def _add_to_case(self, state: State, channel: str, text: str, now: datetime) -> None:
+        """A message after filing, on the case just filed: staff see it on its timeline."""
+        case_id = int(state["case_id"])
+        message_id = insert_message(
+            self.db, case_id=case_id, direction="in", channel=channel, body=text, now=now
+        )
+        add_event(self.db, case_id, "resident-message", channel, now, {"message": message_id})
 
     def _log(self, key: str, said: str | None, replies: Sequence[Reply], now: datetime) -> None:
         if said:

@@ -129,6 +129,12 @@ def is_anonymous(sub: Submission) -> bool:
     return not (sub.channel == "email" and sub.person.reachable)
 
 
+def declines(kind: Kind, sub: Submission) -> bool:
+    """Policy 02.01 for a classified submission: the one test that both decide() and the
+    dialogue's summary ("recorded but not investigated") use."""
+    return kind in (Kind.COMPLAINT, Kind.OUT_OF_SCOPE) and is_anonymous(sub)
+
+
 def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
     """Classify, check the policy gates, set the clocks and plan the replies."""
     classified = classify(sub, policy.rules)
@@ -151,7 +157,7 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
         review = policy.config.needs_review(reply_kind) or sensitive_hit is not None
         replies.append(PlannedReply(reply_kind, review, why))
 
-    if kind in (Kind.COMPLAINT, Kind.OUT_OF_SCOPE) and is_anonymous(sub):
+    if declines(kind, sub):
         hits.append(
             RuleHit(
                 "anonymous-allegation",

@@ -156,6 +156,14 @@ class PhraseRule:
             i = end
         return PhraseScan(None, tuple(ignored))
 
+    def words_outside(self, words: list[str]) -> list[str]:
+        """The words no phrase of this rule covers ("the fucking driver" -> the, driver)."""
+        phrases: _Matcher = self._phrases  # type: ignore[attr-defined]
+        covered: set[int] = set()
+        for start, end, _phrase in phrases.spans(words):
+            covered.update(range(start, end))
+        return [w for i, w in enumerate(words) if i not in covered]
+
     def _negator(self, words: list[str], start: int) -> str | None:
         """The negator governing the phrase at `start`, if any: the nearest one within the
         window, with no clause boundary between it and the phrase."""
