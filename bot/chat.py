@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import Clock
+from bot.flows.after_filing import added_files, in_window
 from bot.flows.base import State
 from bot.flows.complaint import ComplaintFlow, submission_from_state
 from bot.intake import Intake
@@ -143,6 +144,16 @@ class ChatService:
             return Turn([Reply(self.status(key, asked.group("ref")))])
         state = load_conversation(self.db, key)
         replies: list[Reply] = []
+        hours = self.flow.config.dialogue.add_to_case_hours
+        if attachments and state is not None and in_window(state, now, hours):
+            # Evidence sent soon after filing belongs to the case just filed.
+            add_event(
+                self.db, int(state["case_id"]), "attachments", channel, now, _files(attachments)
+            )
+            replies.append(Reply(added_files(state["ref"], len(attachments))))
+            if not text:
+                return Turn(replies)
+            attachments = ()
         if attachments:
             state, replies = self._add_evidence(state, attachments, now)
             if not text:
@@ -279,3 +290,12 @@ class ChatService:
             [Reply(i.body if i.case_id is None else f"{i.subject}\n\n{i.body}") for i in items],
             [i.id for i in items],
         )
+
+
+def _files(attachments: Sequence[Attachment]) -> dict[str, Any]:
+    return {
+        "files": [
+            {"name": a.name, "type": a.content_type, "size": a.size, "ref": a.ref}
+            for a in attachments
+        ]
+    }

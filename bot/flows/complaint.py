@@ -50,6 +50,7 @@ from bot.extract import (
     parse_time_of_day,
     parse_when,
 )
+from bot.flows.after_filing import added_to_case, already_filed, asks_for_new, in_window
 from bot.flows.base import (
     MAX_TRIES,
     NO,
@@ -66,8 +67,18 @@ from bot.flows.base import (
     is_unsure,
     normalise,
 )
+from bot.flows.words import (
+    ABUSE_FILLER,
+    CHANGE_WORDS,
+    NEW_WORDS,
+    NO_CONTACT,
+    NOT_RIGHT,
+    OTHER_WORDS,
+    SELF_ANSWERS,
+)
 from bot.model import Attachment, Kind, Person, Reply, Submission
-from bot.policy import REDIRECTS, Rules, tokens
+from bot.phrases import tokens
+from bot.policy import REDIRECTS, Rules
 from bot.wording import human_datetime, human_day
 
 STATE_VERSION = 1
@@ -352,47 +363,22 @@ class ComplaintFlow:
     def _after_filing(self, state: State, text: str, now: datetime) -> tuple[State, list[Reply]]:
         """A message soon after filing is added to the case just filed ("Actually it was
         Wednesday"); asking for a new one, or writing after the window, starts a new one."""
-        answer = normalise(text)
-        confirmed = state.get("confirmed_at")
-        window = timedelta(hours=self.config.dialogue.add_to_case_hours)
-        if (
-            not confirmed
-            or not state.get("ref")
-            or now - datetime.fromisoformat(confirmed) > window
-            or answer in NEW_WORDS
-            or answer in KINDS
-            or command_of(text) == "restart"
-            or first_word(text) in GREETING_WORDS
-            or any(phrase in answer for phrase in NEW_PHRASES)
-        ):
+        hours = self.config.dialogue.add_to_case_hours
+        if not in_window(state, now, hours) or asks_for_new(text, KINDS):
             return self._begin_again(state, text, now)
         state = _copy(state)
-        ref = state["ref"]
         try:
             text = clean_text(text, self.config.dialogue.max_message_chars)
         except ExtractError as exc:
             return state, [Reply(str(exc))]
-        command = command_of(text)
         if (
             not text
-            or command is not None
+            or command_of(text)
             or (self.rules.abuse.check(text) and not self._has_content_besides_abuse(text))
         ):
-            return state, [
-                Reply(
-                    f"Your message {ref} has been sent to the City. If you'd like to add "
-                    "something to it, just type it here. To start a new complaint, type 'new'. "
-                    f"To change or withdraw it, please call {self.config.care.name} at "
-                    f"{self.config.care.phone}."
-                )
-            ]
+            return state, [Reply(already_filed(state["ref"], self.config.care))]
         state["addendum"] = text
-        return state, [
-            Reply(
-                f"Thank you. I've added your message to your case {ref}, so the staff handling "
-                "it will see it. If you meant to start a new complaint instead, type 'new'."
-            )
-        ]
+        return state, [Reply(added_to_case(state["ref"]))]
 
     def _step(self, name: str) -> Step:
         return self.table[name]
@@ -1010,108 +996,12 @@ EDIT_CLEARS: dict[str, tuple[str, ...]] = {
 
 RESUME_WORDS = frozenset({"resume", "continue", "carry on", "go on"})
 
-NO_CONTACT = (
-    "That's all right. Without an email address or a phone number, the City can't send you "
-    "updates or tell you the outcome, but your message will still be sent. You can add them "
-    "at the end with 'edit contact'."
-)
-SELF_ANSWERS = frozenset(
-    {"me", "myself", "self", "mine", "for me", "me myself", "it's me", "1", "i am", "about me"}
-)
-OTHER_WORDS = frozenset(
-    {
-        "else",
-        "behalf",
-        "other",
-        "someone",
-        "somebody",
-        "friend",
-        "mother",
-        "father",
-        "mom",
-        "mum",
-        "dad",
-        "parent",
-        "son",
-        "daughter",
-        "wife",
-        "husband",
-        "partner",
-        "neighbour",
-        "neighbor",
-        "relative",
-        "client",
-    }
-)
-NOT_RIGHT = frozenset({"wrong", "not right", "that's wrong", "incorrect", "not quite", "mistake"})
-CHANGE_WORDS = frozenset(
-    {"wrong", "change", "fix", "correct", "incorrect", "mistake", "update", "edit", "not"}
-)
-#: A message after filing that asks for a new complaint (anything else joins the case).
-NEW_WORDS = frozenset(
-    {
-        "new",
-        "new complaint",
-        "a new complaint",
-        "another complaint",
-        "another one",
-        "new request",
-        "new message",
-        "new one",
-        "start again",
-        "start over",
-        "start a new one",
-        "restart",
-        "begin again",
-        "something else",
-    }
-)
-NEW_PHRASES = ("new complaint", "another complaint", "new request", "another request")
-#: Words that carry no answer on their own: text of only these and abuse is dropped.
-ABUSE_FILLER = frozenset(
-    {
-        "you",
-        "your",
-        "you're",
-        "this",
-        "that",
-        "is",
-        "it",
-        "it's",
-        "its",
-        "what",
-        "a",
-        "an",
-        "the",
-        "so",
-        "such",
-        "total",
-        "complete",
-        "absolute",
-        "all",
-        "of",
-        "are",
-        "i",
-        "me",
-        "oh",
-        "ok",
-        "okay",
-        "and",
-        "go",
-        "just",
-        "damn",
-        "bloody",
-        "really",
-        "what's",
-    }
-)
 #: Any fixed time: the summary classifies the conversation, which needs no clock.
 SUMMARY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 GREETINGS = frozenset(
     {"hi", "hello", "hey", "good morning", "good afternoon", "bonjour", "hi there", "hello there"}
 )
-GREETING_WORDS = frozenset({"hi", "hello", "hey", "bonjour", "greetings", "morning", "evening"})
 
 COMMAND_HELP = (
     "At any time you can type: 'back' to change your last answer, 'why' to learn "

@@ -336,3 +336,16 @@ def test_after_the_window_a_message_starts_a_new_conversation(services):
     assert load_conversation(s.db, "console:t")["status"] == "active"
     case = get_case(s.db, "CD-2026-000001")
     assert [m["direction"] for m in case["messages"]] == ["in", "out"]
+
+
+def test_a_photo_after_filing_joins_the_case(services):
+    from bot.model import Attachment
+
+    s = services()
+    filed = converse(s.chat, [*FULL, "confirm"], key="telegram:5")
+    photo = Attachment(None, "image/jpeg", 1234, "AgACphoto")
+    reply = text_of(s.chat.handle("telegram", "telegram:5", "", attachments=[photo]))
+    assert filed.ref in reply and "added the file" in reply
+    [event] = [e for e in get_case(s.db, filed.ref)["events"] if e["type"] == "attachments"]
+    assert event["data"]["files"][0]["ref"] == "AgACphoto"
+    assert load_conversation(s.db, "telegram:5")["status"] == "filed"

@@ -126,10 +126,7 @@ def test_summary_case_and_reply_agree(chat, data):
         assert state["status"] == "active", (said, state)
         step = state["step"]
         if step == "summary":
-            if edits:
-                line = edits.pop(0)
-            else:
-                line = "confirm"
+            line = edits.pop(0) if edits else "confirm"
         else:
             line = data.draw(st.sampled_from(ANSWERS[step]), label=step)
         said.append((step, line))
