@@ -137,6 +137,8 @@ class RulesConfig:
     sensitive: tuple[str, ...] = ()
     request: tuple[str, ...] = ()
     feedback: tuple[str, ...] = ()
+    #: Longer phrases in which a safety word names a thing, not an event ("fire hydrant").
+    safety_not_events: tuple[str, ...] = ()
 
 
 DEFAULT_CARE = Contact(

@@ -375,7 +375,7 @@ class Rules:
                 "mentions an immediate safety threat",
                 SAFETY,
                 cfg.safety,
-                not_events=SAFETY_NOT_EVENTS,
+                not_events=(*SAFETY_NOT_EVENTS, *cfg.safety_not_events),
             ),
             # "not an idiot" is still the word: abuse and sensitive mentions are not negated.
             abuse=_rule("abusive-language", "abusive language", ABUSE, cfg.abuse, negation=False),
@@ -437,7 +437,14 @@ class Rules:
                 ),
                 (
                     Kind.REQUEST,
-                    _rule("request-words", "asks the city to do something", REQUEST, cfg.request),
+                    # "no streetlight", "not picked up" are still requests: no negation.
+                    _rule(
+                        "request-words",
+                        "asks the city to do something",
+                        REQUEST,
+                        cfg.request,
+                        negation=False,
+                    ),
                 ),
                 (Kind.FEEDBACK, _rule("thanks-words", "says thank you", THANKS, ())),
             ),

@@ -26,8 +26,13 @@ stateDiagram-v2
     third_party --> contact
     contact --> summary
     summary --> summary: edit ITEM = ask that item again
-    summary --> [*]: confirm = decide() + store + acknowledgement
+    summary --> filed: confirm = decide() + store + acknowledgement
+    filed --> filed: a message within add_to_case_hours joins the case
+    filed --> kind: new / start again / a greeting / after the window
 ```
+No dead ends: a question with fixed choices offers them once more after an answer it cannot
+read, then takes the step's `fallback` (a default it explains, or a way out), never a loop.
+The summary shows what `decide()` will do (`outlook()`), so the two never disagree.
 Steps that do not apply (no "who" for a compliment) are skipped by their `applies` rule; the
 next step is always the first one, in table order, that applies and is still unanswered, so
 `back`, `edit` and `restart` only have to clear data.

@@ -348,3 +348,15 @@ def test_the_residents_no_to_the_scope_question_wins_and_staff_are_told():
     decision = decide(sub, NOW, POLICY)  # scope_hint "": the resident said carry on
     assert decision.kind is Kind.COMPLAINT and decision.status is Status.OPEN
     assert [h.rule for h in decision.flags] == ["scope-phrase-vs-answer"]
+
+
+def test_things_named_after_hazards_are_configurable():
+    policy = Policy.from_config(parse_config({"rules": {"safety_not_events": ["smoke break"]}}))
+    sub = replace(EMAIL, text="The crew took a long smoke break outside my house")
+    assert decide(sub, NOW, POLICY).kind is Kind.HAZARD
+    assert decide(sub, NOW, policy).kind is not Kind.HAZARD
+
+
+def test_no_streetlight_is_still_a_request():
+    kind, _hit = RULES.classify("There is no streetlight on our road at all")
+    assert kind is Kind.REQUEST
