@@ -297,6 +297,8 @@ def test_a_named_resident_without_contact_is_filed_and_not_declined(services):
     assert case["status"] == "open" and case["missing"] == ["contact"]
     assert case["person"]["name"] == "Jane Doe" and case["person"]["email"] is None
     assert "not investigated" not in text_of(turn) and "can't be investigated" not in text_of(turn)
+    # The acknowledgement does not promise updates it can't send.
+    assert "can't send you updates" in text_of(turn) and "keep you updated" not in text_of(turn)
 
 
 def test_a_message_after_filing_joins_the_case_and_staff_see_it(services):
