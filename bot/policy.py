@@ -350,10 +350,10 @@ def _rule(
     *,
     not_events: tuple[str, ...] = (),
     negation: bool = True,
+    window: int = 3,
 ) -> PhraseRule:
-    return PhraseRule(
-        name, description, tuple(dict.fromkeys([*builtin, *extra])), not_events, negation
-    )
+    phrases = tuple(dict.fromkeys([*builtin, *extra]))
+    return PhraseRule(name, description, phrases, not_events, negation, window)
 
 
 @dataclass(frozen=True)
@@ -376,6 +376,9 @@ class Rules:
                 SAFETY,
                 cfg.safety,
                 not_events=(*SAFETY_NOT_EVENTS, *cfg.safety_not_events),
+                # Missing a hazard costs more than a false alarm: only a negator right before
+                # the phrase counts ("nobody is in danger", but "no one noticed the fire").
+                window=1,
             ),
             # "not an idiot" is still the word: abuse and sensitive mentions are not negated.
             abuse=_rule("abusive-language", "abusive language", ABUSE, cfg.abuse, negation=False),

@@ -284,6 +284,7 @@ def test_safety_phrases_in_negation_or_naming_a_thing_are_not_hazards(text):
         "A tree fell on a car on Oak Avenue",
         "The fire hydrant is fine but there is a fire in the park",
         "No idea why, but there is smoke coming from the manhole",
+        "No one noticed the fire until it spread to the fence",
     ],
 )
 def test_real_hazards_are_still_hazards(text):
