@@ -11,13 +11,17 @@ pattern, and only up to a bound, so no input can make a check slow.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.model import RuleHit
 
 #: Phrase rules read at most this much of a text: linear time, and a bound on it.
-MAX_SCAN_CHARS = 100_000
+MAX_SCAN_CHARS = 50_000
+
+#: At most this many different "ignored" explanations are kept for one text.
+MAX_IGNORED = 5
 
 #: Words (and word pairs) that negate a phrase that follows them in the same clause.
 NEGATORS: tuple[str, ...] = (
@@ -62,8 +66,14 @@ _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[.,;:!?()\[\]\n]")
 
 def tokens(text: str) -> list[str]:
     """Lower-case words and clause punctuation, in one linear pass over a bounded text."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=16)
+def _tokens(text: str) -> tuple[str, ...]:
+    """Every rule of the table reads the same text: it is split into words once."""
     text = text[:MAX_SCAN_CHARS].lower().replace("\u2019", "'")
-    return _TOKEN.findall(text)
+    return tuple(_TOKEN.findall(text))
 
 
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
@@ -75,23 +85,34 @@ class _Matcher:
     phrases that start with it, longest first, so the cost is linear in the text."""
 
     def __init__(self, phrases: Iterable[str]) -> None:
-        index: dict[str, list[tuple[str, ...]]] = {}
+        by_first: dict[str, dict[int, set[tuple[str, ...]]]] = {}
         for phrase in phrases:
             words = _phrase_tokens(phrase)
             if words:
-                index.setdefault(words[0], []).append(words)
-        self.index = {k: sorted(set(v), key=len, reverse=True) for k, v in index.items()}
+                by_first.setdefault(words[0], {}).setdefault(len(words), set()).add(words)
+        #: first word -> (length, phrases of that length), longest first: one slice and one
+        #: set lookup per distinct length, however many phrases share the first word.
+        self.index: dict[str, list[tuple[int, frozenset[tuple[str, ...]]]]] = {
+            first: sorted(((n, frozenset(p)) for n, p in lengths.items()), reverse=True)
+            for first, lengths in by_first.items()
+        }
 
-    def at(self, words: list[str], i: int) -> tuple[str, ...] | None:
-        for phrase in self.index.get(words[i], ()):
-            if tuple(words[i : i + len(phrase)]) == phrase:
-                return phrase
+    def starts(self, words: Sequence[str]) -> list[int]:
+        """Positions where some phrase may start (one set lookup a word, in C speed)."""
+        index = self.index
+        return [i for i, word in enumerate(words) if word in index]
+
+    def at(self, words: Sequence[str], i: int) -> tuple[str, ...] | None:
+        for length, phrases in self.index.get(words[i], ()):
+            candidate = tuple(words[i : i + length])
+            if candidate in phrases:
+                return candidate
         return None
 
-    def spans(self, words: list[str]) -> list[tuple[int, int, tuple[str, ...]]]:
+    def spans(self, words: Sequence[str]) -> list[tuple[int, int, tuple[str, ...]]]:
         """Every occurrence (start, end, phrase), overlapping ones included."""
         out = []
-        for i in range(len(words)):
+        for i in self.starts(words):
             phrase = self.at(words, i)
             if phrase:
                 out.append((i, i + len(phrase), phrase))
@@ -129,20 +150,29 @@ class PhraseRule:
         return self.scan(text).hit
 
     def scan(self, text: str) -> PhraseScan:
-        words = tokens(text)
+        words = _tokens(text)
         phrases: _Matcher = self._phrases  # type: ignore[attr-defined]
-        things = self._things.spans(words)  # type: ignore[attr-defined]
-        ignored: list[RuleHit] = []
+        things: _Matcher = self._things  # type: ignore[attr-defined]
+        # Which longer "thing" phrase covers each word: one pass, so the scan stays linear.
+        thing_at: dict[int, tuple[str, ...]] = {}
+        for first, after, covering in things.spans(words):
+            for k in range(first, after):
+                thing_at.setdefault(k, covering)
+        ignored: dict[str, RuleHit] = {}
         i = 0
-        while i < len(words):
+        for start in phrases.starts(words):
+            if start < i:
+                continue  # inside a phrase already read
+            i = start
             phrase = phrases.at(words, i)
             if phrase is None:
-                i += 1
                 continue
             end = i + len(phrase)
             found = " ".join(phrase)
-            thing = next((t for s, e, t in things if s <= i and end <= e and t != phrase), None)
-            negator = self._negator(words, i) if self.negation else None
+            thing = thing_at.get(i)
+            if thing is not None and (thing == phrase or thing_at.get(end - 1) != thing):
+                thing = None
+            negator = self._negator(words, i) if self.negation and thing is None else None
             if thing is not None:
                 why = f"'{' '.join(thing)}' names a thing, not an event"
             elif negator is not None:
@@ -150,15 +180,15 @@ class PhraseRule:
             else:
                 return PhraseScan(
                     RuleHit(self.name, f"{self.description}: the phrase '{found}'"),
-                    tuple(ignored),
+                    tuple(ignored.values()),
                 )
-            ignored.append(
-                RuleHit(f"{self.name}-ignored", f"the phrase '{found}' was ignored: {why}")
-            )
+            reason = f"the phrase '{found}' was ignored: {why}"
+            if len(ignored) < MAX_IGNORED:  # the same reasons once each, a few at most
+                ignored.setdefault(reason, RuleHit(f"{self.name}-ignored", reason))
             i = end
-        return PhraseScan(None, tuple(ignored))
+        return PhraseScan(None, tuple(ignored.values()))
 
-    def words_outside(self, words: list[str]) -> list[str]:
+    def words_outside(self, words: Sequence[str]) -> list[str]:
         """The words no phrase of this rule covers ("the fucking driver" -> the, driver)."""
         phrases: _Matcher = self._phrases  # type: ignore[attr-defined]
         covered: set[int] = set()
@@ -166,7 +196,7 @@ class PhraseRule:
             covered.update(range(start, end))
         return [w for i, w in enumerate(words) if i not in covered]
 
-    def _negator(self, words: list[str], start: int) -> str | None:
+    def _negator(self, words: Sequence[str], start: int) -> str | None:
         """The negator governing the phrase at `start`, if any: the nearest one within the
         window, with no clause boundary between it and the phrase."""
         negators: _Matcher = self._negators  # type: ignore[attr-defined]
