@@ -66,13 +66,14 @@ _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[.,;:!?()\[\]\n]")
 
 def tokens(text: str) -> list[str]:
     """Lower-case words and clause punctuation, in one linear pass over a bounded text."""
-    return list(_tokens(text))
+    return list(_tokens(text[:MAX_SCAN_CHARS]))
 
 
 @lru_cache(maxsize=16)
 def _tokens(text: str) -> tuple[str, ...]:
-    """Every rule of the table reads the same text: it is split into words once."""
-    text = text[:MAX_SCAN_CHARS].lower().replace("\u2019", "'")
+    """Every rule of the table reads the same text: it is split into words once. The
+    callers cut the text to the bound first, so the cache holds small keys only."""
+    text = text.lower().replace("\u2019", "'")
     return tuple(_TOKEN.findall(text))
 
 
@@ -150,7 +151,7 @@ class PhraseRule:
         return self.scan(text).hit
 
     def scan(self, text: str) -> PhraseScan:
-        words = _tokens(text)
+        words = _tokens(text[:MAX_SCAN_CHARS])
         phrases: _Matcher = self._phrases  # type: ignore[attr-defined]
         things: _Matcher = self._things  # type: ignore[attr-defined]
         # Which longer "thing" phrase covers each word: one pass, so the scan stays linear.
