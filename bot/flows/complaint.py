@@ -40,6 +40,7 @@ next step is always the first one, in table order, that applies and is still una
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -135,12 +136,17 @@ EDITABLE = {
     "phone": "contact",
     "type": "kind",
     "kind": "kind",
+    "danger": "kind",
+    "safety": "kind",
+    "hazard": "kind",
 }
 KIND_ARTICLES = {
     "complaint": "a complaint",
     "request": "a request for service",
     "feedback": "a compliment or suggestion",
 }
+#: "My name is Jane Doe" -> "Jane Doe".
+NAME_INTRO = re.compile(r"^(?:my name is|my name's|i am|i'm|it's|this is|name:)\s+", re.I)
 #: A first message at least this long is taken as the description of what happened.
 FREE_TEXT_WORDS = 8
 NOW_WORDS = frozenset({"now", "right now", "just now", "today", "ongoing", "still happening"})
@@ -888,7 +894,7 @@ class ComplaintFlow:
                 )
                 return Outcome({"anon_warned": True}, say=(raise_anon,), then="name")
             return Outcome({"name": ""})
-        name = " ".join(text.split())
+        name = NAME_INTRO.sub("", " ".join(text.split()))
         if any(ch.isdigit() for ch in name) or "@" in name:
             raise Reask(
                 "That looks like contact details; I'll ask for those next. What is your name?"
@@ -900,7 +906,7 @@ class ComplaintFlow:
     def _name_fallback(self, text: str, d: Data, now: datetime) -> Outcome:
         """Asked twice: something with letters is taken as the name as typed; otherwise no
         name (with the explanation of 02.01 first, if it matters)."""
-        name = " ".join(text.split())
+        name = NAME_INTRO.sub("", " ".join(text.split()))
         if "@" not in name and any(ch.isalpha() for ch in name) and 2 <= len(name) <= 100:
             return Outcome({"name": name})
         return self._parse_name("no", d, now)

@@ -515,3 +515,9 @@ def test_after_the_window_a_message_starts_a_new_conversation():
     talk.now = NOW + timedelta(hours=25)
     talk.say("Actually it was Wednesday")
     assert talk.state["status"] == "active" and "addendum" not in talk.state
+
+
+def test_my_name_is_is_not_part_of_the_name():
+    talk = Talk()
+    talk.say(*FULL[:6], "My name is Jane Doe")
+    assert talk.data["name"] == "Jane Doe"
