@@ -152,6 +152,8 @@ def test_summary_case_and_reply_agree(chat, data):
     # Anonymity: "recorded but not investigated" <=> declined, and the reply says so.
     assert facts["declined"] == (case["status"] == "declined"), (said, summary, case["rules"])
     assert ("can't be investigated" in reply) == (case["status"] == "declined"), said
+    redirect_notice = "to point you to the right process" in reply or "will look at it" in reply
+    assert redirect_notice == (case["status"] == "redirected"), (said, reply)
     # Kind and hazard: the summary's type is the case's kind.
     if kind != "out-of-scope":
         assert KIND_OF_TYPE[facts["type"]] == kind, (said, summary, case["rules"])
