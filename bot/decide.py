@@ -60,18 +60,20 @@ class Classified:
 def classify(sub: Submission, rules: Rules) -> Classified:
     """The resident's explicit answers win; phrases decide only what was not asked, and a
     phrase that contradicts an answer becomes a flag, never a silent reclassification."""
-    hits: list[RuleHit] = []
-    flags: list[RuleHit] = []
     safety = rules.safety.scan(sub.text)
-    hits += safety.ignored
+    notes = list(safety.ignored)  # why a safety word did not count ("fire hydrant")
+    flags: list[RuleHit] = []
+
+    def decided(kind: Kind, hit: RuleHit, category: str | None = None) -> Classified:
+        return Classified(kind, [hit, *notes, *flags], category, tuple(flags))
+
     if sub.safety is True:
-        hits.insert(
-            0, RuleHit("resident-safety", "the resident said someone is in immediate danger")
+        return decided(
+            Kind.HAZARD,
+            RuleHit("resident-safety", "the resident said someone is in immediate danger"),
         )
-        return Classified(Kind.HAZARD, hits)
     if safety.hit and sub.safety is None:
-        hits.insert(0, safety.hit)
-        return Classified(Kind.HAZARD, hits)
+        return decided(Kind.HAZARD, safety.hit)
     if safety.hit:
         flags.append(
             RuleHit(
@@ -81,28 +83,23 @@ def classify(sub: Submission, rules: Rules) -> Classified:
             )
         )
     if sub.scope_hint:
-        hits.append(
-            RuleHit("resident-confirmed-scope", f"the resident confirmed it is {sub.scope_hint!r}")
-        )
-        return Classified(Kind.OUT_OF_SCOPE, hits + flags, sub.scope_hint, tuple(flags))
+        why = f"the resident confirmed it is {sub.scope_hint!r}"
+        return decided(Kind.OUT_OF_SCOPE, RuleHit("resident-confirmed-scope", why), sub.scope_hint)
     scope = rules.out_of_scope(sub.text)
     if scope and sub.scope_hint is None:
-        hits.append(scope[1])
-        return Classified(Kind.OUT_OF_SCOPE, hits + flags, scope[0], tuple(flags))
+        return decided(Kind.OUT_OF_SCOPE, scope[1], scope[0])
     if scope:
         flags.append(
             RuleHit(
                 "scope-phrase-vs-answer",
-                f"the text may be out of scope ({scope[1].reason}), but the conversation "
-                "carried on as a complaint process matter; kept as is: please check",
+                f"the text may be out of scope ({scope[1].reason}), but the resident carried "
+                "on in the complaint process; kept as is, for staff to check",
             )
         )
     if sub.kind_hint is not None:
-        hits.append(RuleHit("resident-choice", f"the resident chose {sub.kind_hint.value!r}"))
-        return Classified(sub.kind_hint, hits + flags, None, tuple(flags))
-    kind, hit = rules.classify(sub.text)
-    hits.append(hit)
-    return Classified(kind, hits + flags, None, tuple(flags))
+        why = f"the resident chose {sub.kind_hint.value!r}"
+        return decided(sub.kind_hint, RuleHit("resident-choice", why))
+    return decided(*rules.classify(sub.text))
 
 
 def missing_items(sub: Submission, kind: Kind) -> tuple[str, ...]:
