@@ -232,6 +232,7 @@ SENSITIVE = (
     "ombudsman",
 )
 COMPLAINT = (
+    "thanks for nothing",
     "complain",
     "complaint",
     "complaining",

@@ -101,6 +101,10 @@ async def run_telegram_channel(db_path: Path, monkeypatch: pytest.MonkeyPatch) -
             before = len(api.sent)
             api.push_text(4242, line)
             await api.wait_sent(before + 1)
+        # /start sends two messages, so the waits above can run one message ahead: wait for
+        # the acknowledgement itself before stopping, or "confirm" may never be handled.
+        ack = "We received your complaint"
+        assert await api.wait_for(lambda: any(ack in t for t in api.sent_to(4242)))
     finally:
         await channel.stop()
         await api.stop()

@@ -361,3 +361,8 @@ def test_things_named_after_hazards_are_configurable():
 def test_no_streetlight_is_still_a_request():
     kind, _hit = RULES.classify("There is no streetlight on our road at all")
     assert kind is Kind.REQUEST
+
+
+def test_thanks_for_nothing_is_a_complaint():
+    assert RULES.classify("Thanks for nothing, the bins are full again")[0] is Kind.COMPLAINT
+    assert RULES.classify("No thanks needed, just letting you know")[0] is not Kind.FEEDBACK
