@@ -145,6 +145,7 @@ KIND_ARTICLES = {
     "request": "a request for service",
     "feedback": "a compliment or suggestion",
 }
+CONFIRM_WORDS = frozenset({"confirm", "confirmed", "send", "submit"})
 #: "My name is Jane Doe" -> "Jane Doe".
 NAME_INTRO = re.compile(r"^(?:my name is|my name's|i am|i'm|it's|this is|name:)\s+", re.I)
 #: A first message at least this long is taken as the description of what happened.
@@ -961,6 +962,8 @@ class ComplaintFlow:
         answer = normalise(text)
         if answer in YES or answer in ("confirm", "send", "send it", "submit", "looks good"):
             return Outcome(status="confirmed")
+        if len(answer.split()) <= 3 and first_word(text) in YES | CONFIRM_WORDS:
+            return Outcome(status="confirmed")  # "yes please", "confirm it", "send now"
         if answer in ("edit", "change") or answer in NO or answer in NOT_RIGHT:
             raise Reask(
                 "What would you like to change? Type 'edit' and one of: what, when, "

@@ -521,3 +521,15 @@ def test_my_name_is_is_not_part_of_the_name():
     talk = Talk()
     talk.say(*FULL[:6], "My name is Jane Doe")
     assert talk.data["name"] == "Jane Doe"
+
+
+@pytest.mark.parametrize(
+    ("answer", "confirmed"),
+    [("yes please", True), ("confirm it", True), ("yes but the date is wrong", False)],
+)
+def test_summary_reads_short_confirmations_and_not_a_yes_with_a_correction(answer, confirmed):
+    talk = Talk()
+    talk.say(*FULL, answer)
+    assert (talk.state["status"] == "confirmed") is confirmed
+    if not confirmed:
+        assert talk.step == "when"
