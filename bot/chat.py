@@ -18,13 +18,14 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import Clock
+from bot.flows.after_filing import added_files, in_window
 from bot.flows.base import State
 from bot.flows.complaint import ComplaintFlow, submission_from_state
 from bot.intake import Intake
 from bot.model import KIND_LABELS, Attachment, Kind, Reply
 from bot.ratelimit import RateLimiter
 from bot.wording import human_day
-from storage.cases import cases_of_conversation, claim_update
+from storage.cases import add_event, cases_of_conversation, claim_update, insert_message
 from storage.conversations import (
     chat_log,
     delete_chat_log,
@@ -41,7 +42,10 @@ from storage.outbox import enqueue, mark_sent, pending_for
 #: Chat channels with an outbox worker of their own (the web page has none: it is shown
 #: what is queued when it is open or next opened).
 OUTBOX_CHANNELS = frozenset({"telegram"})
-ANYTHING_ELSE = "If there's anything else, just send a new message."
+ANYTHING_ELSE = (
+    "If you'd like to add anything to it, just send it here and I'll add it to your case. "
+    "To start a new complaint, type 'new'."
+)
 STATUS = re.compile(r"^\s*/?status\b\s*(?P<ref>[A-Za-z]{1,10}-\d{4}-\d{1,6})?\s*$", re.I)
 STATUS_LABELS = {
     "open": "open: the department responsible is working on it",
@@ -180,6 +184,16 @@ class ChatService:
             return Turn([Reply(self.status(key, asked.group("ref")))])
         state = load_conversation(self.db, key)
         replies: list[Reply] = []
+        hours = self.flow.config.dialogue.add_to_case_hours
+        if attachments and state is not None and in_window(state, now, hours):
+            # Evidence sent soon after filing belongs to the case just filed.
+            add_event(
+                self.db, int(state["case_id"]), "attachments", channel, now, _files(attachments)
+            )
+            replies.append(Reply(added_files(state["ref"], len(attachments))))
+            if not text:
+                return Turn(replies)
+            attachments = ()
         if attachments:
             state, replies = self._add_evidence(state, attachments, now)
             if not text:
@@ -187,6 +201,9 @@ class ChatService:
                 return Turn(replies)
         new_state, answer = self.flow.step(state, text, now)
         replies += answer
+        added = new_state.pop("addendum", None)
+        if added is not None:
+            self._add_to_case(new_state, channel, added, now)
         if new_state.get("status") != "confirmed":
             save_conversation(self.db, key, channel, new_state, now)
             return Turn(replies)
@@ -194,6 +211,7 @@ class ChatService:
         filed = self.intake.file(sub, now)
         new_state["status"] = "filed"
         new_state["ref"] = filed.ref
+        new_state["case_id"] = filed.case_id
         save_conversation(self.db, key, channel, new_state, now, case_id=filed.case_id)
         pending = self._pending(channel, key)
         notices = [Reply(n) for n in filed.notices]
@@ -202,6 +220,14 @@ class ChatService:
             pending.outbox_ids,
             filed.ref,
         )
+
+    def _add_to_case(self, state: State, channel: str, text: str, now: datetime) -> None:
+        """A message after filing, on the case just filed: staff see it on its timeline."""
+        case_id = int(state["case_id"])
+        message_id = insert_message(
+            self.db, case_id=case_id, direction="in", channel=channel, body=text, now=now
+        )
+        add_event(self.db, case_id, "resident-message", channel, now, {"message": message_id})
 
     def _log(self, key: str, said: str | None, replies: Sequence[Reply], now: datetime) -> None:
         if said:
@@ -318,3 +344,12 @@ class ChatService:
             [Reply(i.body if i.case_id is None else f"{i.subject}\n\n{i.body}") for i in items],
             [i.id for i in items],
         )
+
+
+def _files(attachments: Sequence[Attachment]) -> dict[str, Any]:
+    return {
+        "files": [
+            {"name": a.name, "type": a.content_type, "size": a.size, "ref": a.ref}
+            for a in attachments
+        ]
+    }

@@ -431,6 +431,11 @@ def format_case(case: dict[str, Any]) -> str:
         "timeline",
     ]
     lines += [f"  {e['at']}  {e['type']:<14} {e['actor']}" for e in case["events"]]
+    flags = [e["data"].get("reason", "") for e in case["events"] if e["type"] == "flagged"]
+    lines += ["", "flagged for staff"] + [f"  {reason}" for reason in flags] if flags else []
+    later = [m for m in case["messages"] if m["direction"] == "in"][1:]
+    if later:  # what the resident added after filing ("Actually it was Wednesday")
+        lines += ["", "added by the resident"] + [f"  {m['at']}  {m['body']}" for m in later]
     for draft in case["drafts"]:
         lines += [
             "",

@@ -87,6 +87,9 @@ class DialogueConfig:
     rate_per_minute: int = 20
     #: Also email the acknowledgement when a chat resident gave an email address.
     email_copy: bool = True
+    #: For this long after filing, a message in the same conversation is added to the case
+    #: just filed ("Actually it was Wednesday"), unless the resident asks for a new one.
+    add_to_case_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class RulesConfig:
     sensitive: tuple[str, ...] = ()
     request: tuple[str, ...] = ()
     feedback: tuple[str, ...] = ()
+    #: Longer phrases in which a safety word names a thing, not an event ("fire hydrant").
+    safety_not_events: tuple[str, ...] = ()
 
 
 DEFAULT_CARE = Contact(
@@ -363,6 +368,7 @@ def parse_config(
             "idle_minutes": _positive_int,
             "rate_per_minute": _positive_int,
             "email_copy": _bool,
+            "add_to_case_hours": _positive_int,
         },
     )
     rules = _section(raw, "rules", RulesConfig, {f.name: _phrases for f in fields(RulesConfig)})

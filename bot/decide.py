@@ -46,31 +46,60 @@ class Policy:
         return due_for(sla_kind, received, self.calendar, self.config.sla)
 
 
-def classify(sub: Submission, rules: Rules) -> tuple[Kind, list[RuleHit], str | None]:
-    """The kind of case, the rules that decided it, and the out-of-scope category if any."""
-    hits: list[RuleHit] = []
-    safety = rules.safety.check(sub.text)
-    if sub.safety or safety:
-        hits.append(
-            safety or RuleHit("resident-safety", "the resident said someone is in immediate danger")
+@dataclass(frozen=True)
+class Classified:
+    """The kind of case, the rules that decided it, the out-of-scope category if any, and the
+    flags for staff (a phrase that contradicts what the resident answered)."""
+
+    kind: Kind
+    hits: list[RuleHit]
+    category: str | None = None
+    flags: tuple[RuleHit, ...] = ()
+
+
+def classify(sub: Submission, rules: Rules) -> Classified:
+    """The resident's explicit answers win; phrases decide only what was not asked, and a
+    phrase that contradicts an answer becomes a flag, never a silent reclassification."""
+    safety = rules.safety.scan(sub.text)
+    notes = list(safety.ignored)  # why a safety word did not count ("fire hydrant")
+    flags: list[RuleHit] = []
+
+    def decided(kind: Kind, hit: RuleHit, category: str | None = None) -> Classified:
+        return Classified(kind, [hit, *notes, *flags], category, tuple(flags))
+
+    if sub.safety is True:
+        return decided(
+            Kind.HAZARD,
+            RuleHit("resident-safety", "the resident said someone is in immediate danger"),
         )
-        return Kind.HAZARD, hits, None
+    if safety.hit and sub.safety is None:
+        return decided(Kind.HAZARD, safety.hit)
+    if safety.hit:
+        flags.append(
+            RuleHit(
+                "safety-phrase-vs-answer",
+                "the resident's answers say no one is in immediate danger, but the text "
+                f"{safety.hit.reason}; kept as the resident said, for staff to check",
+            )
+        )
     if sub.scope_hint:
-        hits.append(
-            RuleHit("resident-confirmed-scope", f"the resident confirmed it is {sub.scope_hint!r}")
+        why = f"the resident confirmed it is {sub.scope_hint!r}"
+        return decided(Kind.OUT_OF_SCOPE, RuleHit("resident-confirmed-scope", why), sub.scope_hint)
+    scope = rules.out_of_scope(sub.text)
+    if scope and sub.scope_hint is None:
+        return decided(Kind.OUT_OF_SCOPE, scope[1], scope[0])
+    if scope:
+        flags.append(
+            RuleHit(
+                "scope-phrase-vs-answer",
+                f"the text may be out of scope ({scope[1].reason}), but the resident carried "
+                "on in the complaint process; kept as is, for staff to check",
+            )
         )
-        return Kind.OUT_OF_SCOPE, hits, sub.scope_hint
-    if sub.scope_hint is None:
-        scope = rules.out_of_scope(sub.text)
-        if scope:
-            hits.append(scope[1])
-            return Kind.OUT_OF_SCOPE, hits, scope[0]
     if sub.kind_hint is not None:
-        hits.append(RuleHit("resident-choice", f"the resident chose {sub.kind_hint.value!r}"))
-        return sub.kind_hint, hits, None
-    kind, hit = rules.classify(sub.text)
-    hits.append(hit)
-    return kind, hits, None
+        why = f"the resident chose {sub.kind_hint.value!r}"
+        return decided(sub.kind_hint, RuleHit("resident-choice", why))
+    return decided(*rules.classify(sub.text))
 
 
 def missing_items(sub: Submission, kind: Kind) -> tuple[str, ...]:
@@ -97,9 +126,21 @@ def is_anonymous(sub: Submission) -> bool:
     return not (sub.channel == "email" and sub.person.reachable)
 
 
+def declines(kind: Kind, sub: Submission) -> bool:
+    """Policy 02.01 for a classified submission: the one test that both decide() and the
+    dialogue's summary ("recorded but not investigated") use."""
+    return kind in (Kind.COMPLAINT, Kind.OUT_OF_SCOPE) and is_anonymous(sub)
+
+
 def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
     """Classify, check the policy gates, set the clocks and plan the replies."""
-    kind, hits, category = classify(sub, policy.rules)
+    classified = classify(sub, policy.rules)
+    kind, hits, category, flags = (
+        classified.kind,
+        classified.hits,
+        classified.category,
+        classified.flags,
+    )
     sensitive_hit = policy.rules.sensitive.check(sub.text)
     if sensitive_hit:
         hits.append(sensitive_hit)
@@ -113,7 +154,7 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
         review = policy.config.needs_review(reply_kind) or sensitive_hit is not None
         replies.append(PlannedReply(reply_kind, review, why))
 
-    if kind in (Kind.COMPLAINT, Kind.OUT_OF_SCOPE) and is_anonymous(sub):
+    if declines(kind, sub):
         hits.append(
             RuleHit(
                 "anonymous-allegation",
@@ -131,6 +172,7 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
             tuple(hits),
             sensitive_hit is not None,
             category,
+            flags,
         )
 
     if kind is Kind.OUT_OF_SCOPE:
@@ -144,6 +186,7 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
             tuple(hits),
             sensitive_hit is not None,
             category,
+            flags,
         )
 
     missing = missing_items(sub, kind)
@@ -157,6 +200,7 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
             tuple(replies),
             tuple(hits),
             sensitive_hit is not None,
+            flags=flags,
         )
 
     if kind is Kind.HAZARD:
@@ -178,4 +222,5 @@ def decide(sub: Submission, now: datetime, policy: Policy) -> Decision:
         tuple(replies),
         tuple(hits),
         sensitive_hit is not None,
+        flags=flags,
     )

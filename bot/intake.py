@@ -130,6 +130,16 @@ class Intake:
                     "rules": [h.rule for h in decision.hits],
                 },
             )
+            for flag in decision.flags:
+                # A rule that contradicts the resident's answer: shown to staff, not acted on.
+                add_event(
+                    self.db,
+                    case_id,
+                    "flagged",
+                    "policy",
+                    now,
+                    {"rule": flag.rule, "reason": flag.reason},
+                )
             if sub.attachments:
                 add_event(
                     self.db,

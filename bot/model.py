@@ -95,9 +95,13 @@ class Submission:
     outcome: str | None = None
     person: Person = field(default_factory=Person)
     kind_hint: Kind | None = None  # the resident's explicit choice in chat
-    safety: bool = False  # the resident said someone is in immediate danger
+    #: The resident's answer to the danger question: True yes, False no, None not asked (email)
+    #: or not sure. An answer wins over any phrase in the text (a contradiction is a flag).
+    safety: bool | None = None
     on_behalf_of: str | None = None  # "" = someone unnamed; None = themselves
-    scope_hint: str | None = None  # an out-of-scope category the dialogue already confirmed
+    #: An out-of-scope category the resident confirmed; "" = the dialogue settled it (not out of
+    #: scope, or the resident chose to carry on); None = not asked (email): phrases decide.
+    scope_hint: str | None = None
     subject: str | None = None
     conversation: str | None = None  # channel address to answer on (chat id, email address)
     message_key: str | None = None  # email: Message-ID + raw hash, unique in the store
@@ -138,6 +142,8 @@ class Decision:
     hits: tuple[RuleHit, ...]
     sensitive: bool = False  # Council/CAO/Ombudsman involvement: staff close it
     out_of_scope: str | None = None  # category, when redirected
+    #: Hits staff should look at (also in `hits`): e.g. a phrase that contradicts an answer.
+    flags: tuple[RuleHit, ...] = ()
 
     @property
     def next_date(self) -> datetime | None:

@@ -7,40 +7,21 @@ their own phrases in the `[rules]` table of the configuration; the built-in ones
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.config import RulesConfig
 from bot.model import ITEMS, Kind, RuleHit
-
-
-@dataclass(frozen=True)
-class PhraseRule:
-    """Fires when any phrase occurs as whole words (case-insensitive)."""
-
-    name: str
-    description: str
-    phrases: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        alternatives = "|".join(
-            r"\s+".join(re.escape(word) for word in phrase.split())
-            for phrase in sorted(self.phrases, key=len, reverse=True)
-        )
-        object.__setattr__(self, "_pattern", re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE))
-
-    def check(self, text: str) -> RuleHit | None:
-        match = self._pattern.search(text)  # type: ignore[attr-defined]
-        if match is None:
-            return None
-        found = " ".join(match.group(0).lower().split())
-        return RuleHit(self.name, f"{self.description}: the phrase '{found}'")
-
+from bot.phrases import PhraseRule
 
 SAFETY = (
     "gas leak",
+    "gas smell",
     "smell gas",
+    "smells like gas",
+    "smell like gas",
+    "smelled gas",
+    "smelling gas",
     "smell of gas",
     "smells of gas",
     "downed wire",
@@ -50,6 +31,12 @@ SAFETY = (
     "power line down",
     "power lines down",
     "live wire",
+    "live wires",
+    "sparking wire",
+    "sparking wires",
+    "wire sparking",
+    "sparking",
+    "exposed wire",
     "exposed wires",
     "sinkhole",
     "fire",
@@ -58,6 +45,11 @@ SAFETY = (
     "flooding",
     "flooded",
     "flood",
+    "water pouring",
+    "water gushing",
+    "water main break",
+    "watermain break",
+    "burst water main",
     "collapsed",
     "collapse",
     "open manhole",
@@ -74,6 +66,73 @@ SAFETY = (
     "falling tree",
     "tree fell",
     "tree down",
+    "tree fallen",
+    "fallen tree",
+)
+#: Longer phrases in which a safety word names a thing, not an event happening now:
+#: a safety phrase inside one of these is ignored (the reason says so).
+SAFETY_NOT_EVENTS = (
+    "fire hydrant",
+    "fire hydrants",
+    "fire route",
+    "fire routes",
+    "fire lane",
+    "fire lanes",
+    "fire hall",
+    "fire halls",
+    "fire station",
+    "fire stations",
+    "fire department",
+    "fire services",
+    "fire service",
+    "fire chief",
+    "fire marshal",
+    "fire inspector",
+    "fire inspection",
+    "fire code",
+    "fire safety",
+    "fire truck",
+    "fire trucks",
+    "fire engine",
+    "fire pit",
+    "fire pits",
+    "fire permit",
+    "fire ban",
+    "fire drill",
+    "fire extinguisher",
+    "fire escape",
+    "fire alarm test",
+    "fire him",
+    "fire her",
+    "fire them",
+    "to fire",
+    "should fire",
+    "please fire",
+    "flood rebate",
+    "flood rebates",
+    "flood rebate program",
+    "flooding rebate",
+    "flood program",
+    "flood plain",
+    "flood plains",
+    "flood zone",
+    "flood map",
+    "flood insurance",
+    "flood prevention",
+    "flood protection",
+    "flood mitigation",
+    "flood subsidy",
+    "flood grant",
+    "flood risk",
+    "smoke detector",
+    "smoke detectors",
+    "smoke alarm",
+    "smoke alarms",
+    "smoke test",
+    "smoke testing",
+    "smoke free",
+    "smoke shop",
+    "in danger of losing",
 )
 ABUSE = (
     "fuck",
@@ -173,6 +232,7 @@ SENSITIVE = (
     "ombudsman",
 )
 COMPLAINT = (
+    "thanks for nothing",
     "complain",
     "complaint",
     "complaining",
@@ -283,8 +343,18 @@ REQUIRED: Mapping[Kind, tuple[str, ...]] = {
 }
 
 
-def _rule(name: str, description: str, builtin: Iterable[str], extra: Iterable[str]) -> PhraseRule:
-    return PhraseRule(name, description, tuple(dict.fromkeys([*builtin, *extra])))
+def _rule(
+    name: str,
+    description: str,
+    builtin: Iterable[str],
+    extra: Iterable[str],
+    *,
+    not_events: tuple[str, ...] = (),
+    negation: bool = True,
+    window: int = 3,
+) -> PhraseRule:
+    phrases = tuple(dict.fromkeys([*builtin, *extra]))
+    return PhraseRule(name, description, phrases, not_events, negation, window)
 
 
 @dataclass(frozen=True)
@@ -302,9 +372,17 @@ class Rules:
         cfg = cfg or RulesConfig()
         return cls(
             safety=_rule(
-                "safety-threat", "mentions an immediate safety threat", SAFETY, cfg.safety
+                "safety-threat",
+                "mentions an immediate safety threat",
+                SAFETY,
+                cfg.safety,
+                not_events=(*SAFETY_NOT_EVENTS, *cfg.safety_not_events),
+                # Missing a hazard costs more than a false alarm: only a negator right before
+                # the phrase counts ("nobody is in danger", but "no one noticed the fire").
+                window=1,
             ),
-            abuse=_rule("abusive-language", "abusive language", ABUSE, cfg.abuse),
+            # "not an idiot" is still the word: abuse and sensitive mentions are not negated.
+            abuse=_rule("abusive-language", "abusive language", ABUSE, cfg.abuse, negation=False),
             scope=(
                 (
                     "council",
@@ -348,6 +426,7 @@ class Rules:
                 "involves Council, the CAO or the Ombudsman",
                 SENSITIVE,
                 cfg.sensitive,
+                negation=False,
             ),
             kinds=(
                 (
@@ -362,7 +441,14 @@ class Rules:
                 ),
                 (
                     Kind.REQUEST,
-                    _rule("request-words", "asks the city to do something", REQUEST, cfg.request),
+                    # "no streetlight", "not picked up" are still requests: no negation.
+                    _rule(
+                        "request-words",
+                        "asks the city to do something",
+                        REQUEST,
+                        cfg.request,
+                        negation=False,
+                    ),
                 ),
                 (Kind.FEEDBACK, _rule("thanks-words", "says thank you", THANKS, ())),
             ),

@@ -46,6 +46,19 @@ UNSURE = frozenset(
         "do not know",
         "unsure",
         "no idea",
+        "idk",
+        "dunno",
+        "i'm not sure",
+        "im not sure",
+        "i am not sure",
+        "not known",
+        "i do not know",
+        "i have no idea",
+        "can't remember",
+        "cant remember",
+        "i can't remember",
+        "i don't remember",
+        "don't remember",
         "i don't know",
         "i dont know",
         "unknown",
@@ -109,6 +122,21 @@ def command_of(text: str) -> str | None:
     return COMMANDS.get(normalise(text))
 
 
+def first_word(text: str) -> str:
+    """The first word of an answer, without the punctuation after it: "No, nobody" -> "no"."""
+    words = normalise(text).split(" ", 1)
+    return words[0].rstrip(",;:.!-") if words else ""
+
+
+def is_unsure(text: str) -> bool:
+    return normalise(text).rstrip("?") in UNSURE
+
+
+#: Unreadable answers to one question before its way out (a default, explained) is taken:
+#: the choices are offered once more, never a third time.
+MAX_TRIES = 2
+
+
 class Reask(Exception):
     """The answer does not fit the step; the message says why and the step is asked again."""
 
@@ -137,3 +165,6 @@ class Step:
     why: str
     help: str
     choices: Callable[[Data], tuple[str, ...]] = lambda data: ()
+    #: The way out after MAX_TRIES unreadable answers: a sensible default with an explanation
+    #: (it may raise Reask to say how to leave instead). None: the step asks again.
+    fallback: Callable[[str, Data, datetime], Outcome] | None = None

@@ -27,8 +27,13 @@ stateDiagram-v2
     third_party --> contact
     contact --> summary
     summary --> summary: edit ITEM = ask that item again
-    summary --> [*]: confirm = decide() + store + acknowledgement
+    summary --> filed: confirm = decide() + store + acknowledgement
+    filed --> filed: a message within add_to_case_hours joins the case
+    filed --> kind: new / start again / a greeting / after the window
 ```
+No dead ends: a question with fixed choices offers them once more after an answer it cannot
+read, then takes the step's `fallback` (a default it explains, or a way out), never a loop.
+The summary shows what `decide()` will do (`outlook()`), so the two never disagree.
 Steps that do not apply (no "who" for a compliment) are skipped by their `applies` rule; the
 next step is always the first one, in table order, that applies and is still unanswered, so
 `back`, `edit` and `restart` only have to clear data.
@@ -36,14 +41,18 @@ next step is always the first one, in table order, that applies and is still una
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from bot.config import Config
+from bot.decide import Classified, classify, declines
 from bot.extract import ExtractError, clean_text, find_contact, format_phone
+from bot.flows.after_filing import added_to_case, already_filed, asks_for_new, in_window
 from bot.flows.base import (
+    MAX_TRIES,
     NO,
     UNSURE,
     YES,
@@ -53,10 +62,22 @@ from bot.flows.base import (
     State,
     Step,
     command_of,
+    first_word,
     is_refusal,
+    is_unsure,
     normalise,
 )
+from bot.flows.words import (
+    ABUSE_FILLER,
+    CHANGE_WORDS,
+    NEW_WORDS,
+    NO_CONTACT,
+    NOT_RIGHT,
+    OTHER_WORDS,
+    SELF_ANSWERS,
+)
 from bot.model import Attachment, Kind, Person, Reply, Submission
+from bot.phrases import tokens
 from bot.policy import REDIRECTS, Rules
 from bot.when import (
     MAX_SAID_CHARS,
@@ -118,12 +139,18 @@ EDITABLE = {
     "phone": "contact",
     "type": "kind",
     "kind": "kind",
+    "danger": "kind",
+    "safety": "kind",
+    "hazard": "kind",
 }
 KIND_ARTICLES = {
     "complaint": "a complaint",
     "request": "a request for service",
     "feedback": "a compliment or suggestion",
 }
+CONFIRM_WORDS = frozenset({"confirm", "confirmed", "send", "submit"})
+#: "My name is Jane Doe" -> "Jane Doe".
+NAME_INTRO = re.compile(r"^(?:my name is|my name's|i am|i'm|it's|this is|name:)\s+", re.I)
 #: A first message at least this long is taken as the description of what happened.
 FREE_TEXT_WORDS = 8
 #: Answers to "when" that cannot be read: asked once more, then kept as the resident's words.
@@ -131,7 +158,11 @@ WHEN_TRIES = 2
 
 
 def _hazard(d: Data) -> bool:
-    return bool(d.get("safety"))
+    """Yes to the danger question; or "not sure" and the description names a hazard (then the
+    policy's phrases decide, as decide() will: see `safety_found`)."""
+    return d.get("safety") is True or (
+        "safety" in d and d["safety"] is None and bool(d.get("safety_found"))
+    )
 
 
 def _investigated(d: Data) -> bool:
@@ -140,19 +171,30 @@ def _investigated(d: Data) -> bool:
 
 
 def _name_optional(d: Data) -> bool:
-    """Only allegations need a name (02.01); hazards, requests and compliments do not."""
-    return _hazard(d) or d.get("kind") in ("feedback", "request")
+    """Only allegations need a name (02.01); hazards, requests and compliments do not, but a
+    redirect does (decide() declines an anonymous out-of-scope message too)."""
+    return _hazard(d) or (d.get("kind") in ("feedback", "request") and not d.get("scope"))
 
 
 def _text_item(key: str) -> Callable[[str, Data, datetime], Outcome]:
-    """A parser for an item that is free text of at least a couple of characters."""
+    """A parser for an item that is free text of at least a couple of characters; "I don't
+    know" is an honest answer and is kept as said."""
 
     def parse(text: str, d: Data, now: datetime) -> Outcome:
         if len(text.strip()) < 2:
-            raise Reask("Could you say a little more?")
+            raise Reask("Could you say a little more? If you don't know, type 'not sure'.")
         return Outcome({key: text})
 
     return parse
+
+
+def _not_known(key: str) -> Callable[[str, Data, datetime], Outcome]:
+    """The way out of a free-text item: note it as not known, and carry on."""
+
+    def fallback(text: str, d: Data, now: datetime) -> Outcome:
+        return Outcome({key: ""}, say=("That's all right; I'll note it as not known.",))
+
+    return fallback
 
 
 def _min_words(text: str, words: int, message: str) -> str:
@@ -182,6 +224,8 @@ class ComplaintFlow:
                 return state, self.resume(state)
             new_state, replies = self.step(state, text, now)
             return new_state, [Reply("Welcome back."), *replies]
+        if state is not None and state.get("status") == "filed":
+            return self._after_filing(state, text, now)
         if state is None or state.get("status") not in ("active",):
             return self._begin_again(state, text, now)
         state = _copy(state)
@@ -193,7 +237,7 @@ class ComplaintFlow:
             return state, [Reply("I didn't receive any text."), self._prompt(state)]
         abuse = self.rules.abuse.check(text)
         if abuse:
-            return self._abuse(state, now)
+            return self._abuse(state, text, now)
         command = command_of(text)
         if command:
             return self._command(state, command, now)
@@ -225,6 +269,7 @@ class ComplaintFlow:
             "data": {},
             "history": [],
             "strikes": 0,
+            "tries": {},
             "started_at": now.isoformat(),
             "step": "",
         }
@@ -244,7 +289,7 @@ class ComplaintFlow:
                     )
                 ]
         state, replies = self.start(now)
-        if command_of(text) or normalise(text) in GREETINGS or not text.strip():
+        if command_of(text) or normalise(text) in GREETINGS | NEW_WORDS or not text.strip():
             return state, replies
         new_state, answer = self.step(state, text, now)
         return new_state, [replies[0], *answer]
@@ -255,12 +300,20 @@ class ComplaintFlow:
         try:
             outcome = step.parse(text, data, now)
         except (Reask, ExtractError) as exc:
-            return state, [Reply(str(exc), step.choices(data))]
+            tries = state["tries"][step.name] = state["tries"].get(step.name, 0) + 1
+            if step.fallback is None or tries < MAX_TRIES:
+                return state, [Reply(str(exc), step.choices(data))]
+            try:  # the choices were offered once more: now the way out, never a loop
+                outcome = step.fallback(text, data, now)
+            except Reask as way_out:
+                return state, [Reply(str(way_out), step.choices(data))]
+        state["tries"].pop(step.name, None)
         data.update(outcome.updates)
         if step.name != "summary":
             state["history"].append(step.name)
         if outcome.status:
             state["status"] = outcome.status
+            state["confirmed_at"] = now.isoformat()
             return state, [Reply(s) for s in outcome.say]
         state["step"] = outcome.then or self._next(data)
         return state, [*(Reply(s) for s in outcome.say), self._prompt(state)]
@@ -291,17 +344,20 @@ class ComplaintFlow:
         state["step"] = self._next(state["data"])
         return state, [self._prompt(state)]
 
-    def _abuse(self, state: State, now: datetime) -> tuple[State, list[Reply]]:
+    def _abuse(self, state: State, text: str, now: datetime) -> tuple[State, list[Reply]]:
+        """A warning first; a real answer around a rude word is kept (only text that is
+        nothing but abuse is dropped); the second time the conversation ends."""
         state["strikes"] = int(state.get("strikes", 0)) + 1
         if state["strikes"] == 1:
-            return state, [
-                Reply(
-                    "I can hear that you're frustrated, and I want to help you get this to the "
-                    "right people. Please keep the conversation free of abusive language; if it "
-                    "continues I'll have to end our conversation. Let's carry on."
-                ),
-                self._prompt(state),
-            ]
+            warning = Reply(
+                "I can hear that you're frustrated, and I want to help you get this to the "
+                "right people. Please keep the conversation free of abusive language; if it "
+                "continues I'll have to end our conversation. Let's carry on."
+            )
+            if not self._has_content_besides_abuse(text):
+                return state, [warning, self._prompt(state)]
+            state, replies = self._answer(state, text, now)
+            return state, [warning, *replies]
         state["status"] = "ended"
         state["ended_at"] = now.isoformat()
         return state, [
@@ -312,6 +368,33 @@ class ComplaintFlow:
                 f"({self.config.care.hours})."
             )
         ]
+
+    def _has_content_besides_abuse(self, text: str) -> bool:
+        words = [w for w in tokens(text) if w.isalnum() or "'" in w]
+        kept = self.rules.abuse.words_outside(words)
+        return any(w not in ABUSE_FILLER for w in kept)
+
+    # -- after filing -------------------------------------------------------------------------
+
+    def _after_filing(self, state: State, text: str, now: datetime) -> tuple[State, list[Reply]]:
+        """A message soon after filing is added to the case just filed ("Actually it was
+        Wednesday"); asking for a new one, or writing after the window, starts a new one."""
+        hours = self.config.dialogue.add_to_case_hours
+        if not in_window(state, now, hours) or asks_for_new(text, KINDS):
+            return self._begin_again(state, text, now)
+        state = _copy(state)
+        try:
+            text = clean_text(text, self.config.dialogue.max_message_chars)
+        except ExtractError as exc:
+            return state, [Reply(str(exc))]
+        if (
+            not text
+            or command_of(text)
+            or (self.rules.abuse.check(text) and not self._has_content_besides_abuse(text))
+        ):
+            return state, [Reply(already_filed(state["ref"], self.config.care))]
+        state["addendum"] = text
+        return state, [Reply(added_to_case(state["ref"]))]
 
     def _step(self, name: str) -> Step:
         return self.table[name]
@@ -358,6 +441,7 @@ class ComplaintFlow:
                 "request for service (a pothole, a missed pickup...), 3 for a compliment or "
                 "suggestion, or 4 for something else.",
                 lambda d: KIND_CHOICES,
+                self._kind_fallback,
             ),
             Step(
                 "safety",
@@ -371,8 +455,10 @@ class ComplaintFlow:
                 ("safety",),
                 "If someone is in danger, 911 is the fastest help. Hazards reported to the "
                 "City are inspected within one business day, even if you don't give your name.",
-                "Answer yes if anyone could be hurt right now, otherwise no.",
-                lambda d: ("Yes", "No"),
+                "Answer yes if anyone could be hurt right now, otherwise no. If you're not sure, "
+                "type 'not sure'.",
+                lambda d: ("Yes", "No", "Not sure"),
+                self._safety_unsure,
             ),
             Step(
                 "what",
@@ -384,18 +470,20 @@ class ComplaintFlow:
                 "(City policy 04.01 a).",
                 "Describe what happened in a few sentences: where (the street or place), what "
                 "you saw or experienced, and what went wrong.",
+                fallback=self._what_as_said,
             ),
             Step(
                 "scope",
                 self._scope_prompt,
                 self._parse_scope,
-                lambda d: bool(d.get("scope_found")),
+                lambda d: bool(d.get("scope_found")) and not _hazard(d),
                 ("scope",),
                 "The City's complaint policy (02.03) does not cover some matters because they "
                 "have their own process; sending you there gets you an answer faster.",
                 "Type yes to record your message so staff can point you to the right process, "
                 "or no if I've misunderstood and you'd like to carry on.",
                 lambda d: ("Yes", "No"),
+                self._scope_carry_on,
             ),
             Step(
                 "when",
@@ -433,7 +521,8 @@ class ComplaintFlow:
                 ("who",),
                 "Knowing who was involved lets us ask the right people about it (policy 04.01 c).",
                 'Anything that identifies them helps: a name, a role ("the bus driver"), a '
-                "truck number, a department.",
+                "truck number, a department. If you don't know, type 'not sure'.",
+                fallback=_not_known("who"),
             ),
             Step(
                 "outcome",
@@ -445,6 +534,7 @@ class ComplaintFlow:
                 "for you (policy 04.01 d).",
                 "For example: an apology, a repair, a refund, a change to a schedule, or simply "
                 "that it doesn't happen again.",
+                fallback=_not_known("outcome"),
             ),
             Step(
                 "name",
@@ -456,6 +546,7 @@ class ComplaintFlow:
                 "except immediate threats to safety. Your name is kept confidential and used "
                 "only to handle your message.",
                 "Type your full name, for example Jane Doe.",
+                fallback=self._name_fallback,
             ),
             Step(
                 "on_behalf",
@@ -470,6 +561,7 @@ class ComplaintFlow:
                 "02.01), so we ask who the complaint is for.",
                 "Type 'me' if it's about you, or 'someone else'.",
                 lambda d: ("Me", "Someone else"),
+                self._on_behalf_fallback,
             ),
             Step(
                 "third_party",
@@ -481,7 +573,8 @@ class ComplaintFlow:
                 ("third_party",),
                 "The City can only investigate a complaint for someone else when that person is "
                 "named (policy 02.01).",
-                "Type their full name.",
+                "Type their full name, or 'skip'.",
+                fallback=lambda text, d, now: Outcome({"third_party": ""}),
             ),
             Step(
                 "contact",
@@ -493,7 +586,9 @@ class ComplaintFlow:
                 ("contact",),
                 "So we can acknowledge your message, give you updates and tell you the outcome "
                 "(policy 04.01 e). Your details are kept confidential.",
-                "For example jane@example.com or 905-555-0100.",
+                "For example jane@example.com or 905-555-0100. If you'd rather not give any, "
+                "type 'skip'.",
+                fallback=self._no_contact,
             ),
             Step(
                 "summary",
@@ -505,6 +600,7 @@ class ComplaintFlow:
                 "Type 'confirm' to send it, 'edit' followed by the item to change (what, when, "
                 "who, outcome, name, contact or type), or 'cancel'.",
                 lambda d: ("Confirm", "Edit", "Cancel"),
+                self._summary_way_out,
             ),
         )
 
@@ -553,24 +649,44 @@ class ComplaintFlow:
             return "Would you like to give your name? (type your name, or 'no')"
         return "May I have your full name?"
 
+    def outlook(self, d: Data) -> tuple[Classified, bool]:
+        """What decide() will make of the conversation as it stands, and whether it declines
+        it (02.01). The summary shows exactly this, so the two never disagree: the rules have
+        one owner, bot/decide.py."""
+        sub = submission_from_state({"data": d}, "chat", SUMMARY_TIME, None)
+        found = classify(sub, self.rules)
+        return found, declines(found.kind, sub)
+
     def _summary(self, d: Data) -> str:
-        kind = "Report of a potential hazard" if _hazard(d) else KIND_NAMES.get(d["kind"], "")
+        found, declined = self.outlook(d)
+        if found.kind is Kind.HAZARD:
+            kind = "Report of a potential hazard"
+        elif found.kind is Kind.OUT_OF_SCOPE:
+            kind = KIND_NAMES.get(d.get("kind", ""), KIND_NAMES["other"])
+        else:
+            kind = KIND_NAMES[found.kind.value]
         lines = ["Here is what I have. Please check it:", f"- Type: {kind}", f"- What: {d['what']}"]
-        if d.get("scope"):
+        if found.kind is Kind.OUT_OF_SCOPE:
             lines.append("- Note: this may be for a different process; staff will point you to it")
         if "when_text" in d:
             lines.append(f"- When: {self._when_summary(d)}")
         if "who" in d:
-            lines.append(f"- Who was involved: {d['who']}")
+            lines.append(f"- Who was involved: {d['who'] or 'not known'}")
         if "outcome" in d:
-            lines.append(f"- Outcome you're looking for: {d['outcome']}")
+            lines.append(f"- Outcome you're looking for: {d['outcome'] or 'not known'}")
         lines.append(f"- Your name: {d.get('name') or 'not given'}")
         if d.get("on_behalf") == "other":
             lines.append(f"- On behalf of: {d.get('third_party') or 'not named'}")
         contact = d.get("contact") or {}
         methods = [*contact.get("emails", []), *map(format_phone, contact.get("phones", []))]
         lines.append(f"- Contact: {', '.join(methods) or 'not given'}")
-        if self._declines(d):
+        if not methods and not declined:
+            add = "'edit contact' to add one" if d.get("name") else "'edit name' to add yours"
+            lines.append(
+                "\nPlease note: without an email address or a phone number, the City can't "
+                f"send you updates or tell you the outcome. You can type {add}."
+            )
+        if declined:
             lines.append(
                 "\nPlease note: under the City's Customer Service Policy (02.01), a "
                 "complaint without a name, or for someone who isn't named, can be "
@@ -589,24 +705,21 @@ class ComplaintFlow:
             return wording
         return f'{wording} (you said: "{when.said}")'
 
-    def _declines(self, d: Data) -> bool:
-        if _hazard(d) or d.get("kind") not in ("complaint", "other"):
-            return False
-        return not d.get("name") or (d.get("on_behalf") == "other" and not d.get("third_party"))
-
     # -- parsers -----------------------------------------------------------------------------
 
     def _parse_kind(self, text: str, d: Data, now: datetime) -> Outcome:
         words = len(text.split())
-        choice = KINDS.get(normalise(text)) or KINDS.get(normalise(text).split(" ")[0])
+        if is_unsure(text):
+            return self._kind_fallback(text, d, now)
+        choice = KINDS.get(normalise(text)) or KINDS.get(first_word(text))
         if choice and words <= 4:
-            return Outcome({"kind": choice})
+            return Outcome({"kind": choice, **self._rescope(d)})
         if words >= FREE_TEXT_WORDS:
             return self._free_text_first(text, now)
         kind, hit = self.rules.classify(text)
         if hit.rule != "default-complaint":
             return Outcome(
-                {"kind": kind.value},
+                {"kind": kind.value, **self._rescope(d)},
                 say=(
                     f"Thank you. I'll treat this as {KIND_ARTICLES[kind.value]} (you can change "
                     "that at the end).",
@@ -617,10 +730,29 @@ class ComplaintFlow:
             "me in a sentence or two what happened."
         )
 
+    def _kind_fallback(self, text: str, d: Data, now: datetime) -> Outcome:
+        return Outcome(
+            {"kind": "other", **self._rescope(d)},
+            say=(
+                "I'll note it as 'something else' for now; a person at the City will read "
+                "it. You can change this at the end with 'edit type'.",
+            ),
+        )
+
+    def _rescope(self, d: Data) -> dict[str, object]:
+        """A new type chosen at the summary ('edit type'): look at the description again."""
+        if "what" in d and "scope" not in d:
+            return self._scope_updates(str(d["what"]))
+        return {}
+
     def _free_text_first(self, text: str, now: datetime) -> Outcome:
         """A first message in the resident's own words may answer several questions at once."""
         kind, _hit = self.rules.classify(text)
-        updates: dict[str, object] = {"kind": kind.value, "what": text}
+        updates: dict[str, object] = {
+            "kind": kind.value,
+            "what": text,
+            "safety_found": bool(self.rules.safety.check(text)),
+        }
         updates.update(self._scope_updates(text))
         label = KIND_ARTICLES[kind.value]
         try:
@@ -642,8 +774,10 @@ class ComplaintFlow:
         return {"scope_found": found[0]} if found else {}
 
     def _parse_safety(self, text: str, d: Data, now: datetime) -> Outcome:
-        answer = normalise(text)
-        if answer in YES:
+        answer, first = normalise(text), first_word(text)
+        if is_unsure(text):
+            return self._safety_unsure(text, d, now)
+        if answer in YES or first in YES:
             return Outcome(
                 {"safety": True},
                 say=(
@@ -651,9 +785,22 @@ class ComplaintFlow:
                     "hazard so the City can inspect it within one business day.",
                 ),
             )
-        if answer in NO:
+        if answer in NO or first in NO or answer.startswith(("no one", "nobody")):
             return Outcome({"safety": False})
-        raise Reask("Please answer yes or no: is anyone in immediate danger right now?")
+        raise Reask(
+            "Please answer yes or no: is anyone in immediate danger right now? If you're "
+            "not sure, type 'not sure'."
+        )
+
+    def _safety_unsure(self, text: str, d: Data, now: datetime) -> Outcome:
+        """Not sure (or no readable answer twice): the description decides, as in an email."""
+        return Outcome(
+            {"safety": None},
+            say=(
+                "That's all right, I'll note it as 'not sure'. If you think anyone could be "
+                "hurt, please call 911 now. The City will look at what you describe next.",
+            ),
+        )
 
     def _parse_what(self, text: str, d: Data, now: datetime) -> Outcome:
         _min_words(
@@ -662,11 +809,25 @@ class ComplaintFlow:
             "Could you tell me a little more? A sentence or two about what "
             "happened and where helps the City act on it.",
         )
-        updates: dict[str, object] = {"what": text}
+        return self._what_as_said(text, d, now)
+
+    def _what_as_said(self, text: str, d: Data, now: datetime) -> Outcome:
+        """The description as given (also the way out after a second short answer)."""
+        updates: dict[str, object] = {
+            "what": text,
+            "safety_found": bool(self.rules.safety.check(text)),
+        }
         say: tuple[str, ...] = ()
-        if "scope" not in d and not _hazard(d):
+        hazard = _hazard({**d, **updates})
+        if hazard and not _hazard(d):
+            say = (
+                "From what you describe, I'll record this as a potential hazard so the City "
+                "can inspect it within one business day. If anyone is in danger, please call "
+                "911 now.",
+            )
+        if "scope" not in d and not hazard:
             updates.update(self._scope_updates(text))
-        if d.get("kind") == "other" and "scope_found" not in updates and not _hazard(d):
+        if d.get("kind") == "other" and "scope_found" not in updates and not hazard:
             # "Something else": the rules pick the kind so the right questions follow.
             kind, _hit = self.rules.classify(text)
             updates["kind"] = kind.value
@@ -677,12 +838,30 @@ class ComplaintFlow:
         return Outcome(updates, say=say)
 
     def _parse_scope(self, text: str, d: Data, now: datetime) -> Outcome:
-        answer = normalise(text)
-        if answer in YES:
+        answer, first = normalise(text), first_word(text)
+        if is_unsure(text):
+            return self._scope_carry_on(text, d, now)
+        if answer in YES or first in YES:
             return Outcome({"scope": d["scope_found"]})
-        if answer in NO or answer.startswith("no"):
-            return Outcome({"scope": ""}, say=("Thank you, let's carry on.",))
+        if answer in NO or first in NO or answer.startswith("no"):
+            return Outcome({"scope": "", **self._kind_of(d)}, say=("Thank you, let's carry on.",))
         raise Reask("Please answer yes (record it for the right process) or no (carry on).")
+
+    def _scope_carry_on(self, text: str, d: Data, now: datetime) -> Outcome:
+        return Outcome(
+            {"scope": "", **self._kind_of(d)},
+            say=(
+                "I'll carry on with your message as it is. If another process fits it better, "
+                "staff will tell you.",
+            ),
+        )
+
+    def _kind_of(self, d: Data) -> dict[str, object]:
+        """'Something else' that is not out of scope after all: the rules pick the kind."""
+        if d.get("kind") != "other" or _hazard(d):
+            return {}
+        kind, _hit = self.rules.classify(str(d.get("what", "")))
+        return {"kind": kind.value}
 
     def _parse_when(self, text: str, d: Data, now: datetime) -> Outcome:
         said = " ".join(text.split())[:MAX_SAID_CHARS]
@@ -728,7 +907,7 @@ class ComplaintFlow:
         return Outcome({"when_time": text, **_when_updates(at)})
 
     def _parse_name(self, text: str, d: Data, now: datetime) -> Outcome:
-        if is_refusal(text):
+        if is_refusal(text) or is_unsure(text):
             if _name_optional(d):
                 return Outcome({"name": ""})
             if not d.get("anon_warned"):
@@ -741,7 +920,7 @@ class ComplaintFlow:
                 )
                 return Outcome({"anon_warned": True}, say=(raise_anon,), then="name")
             return Outcome({"name": ""})
-        name = " ".join(text.split())
+        name = NAME_INTRO.sub("", " ".join(text.split()))
         if any(ch.isdigit() for ch in name) or "@" in name:
             raise Reask(
                 "That looks like contact details; I'll ask for those next. What is your name?"
@@ -750,13 +929,31 @@ class ComplaintFlow:
             raise Reask("Please type your name, for example Jane Doe.")
         return Outcome({"name": name})
 
+    def _name_fallback(self, text: str, d: Data, now: datetime) -> Outcome:
+        """Asked twice: something with letters is taken as the name as typed; otherwise no
+        name (with the explanation of 02.01 first, if it matters)."""
+        name = NAME_INTRO.sub("", " ".join(text.split()))
+        if "@" not in name and any(ch.isalpha() for ch in name) and 2 <= len(name) <= 100:
+            return Outcome({"name": name})
+        return self._parse_name("no", d, now)
+
     def _parse_on_behalf(self, text: str, d: Data, now: datetime) -> Outcome:
         answer = normalise(text)
-        if answer in ("me", "myself", "self", "mine", "for me", "me myself", "it's me", "1"):
+        words = set(tokens(answer))
+        if answer in SELF_ANSWERS or first_word(text) in ("me", "myself"):
             return Outcome({"on_behalf": "self"})
-        if "else" in answer or "behalf" in answer or "other" in answer or answer == "2":
+        if words & OTHER_WORDS or answer == "2":
             return Outcome({"on_behalf": "other"})
         raise Reask("Please type 'me' if this is about you, or 'someone else'.")
+
+    def _on_behalf_fallback(self, text: str, d: Data, now: datetime) -> Outcome:
+        return Outcome(
+            {"on_behalf": "self"},
+            say=(
+                "I'll take it that this is about you. If you're writing for someone else, "
+                "you can change it at the end with 'edit name'.",
+            ),
+        )
 
     def _parse_third_party(self, text: str, d: Data, now: datetime) -> Outcome:
         if is_refusal(text) or normalise(text) in UNSURE:
@@ -766,19 +963,33 @@ class ComplaintFlow:
         return Outcome({"third_party": " ".join(text.split())})
 
     def _parse_contact(self, text: str, d: Data, now: datetime) -> Outcome:
+        if is_refusal(text) or is_unsure(text):
+            return Outcome({"contact": {}}, say=(NO_CONTACT,))
         found = find_contact(text, self.config.dialogue.phone_region)
         if not found.emails and not found.phones:
             raise Reask(
                 "I couldn't find an email address or a phone number in that. Please "
-                "type one, for example jane@example.com or 905-555-0100."
+                "type one, for example jane@example.com or 905-555-0100, or type 'skip' "
+                "to go on without."
             )
         return Outcome({"contact": {"emails": list(found.emails), "phones": list(found.phones)}})
+
+    def _no_contact(self, text: str, d: Data, now: datetime) -> Outcome:
+        return Outcome(
+            {"contact": {}},
+            say=(
+                "I couldn't find an email address or a phone number, so I'll go on without.",
+                NO_CONTACT,
+            ),
+        )
 
     def _parse_summary(self, text: str, d: Data, now: datetime) -> Outcome:
         answer = normalise(text)
         if answer in YES or answer in ("confirm", "send", "send it", "submit", "looks good"):
             return Outcome(status="confirmed")
-        if answer == "edit":
+        if len(answer.split()) <= 3 and first_word(text) in YES | CONFIRM_WORDS:
+            return Outcome(status="confirmed")  # "yes please", "confirm it", "send now"
+        if answer in ("edit", "change") or answer in NO or answer in NOT_RIGHT:
             raise Reask(
                 "What would you like to change? Type 'edit' and one of: what, when, "
                 "who, outcome, name, contact or type."
@@ -790,10 +1001,26 @@ class ComplaintFlow:
                     "I can change: what, when, who, outcome, name, contact or type. "
                     "For example 'edit when'."
                 )
-            for key in EDIT_CLEARS[item]:
-                d.pop(key, None)
-            return Outcome()
+            return self._edit(item, d)
+        words = tokens(answer)
+        items = {EDITABLE[w] for w in words if w in EDITABLE}
+        if len(items) == 1 and CHANGE_WORDS.intersection(words):
+            return self._edit(items.pop(), d)  # "the date is wrong"
         raise Reask("Please type 'confirm' to send it, 'edit' and the item to change, or 'cancel'.")
+
+    def _edit(self, item: str, d: Data) -> Outcome:
+        for key in EDIT_CLEARS[item]:
+            d.pop(key, None)
+        return Outcome()
+
+    def _summary_way_out(self, text: str, d: Data, now: datetime) -> Outcome:
+        care = self.config.care
+        raise Reask(
+            "I'm sorry, I didn't understand. Your message hasn't been sent yet. Type "
+            "'confirm' to send it as shown above, 'edit' and the item to change (for example "
+            "'edit when'), or 'cancel' to stop without sending anything. If you'd rather talk "
+            f"to a person, call {care.name} at {care.phone} ({care.hours})."
+        )
 
 
 EDIT_CLEARS: dict[str, tuple[str, ...]] = {
@@ -816,6 +1043,9 @@ EDIT_CLEARS: dict[str, tuple[str, ...]] = {
 }
 
 RESUME_WORDS = frozenset({"resume", "continue", "carry on", "go on"})
+
+#: Any fixed time: the summary classifies the conversation, which needs no clock.
+SUMMARY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 GREETINGS = frozenset(
     {"hi", "hello", "hey", "good morning", "good afternoon", "bonjour", "hi there", "hello there"}
@@ -849,6 +1079,7 @@ def _copy(state: State) -> State:
     out = dict(state)
     out["data"] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in state["data"].items()}
     out["history"] = list(state["history"])
+    out["tries"] = dict(state.get("tries") or {})
     return out
 
 
@@ -883,7 +1114,8 @@ def submission_from_state(
         outcome=d.get("outcome"),
         person=person,
         kind_hint=kind_hint,
-        safety=bool(d.get("safety")),
+        # The resident's answer (None: "not sure"); a compliment was never a danger report.
+        safety=d["safety"] if "safety" in d else (False if d.get("kind") == "feedback" else None),
         on_behalf_of=on_behalf,
         scope_hint=d.get("scope") or "",
         conversation=conversation,

@@ -176,7 +176,7 @@ async def test_choices_travel_as_buttons(site):
             await ws.send_json({"type": "say", "text": "1"})
             reply = await ws.receive_json(timeout=10)
         html = await tab.load()
-    assert reply["replies"][-1]["choices"] == ["Yes", "No"]
+    assert reply["replies"][-1]["choices"] == ["Yes", "No", "Not sure"]  # issue 8
     assert '<button type="submit" name="text" value="Yes">Yes</button>' in html
 
 

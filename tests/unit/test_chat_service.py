@@ -326,3 +326,110 @@ def test_end_and_clear_forgets_an_unfinished_chat_but_keeps_a_filed_one(services
     assert s.chat.filed_ref("web:b") == "CD-2026-000001"
     assert s.chat.end("web:b") == "CD-2026-000001"
     assert count_cases(s.db) == 1
+
+
+# -- issue 8 -----------------------------------------------------------------------------
+
+
+def test_no_to_danger_with_a_fire_word_is_filed_as_said_and_flagged_for_staff(services):
+    s = services()
+    turn = converse(
+        s.chat,
+        [
+            "1",
+            "no",
+            "Someone set a fire in the bin behind the library and nobody came",
+            "yesterday at 3pm",
+            "the caretaker",
+            "empty the bins more often",
+            "Jane Doe",
+            "me",
+            "jane@example.com",
+            "confirm",
+        ],
+    )
+    case = get_case(s.db, turn.ref)
+    assert case["kind"] == "complaint" and case["hazard_due"] is None
+    assert "safety-phrase-vs-answer" in [r["rule"] for r in case["rules"]]
+    [flag] = [e for e in case["events"] if e["type"] == "flagged"]
+    assert flag["data"]["rule"] == "safety-phrase-vs-answer"
+    assert "hazard" not in text_of(turn)
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "The fire hydrant on Elm Street has been leaking for a week",
+        "My basement flood rebate has not been paid after six months",
+    ],
+)
+def test_a_thing_named_after_a_hazard_is_not_a_hazard(services, what):
+    s = services()
+    lines = ["1", "no", what, "yesterday at 3pm", "staff", "fix it", "Jane Doe", "me", "j@x.org"]
+    turn = converse(s.chat, [*lines, "confirm"])
+    case = get_case(s.db, turn.ref)
+    assert case["kind"] == "complaint"
+    assert not [e for e in case["events"] if e["type"] == "flagged"]
+
+
+def test_a_named_resident_without_contact_is_filed_and_not_declined(services):
+    s = services()
+    turn = converse(s.chat, [*FULL[:8], "no thanks", "confirm"])
+    case = get_case(s.db, turn.ref)
+    assert case["status"] == "open" and case["missing"] == ["contact"]
+    assert case["person"]["name"] == "Jane Doe" and case["person"]["email"] is None
+    assert "not investigated" not in text_of(turn) and "can't be investigated" not in text_of(turn)
+    # The acknowledgement does not promise updates it can't send.
+    assert "can't send you updates" in text_of(turn) and "keep you updated" not in text_of(turn)
+
+
+def test_a_message_after_filing_joins_the_case_and_staff_see_it(services):
+    s = services()
+    filed = converse(s.chat, [*FULL, "confirm"])
+    assert "'new'" in text_of(filed)
+    s.clock.advance(timedelta(minutes=5))
+    turn = s.chat.handle("console", "console:t", "Actually it was Wednesday")
+    assert filed.ref in text_of(turn) and "added" in text_of(turn)
+    assert count_cases(s.db) == 1
+    case = get_case(s.db, filed.ref)
+    assert [m["direction"] for m in case["messages"]][-1] == "in"
+    assert case["messages"][-1]["body"] == "Actually it was Wednesday"
+    assert case["events"][-1]["type"] == "resident-message"
+    from bot.cli import format_case
+
+    assert "Actually it was Wednesday" in format_case(case)
+    assert load_conversation(s.db, "console:t")["status"] == "filed"
+
+
+def test_new_after_filing_starts_a_new_complaint(services):
+    s = services()
+    converse(s.chat, [*FULL, "confirm"])
+    s.clock.advance(timedelta(minutes=2))  # past the rate limit
+    reply = text_of(s.chat.handle("console", "console:t", "new"))
+    assert "What is your message about?" in reply
+    assert load_conversation(s.db, "console:t")["status"] == "active"
+    converse(s.chat, [*FULL, "confirm"])
+    assert count_cases(s.db) == 2
+
+
+def test_after_the_window_a_message_starts_a_new_conversation(services):
+    s = services()
+    converse(s.chat, [*FULL, "confirm"])
+    s.clock.advance(timedelta(hours=25))
+    s.chat.handle("console", "console:t", "Actually it was Wednesday")
+    assert load_conversation(s.db, "console:t")["status"] == "active"
+    case = get_case(s.db, "CD-2026-000001")
+    assert [m["direction"] for m in case["messages"]] == ["in", "out"]
+
+
+def test_a_photo_after_filing_joins_the_case(services):
+    from bot.model import Attachment
+
+    s = services()
+    filed = converse(s.chat, [*FULL, "confirm"], key="telegram:5")
+    photo = Attachment(None, "image/jpeg", 1234, "AgACphoto")
+    reply = text_of(s.chat.handle("telegram", "telegram:5", "", attachments=[photo]))
+    assert filed.ref in reply and "added the file" in reply
+    [event] = [e for e in get_case(s.db, filed.ref)["events"] if e["type"] == "attachments"]
+    assert event["data"]["files"][0]["ref"] == "AgACphoto"
+    assert load_conversation(s.db, "telegram:5")["status"] == "filed"

@@ -242,3 +242,127 @@ def test_the_example_configuration_is_valid_and_matches_the_defaults():
     assert example.review == defaults.review
     assert example.care == defaults.care and example.ombudsman == defaults.ombudsman
     assert example.city.extra_closures  # the example shows how closures are written
+
+
+# -- issue 8: phrase rules know negation and context; the resident's answer wins ----------
+
+RULES = POLICY.rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no fire",
+        "There is no fire, just a lot of litter",
+        "It is not dangerous, but it is ugly",
+        "Nobody is in danger",
+        "no one is in danger right now",
+        "The fire hydrant on Elm St is leaking",
+        "The fire route sign fell over",
+        "The fire hall parking lot has potholes",
+        "I applied to the flood rebate program in May",
+        "My basement flood rebate never arrived",
+        "When will the smoke detector rebate be paid?",
+        "I don't smell gas any more",
+        "The council should fire the contractor",
+    ],
+)
+def test_safety_phrases_in_negation_or_naming_a_thing_are_not_hazards(text):
+    assert RULES.safety.check(text) is None
+    assert decide(replace(EMAIL, text=text), NOW, POLICY).kind is not Kind.HAZARD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "there is a fire",
+        "There is a live wire on the sidewalk",
+        "Gas smell outside number 12",
+        "It smells like gas in the lobby",
+        "A sparking wire is hanging over the path",
+        "Water pouring into the street from a broken main",
+        "A tree fell on a car on Oak Avenue",
+        "The fire hydrant is fine but there is a fire in the park",
+        "No idea why, but there is smoke coming from the manhole",
+        "No one noticed the fire until it spread to the fence",
+    ],
+)
+def test_real_hazards_are_still_hazards(text):
+    assert RULES.safety.check(text) is not None
+    assert decide(replace(EMAIL, text=text), NOW, POLICY).kind is Kind.HAZARD
+
+
+def test_an_ignored_phrase_says_why():
+    scan = RULES.safety.scan("The fire hydrant on Elm St is leaking")
+    assert scan.hit is None
+    assert [i.reason for i in scan.ignored] == [
+        "the phrase 'fire' was ignored: 'fire hydrant' names a thing, not an event"
+    ]
+    negated = RULES.safety.scan("Nobody is in danger")
+    assert negated.ignored and "negated by 'nobody'" in negated.ignored[0].reason
+    decision = decide(replace(EMAIL, text="The fire hydrant is leaking"), NOW, POLICY)
+    assert any("names a thing" in h.reason for h in decision.hits)
+
+
+def test_negation_applies_to_the_other_phrase_rules():
+    kind, _hit = RULES.classify("This is not a complaint, just a big thank you to the crew")
+    assert kind is Kind.FEEDBACK
+    assert RULES.out_of_scope("This is not about a parking ticket, the bin was not emptied") is None
+    assert RULES.out_of_scope("I got a parking ticket while the meter was broken") is not None
+
+
+def test_a_negator_in_another_clause_does_not_count():
+    assert RULES.safety.check("No answer from 311, and there is a fire behind the school")
+    assert RULES.safety.check("I called, but nobody came; now the basement is flooded")
+
+
+def test_phrase_rules_are_linear_on_hostile_text():
+    # Bounded and linear: a megabyte of one word, and of "no fire" repeated, are read at once.
+    assert RULES.safety.check("a" * 1_000_000) is None
+    assert RULES.safety.check("no fire " * 100_000) is None
+
+
+def test_the_residents_no_wins_over_a_safety_phrase_and_staff_are_told():
+    sub = replace(COMPLETE, text="Someone set a fire in the bin and nobody came", safety=False)
+    decision = decide(sub, NOW, POLICY)
+    assert decision.kind is Kind.COMPLAINT and decision.status is Status.OPEN
+    [flag] = [h for h in decision.hits if h.rule == "safety-phrase-vs-answer"]
+    assert "no one is in immediate danger" in flag.reason and "'fire'" in flag.reason
+    assert flag in decision.flags
+
+
+def test_the_residents_yes_makes_a_hazard_without_any_phrase():
+    decision = decide(replace(COMPLETE, safety=True), NOW, POLICY)
+    assert decision.kind is Kind.HAZARD and decision.hits[0].rule == "resident-safety"
+    assert decision.flags == ()
+
+
+def test_not_asked_lets_the_phrases_decide():
+    sub = replace(EMAIL, text="Someone set a fire in the bin behind the arena")
+    assert sub.safety is None
+    decision = decide(sub, NOW, POLICY)
+    assert decision.kind is Kind.HAZARD and decision.flags == ()
+
+
+def test_the_residents_no_to_the_scope_question_wins_and_staff_are_told():
+    sub = replace(COMPLETE, text="My parking ticket was issued while the meter was broken")
+    decision = decide(sub, NOW, POLICY)  # scope_hint "": the resident said carry on
+    assert decision.kind is Kind.COMPLAINT and decision.status is Status.OPEN
+    assert [h.rule for h in decision.flags] == ["scope-phrase-vs-answer"]
+
+
+def test_things_named_after_hazards_are_configurable():
+    policy = Policy.from_config(parse_config({"rules": {"safety_not_events": ["smoke break"]}}))
+    sub = replace(EMAIL, text="The crew took a long smoke break outside my house")
+    assert decide(sub, NOW, POLICY).kind is Kind.HAZARD
+    assert decide(sub, NOW, policy).kind is not Kind.HAZARD
+
+
+def test_no_streetlight_is_still_a_request():
+    kind, _hit = RULES.classify("There is no streetlight on our road at all")
+    assert kind is Kind.REQUEST
+
+
+def test_thanks_for_nothing_is_a_complaint():
+    assert RULES.classify("Thanks for nothing, the bins are full again")[0] is Kind.COMPLAINT
+    assert RULES.classify("No thanks needed, just letting you know")[0] is not Kind.FEEDBACK

@@ -348,8 +348,10 @@ def test_contact_is_validated():
     talk = Talk()
     talk.say(*FULL[:8])
     assert "doesn't look right" in talk.say("jane@@example")
-    assert "couldn't find" in talk.say("call me maybe")
     assert talk.step == "contact"
+    # Issue 8: the second unreadable answer is the way out, not a loop (the resident is told).
+    assert "couldn't find" in talk.say("call me maybe")
+    assert talk.step == "summary" and talk.data["contact"] == {}
 
 
 @pytest.mark.parametrize("garbage", ["", "   ", "\x00\x07", "\u200b"])
@@ -369,9 +371,11 @@ def test_overlong_message_is_refused_politely():
 
 
 def test_a_new_message_after_filing_starts_a_new_conversation():
+    # Issue 8: after filing, a message joins the case just filed (see below) unless it asks
+    # for a new one; a kind choice ("2") asks for one.
     talk = Talk()
     talk.say(*FULL, "confirm")
-    talk.state["status"] = "filed"
+    talk.state.update(status="filed", ref="CD-2026-000001")
     reply = talk.say("2")
     assert talk.state["status"] == "active" and talk.data == {"kind": "request"}
     assert "Hello" in reply
@@ -382,3 +386,251 @@ def test_something_else_is_classified_so_the_right_questions_follow():
     reply = talk.say("4", "no", "The streetlight outside 14 Oak Avenue has been out for weeks")
     assert "request for service" in reply
     assert talk.data["kind"] == "request" and talk.step == "when"
+
+
+# -- issue 8: no dead ends; the summary says what decide() will do ------------------------
+
+
+def summary_of(talk: Talk) -> str:
+    assert talk.step == "summary"
+    return FLOW._summary(talk.data)
+
+
+def test_safety_accepts_a_sentence_that_starts_with_yes_or_no():
+    talk = Talk()
+    talk.say("1", "No, nobody is hurt")
+    assert talk.data["safety"] is False and talk.step == "what"
+    talk = Talk()
+    talk.say("1", "yes, there are sparks everywhere")
+    assert talk.data["safety"] is True
+
+
+def test_safety_not_sure_is_an_answer_and_911_is_mentioned():
+    talk = Talk()
+    reply = talk.say("1", "I don't know")
+    assert talk.step == "what" and talk.data["safety"] is None
+    assert "911" in reply
+
+
+def test_safety_choices_once_more_then_a_way_out():
+    talk = Talk()
+    again = talk.say("1", "banana")
+    assert talk.step == "safety" and "yes or no" in again
+    out = talk.say("banana")
+    assert talk.step == "what" and talk.data["safety"] is None
+    assert "not sure" in out and "911" in out
+
+
+def test_kind_choices_once_more_then_something_else():
+    talk = Talk()
+    talk.say("zzz")
+    assert talk.step == "kind"
+    out = talk.say("qqq")
+    assert talk.data["kind"] == "other" and talk.step == "safety"
+    assert "edit type" in out
+    talk = Talk()
+    talk.say("not sure")
+    assert talk.data["kind"] == "other"
+
+
+def test_scope_not_sure_or_unreadable_carries_on():
+    talk = Talk()
+    talk.say("1", "no", "My parking ticket was issued while the meter was broken")
+    assert talk.step == "scope"
+    talk.say("hmm")
+    assert talk.step == "scope"
+    out = talk.say("hmm")
+    assert talk.step == "when" and talk.data["scope"] == "" and "carry on" in out
+
+
+def test_scope_no_for_something_else_picks_the_kind():
+    talk = Talk()
+    talk.say("4", "no", "Please fix the parking ticket machine on Elm Street, it is broken")
+    assert talk.step == "scope"
+    talk.say("no")
+    assert talk.data["kind"] == "request" and talk.step == "when"
+
+
+def test_who_and_outcome_accept_i_dont_know_and_short_answers_end():
+    talk = Talk()
+    talk.say(*FULL[:4], "I don't know")
+    assert talk.data["who"] == "I don't know" and talk.step == "outcome"
+    talk.say("x")
+    assert talk.step == "outcome"
+    out = talk.say("-")
+    assert talk.step == "name" and talk.data["outcome"] == "" and "not known" in out
+
+
+def test_what_accepts_a_short_answer_the_second_time():
+    talk = Talk()
+    talk.say("2", "no", "pothole")
+    assert talk.step == "what"
+    talk.say("pothole Elm")
+    assert talk.step == "when" and talk.data["what"] == "pothole Elm"
+
+
+def test_name_for_a_request_accepts_i_dont_know_and_skip():
+    talk = Talk()
+    talk.say("2", "no", "Pothole outside 14 Oak Avenue, please fix", "yesterday at 3pm")
+    assert talk.step == "name"
+    talk.say("I don't know")
+    assert talk.data["name"] == "" and talk.step == "summary"
+
+
+def test_on_behalf_choices_once_more_then_me():
+    talk = Talk()
+    talk.say(*FULL[:7], "banana")
+    assert talk.step == "on_behalf"
+    out = talk.say("banana")
+    assert talk.data["on_behalf"] == "self" and talk.step == "contact"
+    assert "edit name" in out
+
+
+def test_a_named_resident_may_go_on_without_contact_details():
+    talk = Talk()
+    out = talk.say(*FULL[:8], "I'd rather not")
+    assert talk.step == "summary"
+    assert "updates" in out and "outcome" in out
+    summary = summary_of(talk)
+    assert "Contact: not given" in summary and "not investigated" not in summary
+    sub = submission_from_state(talk.state, "console", NOW, "k")
+    assert sub.person.name == "Jane Doe" and not sub.person.reachable
+
+
+def test_unreadable_contact_twice_goes_on_and_says_what_it_means():
+    talk = Talk()
+    talk.say(*FULL[:8], "call me maybe")
+    assert talk.step == "contact"
+    out = talk.say("whenever")
+    assert talk.step == "summary" and "can't send you updates" in out
+
+
+def test_summary_unreadable_twice_offers_a_way_out():
+    talk = Talk()
+    talk.say(*FULL)
+    talk.say("hmm")
+    assert talk.step == "summary"
+    out = talk.say("hmm")
+    assert talk.step == "summary" and "'cancel'" in out and "311" in out
+    assert "hasn't been sent" in out
+
+
+def test_summary_understands_which_item_is_wrong():
+    talk = Talk()
+    talk.say(*FULL)
+    talk.say("the date is wrong")
+    assert talk.step == "when"
+    talk = Talk()
+    talk.say(*FULL)
+    talk.say("no")
+    assert talk.step == "summary"
+
+
+def test_a_rude_word_inside_a_real_answer_is_warned_and_kept():
+    talk = Talk()
+    talk.say("1", "no")
+    out = talk.say("The damn fucking bus driver skipped my stop on Main Street again")
+    assert "abusive language" in out
+    assert talk.data["what"].startswith("The damn fucking bus driver")
+    assert talk.step == "when" and talk.state["strikes"] == 1
+
+
+def test_nothing_but_abuse_is_dropped():
+    talk = Talk()
+    talk.say("1", "no")
+    out = talk.say("fuck you")
+    assert "abusive language" in out and "what" not in talk.data and talk.step == "what"
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "The fire hydrant on Elm Street has been leaking for a week",
+        "My basement flood rebate has not been paid after six months",
+        "Nobody is in danger but the sidewalk on Oak Avenue is cracked",
+        "Someone set a fire in the bin behind the library and nobody came",
+    ],
+)
+def test_no_to_the_danger_question_is_never_a_hazard(what):
+    talk = Talk()
+    talk.say("1", "no", what, "yesterday at 3pm", "staff", "fix it", "Jane Doe", "me", "j@x.org")
+    summary = summary_of(talk)
+    assert "potential hazard" not in summary and "Type: Complaint" in summary
+    talk.say("confirm")
+    sub = submission_from_state(talk.state, "console", NOW, "k")
+    assert sub.safety is False
+
+
+def test_not_sure_about_danger_lets_the_description_decide_and_the_summary_says_so():
+    talk = Talk()
+    talk.say("1", "not sure", "There is a gas leak smell at 12 Elm Street", "right now", "skip")
+    summary = summary_of(talk)
+    assert "potential hazard" in summary and "not investigated" not in summary
+
+
+def test_an_anonymous_redirected_request_is_warned_and_the_summary_says_so():
+    talk = Talk()
+    talk.say("2", "no", "Please fix my parking ticket, the meter on Elm was broken", "yes")
+    assert talk.step == "name"
+    assert "02.01" in talk.say("skip")
+    summary = talk.say("no")
+    assert "different process" in summary and "not investigated" in summary
+
+
+def test_a_compliment_that_mentions_a_fire_is_not_a_hazard():
+    talk = Talk()
+    talk.say("3", "The firefighters were wonderful when there was a fire on our street")
+    summary = talk.say("skip")
+    assert "Compliment or suggestion" in summary and "hazard" not in summary
+    assert submission_from_state(talk.state, "web", NOW, "k").safety is False
+
+
+# -- after filing ----------------------------------------------------------------------
+
+
+def filed_talk() -> Talk:
+    talk = Talk()
+    talk.say(*FULL, "confirm")
+    talk.state.update(status="filed", ref="CD-2026-000001")
+    return talk
+
+
+def test_a_message_after_filing_is_added_to_the_case():
+    talk = filed_talk()
+    reply = talk.say("Actually it was Wednesday")
+    assert talk.state["status"] == "filed" and talk.state["addendum"] == "Actually it was Wednesday"
+    assert "CD-2026-000001" in reply and "'new'" in reply
+
+
+@pytest.mark.parametrize(
+    "text", ["new", "new complaint", "start again", "restart", "Hello, I have another complaint"]
+)
+def test_asking_for_a_new_complaint_after_filing_starts_one(text):
+    talk = filed_talk()
+    talk.say(text)
+    assert talk.state["status"] == "active" and "addendum" not in talk.state
+
+
+def test_after_the_window_a_message_starts_a_new_conversation():
+    talk = filed_talk()
+    talk.now = NOW + timedelta(hours=25)
+    talk.say("Actually it was Wednesday")
+    assert talk.state["status"] == "active" and "addendum" not in talk.state
+
+
+def test_my_name_is_is_not_part_of_the_name():
+    talk = Talk()
+    talk.say(*FULL[:6], "My name is Jane Doe")
+    assert talk.data["name"] == "Jane Doe"
+
+
+@pytest.mark.parametrize(
+    ("answer", "confirmed"),
+    [("yes please", True), ("confirm it", True), ("yes but the date is wrong", False)],
+)
+def test_summary_reads_short_confirmations_and_not_a_yes_with_a_correction(answer, confirmed):
+    talk = Talk()
+    talk.say(*FULL, answer)
+    assert (talk.state["status"] == "confirmed") is confirmed
+    if not confirmed:
+        assert talk.step == "when"

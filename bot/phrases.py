@@ -1,0 +1,217 @@
+"""Phrase matching that knows negation and context, in linear time.
+
+A phrase rule asks one question of a text ("does it mention a safety threat?") and says why.
+A bare keyword test is wrong in both directions: "no fire" and "fire hydrant" are not fires.
+So a phrase is ignored when a negator governs it (a few words before, in the same clause) or
+when it is part of a longer phrase that names a thing, not an event; both lists are data in the
+rule table (bot/policy.py). Texts are read as words in one pass, never with a backtracking
+pattern, and only up to a bound, so no input can make a check slow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.model import RuleHit
+
+#: Phrase rules read at most this much of a text: linear time, and a bound on it.
+MAX_SCAN_CHARS = 50_000
+
+#: At most this many different "ignored" explanations are kept for one text.
+MAX_IGNORED = 5
+
+#: Words (and word pairs) that negate a phrase that follows them in the same clause.
+NEGATORS: tuple[str, ...] = (
+    "no",
+    "not",
+    "never",
+    "nobody",
+    "no one",
+    "noone",
+    "none",
+    "nothing",
+    "without",
+    "neither",
+    "nor",
+    "isn't",
+    "aren't",
+    "wasn't",
+    "weren't",
+    "don't",
+    "doesn't",
+    "didn't",
+    "can't",
+    "cannot",
+    "won't",
+    "hasn't",
+    "haven't",
+    "hadn't",
+    "isnt",
+    "arent",
+    "wasnt",
+    "dont",
+    "doesnt",
+    "didnt",
+)
+#: Words that start a new clause: a negator before them does not reach past them.
+CLAUSE_WORDS = frozenset({"but", "and", "however", "although", "though", "yet", "except", "while"})
+#: Punctuation that ends a clause.
+CLAUSE_MARKS = frozenset(".,;:!?()[]\n")
+
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[.,;:!?()\[\]\n]")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words and clause punctuation, in one linear pass over a bounded text."""
+    return list(_tokens(text[:MAX_SCAN_CHARS]))
+
+
+@lru_cache(maxsize=16)
+def _tokens(text: str) -> tuple[str, ...]:
+    """Every rule of the table reads the same text: it is split into words once. The
+    callers cut the text to the bound first, so the cache holds small keys only."""
+    text = text.lower().replace("\u2019", "'")
+    return tuple(_TOKEN.findall(text))
+
+
+def _phrase_tokens(phrase: str) -> tuple[str, ...]:
+    return tuple(t for t in tokens(phrase) if t not in CLAUSE_MARKS)
+
+
+class _Matcher:
+    """Finds phrases (as token sequences) in a token list: a dict from first word to the
+    phrases that start with it, longest first, so the cost is linear in the text."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        by_first: dict[str, dict[int, set[tuple[str, ...]]]] = {}
+        for phrase in phrases:
+            words = _phrase_tokens(phrase)
+            if words:
+                by_first.setdefault(words[0], {}).setdefault(len(words), set()).add(words)
+        #: first word -> (length, phrases of that length), longest first: one slice and one
+        #: set lookup per distinct length, however many phrases share the first word.
+        self.index: dict[str, list[tuple[int, frozenset[tuple[str, ...]]]]] = {
+            first: sorted(((n, frozenset(p)) for n, p in lengths.items()), reverse=True)
+            for first, lengths in by_first.items()
+        }
+
+    def starts(self, words: Sequence[str]) -> list[int]:
+        """Positions where some phrase may start (one set lookup a word, in C speed)."""
+        index = self.index
+        return [i for i, word in enumerate(words) if word in index]
+
+    def at(self, words: Sequence[str], i: int) -> tuple[str, ...] | None:
+        for length, phrases in self.index.get(words[i], ()):
+            candidate = tuple(words[i : i + length])
+            if candidate in phrases:
+                return candidate
+        return None
+
+    def spans(self, words: Sequence[str]) -> list[tuple[int, int, tuple[str, ...]]]:
+        """Every occurrence (start, end, phrase), overlapping ones included."""
+        out = []
+        for i in self.starts(words):
+            phrase = self.at(words, i)
+            if phrase:
+                out.append((i, i + len(phrase), phrase))
+        return out
+
+
+@dataclass(frozen=True)
+class PhraseScan:
+    """What a phrase rule made of a text: the hit, and the phrases it ignored and why."""
+
+    hit: RuleHit | None
+    ignored: tuple[RuleHit, ...] = ()
+
+
+@dataclass(frozen=True)
+class PhraseRule:
+    """Fires when any phrase occurs as whole words (case-insensitive), unless the phrase is
+    negated (a negator up to `negation_window` words before it, in the same clause) or is part
+    of a longer phrase in `not_events` that names a thing rather than an event ("fire
+    hydrant"). Both are data, so a city can read and extend them."""
+
+    name: str
+    description: str
+    phrases: tuple[str, ...]
+    not_events: tuple[str, ...] = ()
+    negation: bool = False
+    negation_window: int = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_phrases", _Matcher(self.phrases))
+        object.__setattr__(self, "_things", _Matcher(self.not_events))
+        object.__setattr__(self, "_negators", _Matcher(NEGATORS))
+
+    def check(self, text: str) -> RuleHit | None:
+        return self.scan(text).hit
+
+    def scan(self, text: str) -> PhraseScan:
+        words = _tokens(text[:MAX_SCAN_CHARS])
+        phrases: _Matcher = self._phrases  # type: ignore[attr-defined]
+        things: _Matcher = self._things  # type: ignore[attr-defined]
+        # Which longer "thing" phrase covers each word: one pass, so the scan stays linear.
+        thing_at: dict[int, tuple[str, ...]] = {}
+        for first, after, covering in things.spans(words):
+            for k in range(first, after):
+                thing_at.setdefault(k, covering)
+        ignored: dict[str, RuleHit] = {}
+        i = 0
+        for start in phrases.starts(words):
+            if start < i:
+                continue  # inside a phrase already read
+            i = start
+            phrase = phrases.at(words, i)
+            if phrase is None:
+                continue
+            end = i + len(phrase)
+            found = " ".join(phrase)
+            thing = thing_at.get(i)
+            if thing is not None and (thing == phrase or thing_at.get(end - 1) != thing):
+                thing = None
+            negator = self._negator(words, i) if self.negation and thing is None else None
+            if thing is not None:
+                why = f"'{' '.join(thing)}' names a thing, not an event"
+            elif negator is not None:
+                why = f"negated by '{negator}'"
+            else:
+                return PhraseScan(
+                    RuleHit(self.name, f"{self.description}: the phrase '{found}'"),
+                    tuple(ignored.values()),
+                )
+            reason = f"the phrase '{found}' was ignored: {why}"
+            if len(ignored) < MAX_IGNORED:  # the same reasons once each, a few at most
+                ignored.setdefault(reason, RuleHit(f"{self.name}-ignored", reason))
+            i = end
+        return PhraseScan(None, tuple(ignored.values()))
+
+    def words_outside(self, words: Sequence[str]) -> list[str]:
+        """The words no phrase of this rule covers ("the fucking driver" -> the, driver)."""
+        phrases: _Matcher = self._phrases  # type: ignore[attr-defined]
+        covered: set[int] = set()
+        for start, end, _phrase in phrases.spans(words):
+            covered.update(range(start, end))
+        return [w for i, w in enumerate(words) if i not in covered]
+
+    def _negator(self, words: Sequence[str], start: int) -> str | None:
+        """The negator governing the phrase at `start`, if any: the nearest one within the
+        window, with no clause boundary between it and the phrase."""
+        negators: _Matcher = self._negators  # type: ignore[attr-defined]
+        lo = max(0, start - self.negation_window - 2)
+        found = None
+        for j in range(lo, start):
+            if words[j] in CLAUSE_MARKS or words[j] in CLAUSE_WORDS:
+                found = None
+                continue
+            negator = negators.at(words, j)
+            if (
+                negator
+                and j + len(negator) <= start
+                and start - (j + len(negator)) <= (self.negation_window)
+            ):
+                found = " ".join(negator)
+        return found
