@@ -384,6 +384,13 @@ def quote(text: str | None, limit: int = QUOTE_CHARS) -> str | None:
     return line[: limit - 1].rstrip() + "\u2026"
 
 
+def missing_label(item: str, sub: Submission) -> str:
+    """How a missing item is asked for: a resident who gave a name is not asked for it again."""
+    if item == "contact" and sub.person.name:
+        return "how to reach you (an email address or a phone number)"
+    return ITEM_LABELS[item]
+
+
 def reply_context(
     policy: Policy, ref: str, sub: Submission, decision: Decision, reply_kind: str
 ) -> dict[str, Any]:
@@ -437,7 +444,7 @@ def reply_context(
         "received": human_datetime(sub.received_at.astimezone(tz)),
         "channel": sub.channel,
         "items": items,
-        "missing": [ITEM_LABELS[item] for item in decision.missing] if ask_missing else [],
+        "missing": [missing_label(item, sub) for item in decision.missing] if ask_missing else [],
         "next_date": human_day(next_date.astimezone(tz)) if next_date else None,
         "original_subject": subject,
         "redirect_process": REDIRECTS.get(decision.out_of_scope or ""),

@@ -433,3 +433,11 @@ def test_a_photo_after_filing_joins_the_case(services):
     [event] = [e for e in get_case(s.db, filed.ref)["events"] if e["type"] == "attachments"]
     assert event["data"]["files"][0]["ref"] == "AgACphoto"
     assert load_conversation(s.db, "telegram:5")["status"] == "filed"
+
+
+def test_a_named_resident_without_contact_is_asked_only_for_a_way_to_reach_them(services):
+    s = services()
+    turn = converse(s.chat, [*FULL[:-1], "I'd rather not", "confirm"])
+    text = text_of(turn)
+    assert "- how to reach you (an email address or a phone number)" in text
+    assert "your name and how to reach you" not in text
