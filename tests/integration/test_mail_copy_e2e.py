@@ -16,7 +16,7 @@ from storage.cases import get_case, list_cases
 from storage.mail import record_bounce
 
 from ..unit.test_flow import FULL
-from .test_webchat_http import Site, browser
+from .test_webchat_http import Site, Tab, browser
 
 
 def config_for(sink) -> Config:
@@ -27,8 +27,10 @@ def config_for(sink) -> Config:
 
 async def complain(site: Site) -> str:
     async with browser() as client:
-        await client.get(site.url + "/")
-        async with client.ws_connect(site.url + "/ws") as ws:
+        tab = Tab(client, site)
+        await tab.load()
+        async with tab.ws() as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "session"
             for line in [*FULL, "confirm"]:
                 await ws.send_json({"type": "say", "text": line})
                 reply = await ws.receive_json(timeout=10)
