@@ -17,8 +17,15 @@ from dateparser.search import search_dates
 from bot.extract import ExtractError, find_contact
 from bot.model import Inbound, Person, Submission
 
-#: Only this much of a message is searched for dates (dateparser's search is costly).
+#: Only this much of a message is searched for dates (dateparser's search is costly)...
 DATE_SCAN_CHARS = 2000
+#: ...and of it only the first lines that look like they hold a date...
+DATE_LINES = 5
+#: ...up to this many groups of digits: dateparser tries each (a few ms apiece), so a line
+#: of "1.1.1.1..." would otherwise cost it seconds.
+DATE_NUMBERS = 12
+#: The other items are looked for in this much of the body.
+ITEM_SCAN_CHARS = 16 * 1024
 #: A date match must carry a digit or one of these words; "May I ask" is not a date.
 _DATEISH = re.compile(
     r"\d|\b(?:yesterday|today|tonight|last|this|morning|afternoon|evening|monday|tuesday|"
@@ -26,6 +33,7 @@ _DATEISH = re.compile(
     re.IGNORECASE,
 )
 _TIME_ONLY = re.compile(r"^\s*(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*([ap]\.?m\.?)?", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 WHO_CUES = re.compile(
     r"\b(?:driver|staff|employee|officer|inspector|crew|clerk|worker|contractor|attendant|"
@@ -50,10 +58,20 @@ def find_sentence(text: str, cue: re.Pattern[str]) -> str | None:
     return None
 
 
+def date_sample(text: str) -> str:
+    """The part of the text worth giving dateparser: bounded in lines and digit groups."""
+    lines = [line for line in text[:DATE_SCAN_CHARS].splitlines() if _DATEISH.search(line)]
+    sample = "\n".join(lines[:DATE_LINES])
+    for index, number in enumerate(_NUMBER.finditer(sample)):
+        if index == DATE_NUMBERS:
+            return sample[: number.start()]
+    return sample
+
+
 def find_when(text: str, now: datetime, tz: ZoneInfo) -> tuple[str, datetime] | None:
     """The first past date in the text whose day is known, as (words used, datetime)."""
-    sample = text[:DATE_SCAN_CHARS]
-    if not _DATEISH.search(sample):
+    sample = date_sample(text)
+    if not sample:
         return None
     try:
         found = search_dates(
@@ -92,9 +110,10 @@ def submission_from_email(
 ) -> Submission:
     body = msg.text
     text = f"{msg.subject}\n{body}".strip()
-    when = find_when(body, received_at, tz)
+    scan = body[:ITEM_SCAN_CHARS]
+    when = find_when(scan, received_at, tz)
     try:
-        phones = find_contact(body, region).phones
+        phones = find_contact(scan, region).phones
     except ExtractError:
         phones = ()
     return Submission(
@@ -104,8 +123,8 @@ def submission_from_email(
         what=body if len(body.split()) >= MIN_WHAT_WORDS else None,
         when_text=when[0] if when else None,
         when=when[1] if when else None,
-        who=find_sentence(body, WHO_CUES),
-        outcome=find_sentence(body, OUTCOME_CUES),
+        who=find_sentence(scan, WHO_CUES),
+        outcome=find_sentence(scan, OUTCOME_CUES),
         person=Person(name=msg.from_name, email=msg.from_addr, phone=phones[0] if phones else None),
         subject=msg.subject,
         conversation=msg.from_addr,
