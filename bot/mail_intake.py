@@ -9,27 +9,35 @@ IMAP move, a UIDVALIDITY reset) is filed once.
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlite_utils
 
+from bot.clock import Clock
 from bot.decide import Policy, decide
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, Kind, RuleHit, Status, Submission
 from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
-from mail.parse import parse_message
+from mail.imap import MailState
+from mail.parse import parse_message, raw_key
 from storage.cases import add_event, insert_message
-from storage.db import write_transaction
+from storage.db import commit_durably, write_transaction
 from storage.mail import (
     acks_since,
+    begin_attempt,
     bounced_since,
+    fail_attempt,
     find_case,
+    forget_attempts,
+    load_mail_state,
     message_seen,
     outbox_by_key,
     record_bounce,
+    save_mail_state,
     set_attention,
     set_case_status,
     store_raw,
@@ -226,6 +234,23 @@ class MailIntake:
         failed = inbound.headers.get("x-failed-recipients", "").split(",")[0].strip()
         return failed.lower() or None
 
+    def quarantine(self, raw: bytes, received_at: datetime, now: datetime, why: str) -> Processed:
+        """A message intake kept failing on: a case for staff with the raw message, so that
+        nothing is lost and the mailbox moves on. Nothing is parsed: parsing may be what fails.
+        """
+        key = f"quarantined:{raw_key(raw)}"
+        with write_transaction(self.db):
+            if message_seen(self.db, key):
+                return Processed("duplicate", rule="duplicate")
+            sub = Submission(
+                channel="email", received_at=min(received_at, now), text="", message_key=key
+            )
+            decision = unreadable_decision(sub.received_at, self.policy, why)
+            filed = self.intake.file(sub, now, decision=decision)
+            store_raw(self.db, filed.message_id, raw)
+            set_attention(self.db, filed.case_id, f"quarantined email: {why}", now)
+        return Processed("unreadable", filed.ref, "quarantined")
+
     def _unreadable(
         self, found: Assessment, raw: bytes, received_at: datetime, now: datetime
     ) -> Processed:
@@ -239,3 +264,54 @@ class MailIntake:
         store_raw(self.db, filed.message_id, raw)
         set_attention(self.db, filed.case_id, "unreadable email: read the raw message", now)
         return Processed("unreadable", filed.ref, "unreadable")
+
+
+def store_mail_state(db: sqlite_utils.Database, intake: MailIntake, clock: Clock) -> MailState:
+    """What IMAP intake keeps in the store: where it stands, the attempts on each message,
+    the durable commit before a move, and the staff case for a quarantined message."""
+
+    def save(folder: str, uidvalidity: int, last_uid: int) -> None:
+        with write_transaction(db):
+            save_mail_state(db, folder, uidvalidity, last_uid, clock.now())
+
+    def attempt(folder: str, uidvalidity: int, uid: int) -> int:
+        with write_transaction(db):
+            return begin_attempt(db, folder, uidvalidity, uid, clock.now())
+
+    def failed(folder: str, uidvalidity: int, uid: int, error: str) -> None:
+        with write_transaction(db):
+            fail_attempt(db, folder, uidvalidity, uid, error)
+
+    def forget(folder: str, uidvalidity: int, uids: list[int]) -> None:
+        with write_transaction(db):
+            forget_attempts(db, folder, uidvalidity, uids)
+
+    def quarantine(raw: bytes, received: datetime, why: str) -> None:
+        result = intake.quarantine(raw, received, clock.now(), why)
+        log.warning("mail quarantined", extra={"ref": result.ref, "status": result.action})
+
+    return MailState(
+        lambda folder: load_mail_state(db, folder),
+        save,
+        sync=lambda: commit_durably(db),
+        attempt=attempt,
+        failed=failed,
+        quarantine=quarantine,
+        forget=forget,
+    )
+
+
+_SAMPLE = (
+    b"From: Sample <sample@example.com>\r\nSubject: Sample\r\nMessage-ID: <warm-up@example>\r\n"
+    b"Content-Type: text/html\r\n\r\n<p>On Monday 16 November at 9:30am the driver was rude."
+    b" Call me at 416-555-0100. I would like an apology.</p>"
+)
+
+
+def warm_up(policy: Policy, now: datetime) -> None:
+    """Load what the first message would (dateparser's locale data, the holiday tables...),
+    then gc.freeze() everything loaded so far. A full garbage collection walks every tracked
+    object with the GIL held: about 100 ms for a process this size, during which no channel
+    answers. Frozen objects are never walked again."""
+    assess(parse_message(_SAMPLE), now, policy, mail_identity(policy))
+    gc.freeze()
