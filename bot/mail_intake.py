@@ -109,8 +109,11 @@ class MailIntake:
         self.policy = policy
         self.intake = intake
         self.me = mail_identity(policy)
+        #: Raw mail is kept up to this size (IMAP fetches only this much of a larger message).
+        self.raw_limit = policy.config.mail.max_message_bytes
 
     def process(self, raw: bytes, received_at: datetime, now: datetime) -> Processed:
+        raw = raw[: self.raw_limit]  # what IMAP intake fetches of a larger message, at most
         inbound = parse_message(raw)
         if message_seen(self.db, inbound.key):
             return Processed("duplicate", rule="duplicate")
@@ -151,14 +154,14 @@ class MailIntake:
             now=now,
             meta=meta,
         )
-        store_raw(self.db, message_id, raw)
+        store_raw(self.db, message_id, raw, self.raw_limit)
         return message_id
 
     def _new_case(self, found: Assessment, raw: bytes, now: datetime) -> Processed:
         assert found.submission is not None and found.decision is not None
         hold = self._hold(found.submission.person.email, now)
         filed = self.intake.file(found.submission, now, decision=found.decision, hold=hold)
-        store_raw(self.db, filed.message_id, raw)
+        store_raw(self.db, filed.message_id, raw, self.raw_limit)
         return Processed("cased", filed.ref, found.hit.rule if found.hit else None)
 
     def _hold(self, sender: str | None, now: datetime) -> str | None:
@@ -247,7 +250,7 @@ class MailIntake:
             )
             decision = unreadable_decision(sub.received_at, self.policy, why)
             filed = self.intake.file(sub, now, decision=decision)
-            store_raw(self.db, filed.message_id, raw)
+            store_raw(self.db, filed.message_id, raw, self.raw_limit)
             set_attention(self.db, filed.case_id, f"quarantined email: {why}", now)
         return Processed("unreadable", filed.ref, "quarantined")
 
@@ -261,7 +264,7 @@ class MailIntake:
             received_at, self.policy, "; ".join(found.inbound.defects) or "unreadable"
         )
         filed = self.intake.file(sub, now, decision=decision)
-        store_raw(self.db, filed.message_id, raw)
+        store_raw(self.db, filed.message_id, raw, self.raw_limit)
         set_attention(self.db, filed.case_id, "unreadable email: read the raw message", now)
         return Processed("unreadable", filed.ref, "unreadable")
 

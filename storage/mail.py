@@ -16,7 +16,17 @@ def message_seen(db: sqlite_utils.Database, key: str) -> bool:
     return row is not None
 
 
-def store_raw(db: sqlite_utils.Database, message_id: int, raw: bytes) -> None:
+def store_raw(
+    db: sqlite_utils.Database, message_id: int, raw: bytes, limit: int | None = None
+) -> None:
+    """Keep the message as it arrived; at most `limit` bytes of it, and when it was cut to
+    them the message says so in its meta (`raw_cut_at`): staff read the rest in the mailbox."""
+    if limit is not None and len(raw) >= limit:
+        raw = raw[:limit]
+        db.execute(
+            "UPDATE messages SET meta = json_set(meta, '$.raw_cut_at', ?) WHERE id = ?",
+            [limit, message_id],
+        )
     db.execute(
         "INSERT INTO raw_messages (message_id, raw, size) VALUES (?, ?, ?)",
         [message_id, raw, len(raw)],
