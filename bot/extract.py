@@ -23,6 +23,9 @@ _FILLER = re.compile(
     r"at around|at about|or so|ish|on|it was|it happened)\b",
     re.IGNORECASE,
 )
+#: dateparser reads at most this much of an answer: it tries every group of digits (a few ms
+#: each), so a long answer of "1.1.1..." cost it half a second, on the event loop.
+WHEN_CHARS = 120
 #: A small tolerance so "just now" typed a few seconds late is not "in the future".
 _FUTURE_SLACK = timedelta(minutes=5)
 #: Periods precise enough to count as a date (the day is known) and as a time.
@@ -104,6 +107,7 @@ def _parser(now: datetime, tz: ZoneInfo) -> DateDataParser:
 
 def parse_when(text: str, now: datetime, tz: ZoneInfo) -> When:
     """A past date (and time, if given) from free text, resolved in the city's zone."""
+    text = text[:WHEN_CHARS]
     cleaned = " ".join(_FILLER.sub(" ", text).split())
     data = _parser(now, tz).get_date_data(cleaned or text)
     if data.date_obj is None:
@@ -127,6 +131,7 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo) -> When:
 
 def parse_time_of_day(text: str, day: datetime, now: datetime, tz: ZoneInfo) -> datetime:
     """A time on an already-known day ("3pm", "around 10:30")."""
+    text = text[:WHEN_CHARS]
     cleaned = " ".join(_FILLER.sub(" ", text).split())
     data = _parser(now, tz).get_date_data(cleaned or text)
     if data.date_obj is None or data.period not in _TIME_PERIODS:

@@ -17,7 +17,7 @@ import pytest
 from bot.app import build_services
 from bot.clock import FrozenClock
 from bot.config import Config, MailConfig
-from bot.extract import find_contact
+from bot.extract import ExtractError, find_contact, parse_time_of_day, parse_when
 from bot.flows.base import normalise
 from bot.mail_intake import MailIntake
 from bot.mail_items import date_sample, find_when
@@ -111,6 +111,17 @@ def test_the_date_search_reads_a_bounded_sample():
     )
     found = find_when("Hello.\nOn Monday 16 November at 9:30am the bin was missed.", NOW, TZ)
     assert found is not None and found[1] == datetime(2026, 11, 16, 9, 30, tzinfo=TZ)
+
+
+@pytest.mark.parametrize("answer", ["1." * 2000, "1/" * 2000, "12:00 " * 660])
+def test_a_long_date_answer_is_read_quickly(answer):
+    parse_when("yesterday", NOW, TZ)  # dateparser loads its data on first use
+    started = time.perf_counter()
+    with pytest.raises(ExtractError):
+        parse_when(answer, NOW, TZ)
+    with pytest.raises(ExtractError):
+        parse_time_of_day(answer, NOW, NOW, TZ)
+    assert time.perf_counter() - started < 0.5
 
 
 def test_html_to_text_drops_scripts_and_keeps_text():
