@@ -55,13 +55,12 @@ from bot.app import Services, build_services
 from bot.config import ImapConfig, parse_config
 from bot.intake import Intake
 from bot.logs import JsonFormatter
-from bot.mail_intake import MailIntake
+from bot.mail_intake import MailIntake, store_mail_state
 from bot.outbox_worker import OutboxWorker
-from mail.imap import FETCH_BATCH, ImapIntake, MailState, connect
+from mail.imap import FETCH_BATCH, ImapIntake, connect
 from mail.smtp import SmtpSender
 from storage.cases import count_cases
 from storage.db import open_store
-from storage.mail import load_mail_state, save_mail_state
 from storage.outbox import OutboxItem
 from tests.servers import DOVECOT_BIN, DovecotServer, SmtpSink, free_port
 
@@ -411,6 +410,9 @@ class IntakeRun:
     """run_imap_intake's wiring (bot/app.py) around one logged-in client, instrumented.
     Build it in the thread that drains: it opens its own SQLite connection."""
 
+    #: The group commit with synchronous=FULL before mail leaves the INBOX (production: on).
+    durable = True
+
     def __init__(
         self,
         services: Services,
@@ -437,16 +439,28 @@ class IntakeRun:
             )
             wake()
 
-        def save(folder: str, uidvalidity: int, last_uid: int) -> None:
+        # The store side exactly as run_imap_intake builds it, timed; without the durable
+        # commit before each move when the class says so (the figure to compare with).
+        state = store_mail_state(self.db, mail_intake, clock)
+        save, sync = state.save, state.sync
+
+        def timed_save(folder: str, uidvalidity: int, last_uid: int) -> None:
             t = time.perf_counter_ns()
-            with self.db.atomic():
-                save_mail_state(self.db, folder, uidvalidity, last_uid, clock.now())
+            save(folder, uidvalidity, last_uid)
             buckets.add("state save (SQLite)", time.perf_counter_ns() - t)
 
+        def timed_sync() -> None:
+            if not self.durable:
+                return
+            t = time.perf_counter_ns()
+            sync()
+            buckets.add("durable commit (fsync)", time.perf_counter_ns() - t)
+
+        state.save, state.sync = timed_save, timed_sync
         self.intake = ImapIntake(
             cfg,
             handle,
-            MailState(lambda folder: load_mail_state(self.db, folder), save),
+            state,
             stop,
             services.config.mail.max_message_bytes,
         )
@@ -611,9 +625,11 @@ def run_caredesk(
     mode: str,
     log_level: str,
     prof: cProfile.Profile | None = None,
+    durable: bool = True,
 ) -> dict[str, Any]:
     n = len(msgids)
     sink.clear()
+    IntakeRun.durable = durable
     os.environ["CAREDESK_IMAP_PASSWORD"] = dovecot.password  # ImapConfig.password reads it
     config = parse_config({"mail": mail_table(dovecot, sink)}, "bench")
     assert config.mail.imap is not None
@@ -645,6 +661,7 @@ def run_caredesk(
         )
         drafts = int(services.db.execute("SELECT count(*) FROM drafts").fetchone()[0])
     finally:
+        IntakeRun.durable = True
         services.db.close()
     acks = sink.messages
     replied = {in_reply_to(a) for a in acks}
@@ -771,15 +788,25 @@ def run_throughput(
             "message_bytes_avg": round(sum(map(len, raws)) / n),
             "caredesk": care,
         }
+    # The same drain without the durable commit, on a fresh Dovecot and store.
+    plain = DovecotServer()
+    stack.callback(plain.close)
+    plain.start()
+    msgids2, raws2 = make_mail(n, f"{os.getpid()}-{time.time_ns()}-plain")
+    load(plain, raws2, "INBOX")
+    tmp2 = tmp / "not-durable"
+    tmp2.mkdir()
+    not_durable = run_caredesk(plain, sink, msgids2, tmp2, mode, log_level, None, durable=False)
     bare = run_bare(dovecot, sink, msgids, raws)
     return {
         "messages": n,
         "message_bytes_avg": round(sum(map(len, raws)) / n),
         "caredesk": care,
+        "caredesk_not_durable": not_durable,
         "bare": bare,
         "ratio": round(care["total_s"] / bare["total_s"], 2) if bare["total_s"] else None,
         "ratio_intake_over_bare_imap": round(care["intake_s"] / bare["imap_s"], 2),
-        "errors": care["errors"] + bare["errors"],
+        "errors": care["errors"] + bare["errors"] + not_durable["errors"],
     }
 
 
@@ -980,6 +1007,17 @@ def print_throughput(r: dict[str, Any]) -> None:
         print(f"      {key:28s} {us:9.1f}   ({c['calls'][key]} calls)")
     if "bare" not in r:
         return
+    nd = r["caredesk_not_durable"]
+    print("  durable commit before each move (group commit: one synchronous=FULL commit a batch)")
+    print(
+        f"    with     intake {c['intake_msgs_per_s']:8.1f} msgs/s   total {c['msgs_per_s']:8.1f}"
+        f" msgs/s   (fsync {c['cost_us_per_msg'].get('durable commit (fsync)', 0.0):.1f} us/msg,"
+        f" {c['calls'].get('durable commit (fsync)', 0)} commits)"
+    )
+    print(
+        f"    without  intake {nd['intake_msgs_per_s']:8.1f} msgs/s   total {nd['msgs_per_s']:8.1f}"
+        f" msgs/s   (errors {nd['errors']})"
+    )
     b = r["bare"]
     print("  bare baseline (imapclient + aiosmtplib only, one after the other)")
     print(f"    load {BARE_IN} (not timed) {b['load_s']:.2f} s")

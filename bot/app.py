@@ -30,17 +30,16 @@ from bot.health import (
     Health,
 )
 from bot.intake import Intake
-from bot.mail_intake import MailIntake
+from bot.mail_intake import MailIntake, store_mail_state, warm_up
 from bot.outbox_worker import DeliveryError, OutboxWorker
 from bot.replies import ReplyRenderer
 from bot.retention import run as run_retention_once
 from bot.telegram import TelegramChannel, TelegramSender
 from bot.webchat import WebChat, security_headers
-from mail.imap import ImapIntake, MailState
+from mail.imap import ImapIntake
 from mail.smtp import SmtpSender
 from storage.cases import count_cases
-from storage.db import SCHEMA_VERSION, open_store, schema_version, write_transaction
-from storage.mail import load_mail_state, save_mail_state
+from storage.db import SCHEMA_VERSION, open_store, schema_version
 from storage.outbox import pending_drafts
 
 log = logging.getLogger(__name__)
@@ -288,6 +287,7 @@ async def mail_workers(app: web.Application) -> AsyncIterator[None]:
     thread: threading.Thread | None = None
     if mail.imap is not None:
         health.set("imap", STARTING)
+        warm_up(services.policy, services.clock.now())  # at start, before anything is served
         loop = asyncio.get_running_loop()
         wake = (lambda: loop.call_soon_threadsafe(worker.wake.set)) if worker else (lambda: None)
         thread = threading.Thread(
@@ -334,6 +334,7 @@ def run_imap_intake(
     mail_intake = MailIntake(db, services.policy, Intake(db, services.policy, services.renderer))
 
     def handle(raw: bytes, received: datetime) -> None:
+        failpoint("mail-process", raw)
         result = mail_intake.process(raw, received, services.clock.now())
         log.info(
             "mail processed",
@@ -341,14 +342,10 @@ def run_imap_intake(
         )
         wake()
 
-    def save(folder: str, uidvalidity: int, last_uid: int) -> None:
-        with write_transaction(db):
-            save_mail_state(db, folder, uidvalidity, last_uid, services.clock.now())
-
     intake = ImapIntake(
         cfg,
         handle,
-        MailState(lambda folder: load_mail_state(db, folder), save),
+        store_mail_state(db, mail_intake, services.clock),
         stop,
         services.config.mail.max_message_bytes,
         failpoint,

@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import Clock
+from bot.extract import cut_to
 from bot.flows.after_filing import added_files, in_window
 from bot.flows.base import State
 from bot.flows.complaint import ComplaintFlow, submission_from_state
@@ -231,7 +232,8 @@ class ChatService:
 
     def _log(self, key: str, said: str | None, replies: Sequence[Reply], now: datetime) -> None:
         if said:
-            log_chat(self.db, key, "resident", said, now)
+            limit = self.flow.config.dialogue.max_message_chars
+            log_chat(self.db, key, "resident", cut_to(said, limit), now)
         for reply in replies:
             log_chat(self.db, key, "city", reply.text, now, reply.choices)
 

@@ -192,6 +192,12 @@ class ImapConfig:
     #: IDLE is re-issued before servers drop it (RFC 2177: at least every 29 minutes).
     idle_renew_seconds: int = 600
     timeout_seconds: int = 60
+    #: A message whose processing failed this many times is filed for staff and set aside...
+    max_attempts: int = 3
+    #: ...in this folder (created if missing; in "flag" mode it is flagged instead).
+    quarantine_folder: str = "Quarantine"
+    #: Message bodies are fetched in batches of at most this many bytes.
+    fetch_batch_bytes: int = 32 * 1024 * 1024
 
     @property
     def password(self) -> str:
@@ -575,6 +581,9 @@ def _mail(table: Mapping[str, Any]) -> MailConfig:
                 "poll_seconds": _positive_int,
                 "idle_renew_seconds": _positive_int,
                 "after": _choice("move", "flag"),
+                "max_attempts": _positive_int,
+                "quarantine_folder": _str,
+                "fetch_batch_bytes": _positive_int,
             },
         )
         if values["imap"].idle_renew_seconds > 29 * 60:

@@ -9,6 +9,7 @@ IMAP move, a UIDVALIDITY reset) is filed once.
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,21 +17,28 @@ from datetime import datetime
 import sqlite_utils
 
 from bot.ack_limits import ack_hold
+from bot.clock import Clock
 from bot.decide import Policy, decide
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, Kind, PlannedReply, RuleHit, Status, Submission
 from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
-from mail.parse import parse_message
+from mail.imap import MailState
+from mail.parse import parse_message, raw_key
 from storage.cases import add_event, insert_message
-from storage.db import write_transaction
+from storage.db import commit_durably, write_transaction
 from storage.mail import (
+    begin_attempt,
     case_email,
+    fail_attempt,
     find_case,
+    forget_attempts,
+    load_mail_state,
     message_seen,
     outbox_by_key,
     record_bounce,
+    save_mail_state,
     set_attention,
     set_case_status,
     store_raw,
@@ -117,8 +125,11 @@ class MailIntake:
         self.policy = policy
         self.intake = intake
         self.me = mail_identity(policy)
+        #: Raw mail is kept up to this size (IMAP fetches only this much of a larger message).
+        self.raw_limit = policy.config.mail.max_message_bytes
 
     def process(self, raw: bytes, received_at: datetime, now: datetime) -> Processed:
+        raw = raw[: self.raw_limit]  # what IMAP intake fetches of a larger message, at most
         inbound = parse_message(raw)
         if message_seen(self.db, inbound.key):
             return Processed("duplicate", rule="duplicate")
@@ -163,7 +174,7 @@ class MailIntake:
             now=now,
             meta=meta,
         )
-        store_raw(self.db, message_id, raw)
+        store_raw(self.db, message_id, raw, self.raw_limit)
         return message_id
 
     def _new_case(
@@ -176,7 +187,7 @@ class MailIntake:
         hold = ack_hold(self.db, self.policy.config.mail, sender, now) if sender else None
         decision = decision or found.decision
         filed = self.intake.file(found.submission, now, decision=decision, hold=hold)
-        store_raw(self.db, filed.message_id, raw)
+        store_raw(self.db, filed.message_id, raw, self.raw_limit)
         if found.unverified:
             add_event(
                 self.db,
@@ -293,6 +304,23 @@ class MailIntake:
         failed = inbound.headers.get("x-failed-recipients", "").split(",")[0].strip()
         return failed.lower() or None
 
+    def quarantine(self, raw: bytes, received_at: datetime, now: datetime, why: str) -> Processed:
+        """A message intake kept failing on: a case for staff with the raw message, so that
+        nothing is lost and the mailbox moves on. Nothing is parsed: parsing may be what fails.
+        """
+        key = f"quarantined:{raw_key(raw)}"
+        with write_transaction(self.db):
+            if message_seen(self.db, key):
+                return Processed("duplicate", rule="duplicate")
+            sub = Submission(
+                channel="email", received_at=min(received_at, now), text="", message_key=key
+            )
+            decision = unreadable_decision(sub.received_at, self.policy, why)
+            filed = self.intake.file(sub, now, decision=decision)
+            store_raw(self.db, filed.message_id, raw, self.raw_limit)
+            set_attention(self.db, filed.case_id, f"quarantined email: {why}", now)
+        return Processed("unreadable", filed.ref, "quarantined")
+
     def _unreadable(
         self, found: Assessment, raw: bytes, received_at: datetime, now: datetime
     ) -> Processed:
@@ -303,6 +331,57 @@ class MailIntake:
             received_at, self.policy, "; ".join(found.inbound.defects) or "unreadable"
         )
         filed = self.intake.file(sub, now, decision=decision)
-        store_raw(self.db, filed.message_id, raw)
+        store_raw(self.db, filed.message_id, raw, self.raw_limit)
         set_attention(self.db, filed.case_id, "unreadable email: read the raw message", now)
         return Processed("unreadable", filed.ref, "unreadable")
+
+
+def store_mail_state(db: sqlite_utils.Database, intake: MailIntake, clock: Clock) -> MailState:
+    """What IMAP intake keeps in the store: where it stands, the attempts on each message,
+    the durable commit before a move, and the staff case for a quarantined message."""
+
+    def save(folder: str, uidvalidity: int, last_uid: int) -> None:
+        with write_transaction(db):
+            save_mail_state(db, folder, uidvalidity, last_uid, clock.now())
+
+    def attempt(folder: str, uidvalidity: int, uid: int) -> int:
+        with write_transaction(db):
+            return begin_attempt(db, folder, uidvalidity, uid, clock.now())
+
+    def failed(folder: str, uidvalidity: int, uid: int, error: str) -> None:
+        with write_transaction(db):
+            fail_attempt(db, folder, uidvalidity, uid, error)
+
+    def forget(folder: str, uidvalidity: int, uids: list[int]) -> None:
+        with write_transaction(db):
+            forget_attempts(db, folder, uidvalidity, uids)
+
+    def quarantine(raw: bytes, received: datetime, why: str) -> None:
+        result = intake.quarantine(raw, received, clock.now(), why)
+        log.warning("mail quarantined", extra={"ref": result.ref, "status": result.action})
+
+    return MailState(
+        lambda folder: load_mail_state(db, folder),
+        save,
+        sync=lambda: commit_durably(db),
+        attempt=attempt,
+        failed=failed,
+        quarantine=quarantine,
+        forget=forget,
+    )
+
+
+_SAMPLE = (
+    b"From: Sample <sample@example.com>\r\nSubject: Sample\r\nMessage-ID: <warm-up@example>\r\n"
+    b"Content-Type: text/html\r\n\r\n<p>On Monday 16 November at 9:30am the driver was rude."
+    b" Call me at 416-555-0100. I would like an apology.</p>"
+)
+
+
+def warm_up(policy: Policy, now: datetime) -> None:
+    """Load what the first message would (dateparser's locale data, the holiday tables...),
+    then gc.freeze() everything loaded so far. A full garbage collection walks every tracked
+    object with the GIL held: about 100 ms for a process this size, during which no channel
+    answers. Frozen objects are never walked again."""
+    assess(parse_message(_SAMPLE), now, policy, mail_identity(policy))
+    gc.freeze()

@@ -50,6 +50,8 @@ _WHEN_PHRASE = re.compile(
     r"this afternoon|this evening|" + _DAY_NAME + r")\b" + _PART + r"(?:" + _AT + r")?",
     re.IGNORECASE,
 )
+#: The other items are looked for in this much of the body.
+ITEM_SCAN_CHARS = 16 * 1024
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 WHO_CUES = re.compile(
     r"\b(?:driver|staff|employee|officer|inspector|crew|clerk|worker|contractor|attendant|"
@@ -97,9 +99,10 @@ def submission_from_email(
 ) -> Submission:
     body = msg.text
     text = f"{msg.subject}\n{body}".strip()
-    when = find_when(body, received_at, tz)
+    scan = body[:ITEM_SCAN_CHARS]
+    when = find_when(scan, received_at, tz)
     try:
-        phones = find_contact(body, region).phones
+        phones = find_contact(scan, region).phones
     except ExtractError:
         phones = ()
     return Submission(
@@ -111,8 +114,8 @@ def submission_from_email(
         when=when.start if when else None,
         when_end=when.end if when else None,
         when_precision=when.precision.value if when else None,
-        who=find_sentence(body, WHO_CUES),
-        outcome=find_sentence(body, OUTCOME_CUES),
+        who=find_sentence(scan, WHO_CUES),
+        outcome=find_sentence(scan, OUTCOME_CUES),
         person=Person(name=msg.from_name, email=msg.from_addr, phone=phones[0] if phones else None),
         subject=msg.subject,
         conversation=msg.from_addr,

@@ -2,10 +2,17 @@
 
 Runs in its own thread (imapclient is blocking) with its own SQLite connection. For every new
 message: fetch with BODY.PEEK[] (no \\Seen), hand the bytes to `handle` (which commits the
-case), and only then move the message to the processed folder (or flag it). Mail is never
-deleted. UIDVALIDITY and the last UID are remembered per folder; when UIDVALIDITY changes the
-folder is read again from the start, and the store's unique message keys keep that from
-filing anything twice.
+case), make the batch's commits durable (one fsync), and only then move the message to the
+processed folder (or flag it). Mail is never deleted.
+
+Sizes (RFC822.SIZE) are read first and bodies fetched in batches bounded by bytes
+(`fetch_batch_bytes`), not only by count: a hundred 25 MB messages never sit in memory at once.
+Each start of intake on a message is counted in the store before it is processed; a message
+that keeps failing (or killing the process) is, after `max_attempts` tries, filed as a case
+for staff and moved to `quarantine_folder` (flagged, in "flag" mode) instead of blocking
+every message behind it. UIDVALIDITY and the last UID are remembered per folder; when
+UIDVALIDITY changes the folder is read again from the start, and the store's unique message
+keys keep that from filing anything twice.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,29 +32,55 @@ from bot.config import ImapConfig
 log = logging.getLogger(__name__)
 
 PROCESSED_KEYWORD = "caredesk-processed"
+QUARANTINE_KEYWORD = "caredesk-quarantined"
+#: Sizes are asked for this many messages at a time; bodies are fetched by bytes.
 FETCH_BATCH = 100
 #: How often the IDLE wait wakes to look at the stop flag and the connection.
 IDLE_TICK = 1.0
 
 
+def _no_attempts(folder: str, uidvalidity: int, uid: int) -> int:
+    return 1
+
+
 class MailState:
-    """Where intake stands in a folder; persisted by the caller's store."""
+    """Where intake stands in a folder, and what it needs from the caller's store.
+
+    `load`/`save`: (UIDVALIDITY, last UID) of a folder. `sync`: make every commit so far
+    durable (called before any message leaves the folder). `attempt`: count one more start on
+    a message, return the count. `failed`: why an attempt failed. `quarantine`: file a message
+    that kept failing as a case for staff (raw, INTERNALDATE, why). `forget`: the attempts of
+    messages that left the folder."""
 
     def __init__(
         self,
         load: Callable[[str], tuple[int, int] | None],
         save: Callable[[str, int, int], None],
+        *,
+        sync: Callable[[], None] = lambda: None,
+        attempt: Callable[[str, int, int], int] = _no_attempts,
+        failed: Callable[[str, int, int, str], None] = lambda folder, v, uid, why: None,
+        quarantine: Callable[[bytes, datetime, str], None] = lambda raw, at, why: None,
+        forget: Callable[[str, int, list[int]], None] = lambda folder, v, uids: None,
     ) -> None:
         self.load = load
         self.save = save
+        self.sync = sync
+        self.attempt = attempt
+        self.failed = failed
+        self.quarantine = quarantine
+        self.forget = forget
 
 
 Handler = Callable[[bytes, datetime], Any]
+#: (uid, RFC822.SIZE, INTERNALDATE) of a message waiting in the folder.
+Waiting = tuple[int, int, datetime]
 
 
 def connect(cfg: ImapConfig) -> IMAPClient:
     """Log in with TLS, STARTTLS, or (loopback only, refused by the config otherwise) plain."""
-    context = ssl.create_default_context()
+    # Only when used: loading the CA store holds the GIL for tens of milliseconds.
+    context = ssl.create_default_context() if cfg.security != "none" else None
     client = IMAPClient(
         cfg.host,
         port=cfg.port,
@@ -55,7 +88,13 @@ def connect(cfg: ImapConfig) -> IMAPClient:
         ssl_context=context if cfg.security == "tls" else None,
         timeout=cfg.timeout_seconds,
     )
+    # imapclient sets imaplib's debug level to 5 and routes it to a logger: imaplib then builds
+    # a repr of every response, whole messages included, whether or not anything is logged.
+    # For a megabyte that is tens of milliseconds with the GIL held (the event loop stalls),
+    # and the text is residents' mail, which must never reach a log anyway.
+    client._imap.debug = 0
     if cfg.security == "starttls":
+        assert context is not None
         client.starttls(context)
     client.normalise_times = False  # aware INTERNALDATEs
     client.login(cfg.user, cfg.password)
@@ -154,8 +193,10 @@ class ImapIntake:
     # -- one pass over the folder ------------------------------------------------------------
 
     def _ensure_processed_folder(self, client: IMAPClient) -> None:
-        if self.cfg.after == "move" and not client.folder_exists(self.cfg.processed_folder):
-            client.create_folder(self.cfg.processed_folder)
+        if self.cfg.after == "move":
+            for folder in (self.cfg.processed_folder, self.cfg.quarantine_folder):
+                if not client.folder_exists(folder):
+                    client.create_folder(folder)
 
     def drain(self, client: IMAPClient) -> int:
         """File every message newer than the last UID; returns how many were handled."""
@@ -173,49 +214,125 @@ class ImapIntake:
             )
         criteria: list[Any] = ["UID", f"{last_uid + 1}:*"]
         if self.cfg.after == "flag":
-            criteria += ["UNKEYWORD", PROCESSED_KEYWORD]
+            criteria += ["UNKEYWORD", PROCESSED_KEYWORD, "UNKEYWORD", QUARANTINE_KEYWORD]
         uids = sorted(uid for uid in client.search(criteria) if uid > last_uid)
         handled = 0
-        for start in range(0, len(uids), FETCH_BATCH):
-            batch = uids[start : start + FETCH_BATCH]
-            done = self._handle_batch(client, batch)
-            if done:
-                self._mark(client, done)
-                self.state.save(folder, uidvalidity, max(done))
-                handled += len(done)
+        for batch in self._batches(client, uids):
+            handled += self._handle_batch(client, folder, uidvalidity, batch)
             if self.stop.is_set():
                 break
         return handled
 
-    def _handle_batch(self, client: IMAPClient, uids: list[int]) -> list[int]:
-        sizes = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
-        whole = [u for u in uids if int(sizes.get(u, {}).get(b"RFC822.SIZE", 0)) <= self.max_bytes]
-        fetched = client.fetch(whole, ["BODY.PEEK[]"]) if whole else {}
-        done = []
-        for uid in uids:
-            if self.stop.is_set():
-                break
-            raw = fetched.get(uid, {}).get(b"BODY[]")
-            if raw is None:  # too large to take whole: its head is enough to case it
-                part = client.fetch([uid], [f"BODY.PEEK[]<0.{self.max_bytes}>"])
-                data = part.get(uid, {})
-                raw = next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
-            received = sizes.get(uid, {}).get(b"INTERNALDATE") or datetime.now(UTC)
-            if received.tzinfo is None:
-                received = received.replace(tzinfo=UTC)
-            self.handle(bytes(raw), received)
-            self.failpoint("imap-after-commit")
-            done.append(uid)
-        return done
+    def _batches(self, client: IMAPClient, uids: list[int]) -> Iterator[list[Waiting]]:
+        """Batches whose bodies together stay under fetch_batch_bytes (one message at least:
+        a message larger than the bound is fetched alone, and only its head if it is over
+        max_message_bytes)."""
+        for start in range(0, len(uids), FETCH_BATCH):
+            chunk = uids[start : start + FETCH_BATCH]
+            info = client.fetch(chunk, ["RFC822.SIZE", "INTERNALDATE"])
+            batch: list[Waiting] = []
+            total = 0
+            for uid in chunk:
+                if uid not in info:  # expunged meanwhile
+                    continue
+                size = int(info[uid].get(b"RFC822.SIZE", 0))
+                received = info[uid].get(b"INTERNALDATE") or datetime.now(UTC)
+                if received.tzinfo is None:
+                    received = received.replace(tzinfo=UTC)
+                cost = min(size, self.max_bytes)
+                if batch and total + cost > self.cfg.fetch_batch_bytes:
+                    yield batch
+                    batch, total = [], 0
+                batch.append((uid, size, received))
+                total += cost
+            if batch:
+                yield batch
+
+    def fetch_bodies(self, client: IMAPClient, uids: list[int]) -> dict[int, bytes]:
+        """The whole messages, in one FETCH (BODY.PEEK: no \\Seen)."""
+        fetched = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
+        return {uid: bytes(data[b"BODY[]"]) for uid, data in fetched.items() if b"BODY[]" in data}
+
+    def _fetch_head(self, client: IMAPClient, uid: int) -> bytes:
+        """A message too large to take whole: its head is enough to case it."""
+        part = client.fetch([uid], [f"BODY.PEEK[]<0.{self.max_bytes}>"])
+        data = part.get(uid, {})
+        return bytes(next((v for k, v in data.items() if k.startswith(b"BODY[")), b""))
+
+    def _handle_batch(
+        self, client: IMAPClient, folder: str, uidvalidity: int, batch: list[Waiting]
+    ) -> int:
+        bodies = self.fetch_bodies(
+            client, [uid for uid, size, _ in batch if size <= self.max_bytes]
+        )
+        done: list[int] = []
+        quarantined: list[int] = []
+        try:
+            for uid, _size, received in batch:
+                if self.stop.is_set():
+                    break
+                raw = bodies.pop(uid, None)
+                if raw is None:
+                    raw = self._fetch_head(client, uid)
+                tries = self.state.attempt(folder, uidvalidity, uid)
+                if tries > self.cfg.max_attempts:
+                    why = f"intake failed on this message {tries - 1} times"
+                    self.state.quarantine(raw, received, why)
+                    quarantined.append(uid)
+                    continue
+                try:
+                    self.handle(raw, received)
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    self.state.failed(folder, uidvalidity, uid, error)
+                    log.warning(
+                        "mail intake failed on a message; it is tried again later",
+                        extra={"uid": uid, "attempt": tries, "error": error[:200]},
+                    )
+                    raise
+                self.failpoint("imap-after-commit")
+                done.append(uid)
+        finally:
+            # What was filed before a failure still leaves the folder; the failing message and
+            # those after it stay for the next session (after the reconnect backoff).
+            self._finish(client, folder, uidvalidity, done, quarantined)
+        return len(done) + len(quarantined)
+
+    def _finish(
+        self,
+        client: IMAPClient,
+        folder: str,
+        uidvalidity: int,
+        done: list[int],
+        quarantined: list[int],
+    ) -> None:
+        if not done and not quarantined:
+            return
+        self.state.sync()  # the cases are on disk before any message leaves the folder
+        if quarantined:
+            self._mark_quarantined(client, quarantined)
+        if done:
+            self._mark(client, done)
+        self.state.save(folder, uidvalidity, max(done + quarantined))
+        self.state.forget(folder, uidvalidity, done + quarantined)
+
+    def _mark_quarantined(self, client: IMAPClient, uids: list[int]) -> None:
+        if self.cfg.after == "move":
+            self._move(client, uids, self.cfg.quarantine_folder)
+        else:
+            client.add_flags(uids, [b"\\Flagged", QUARANTINE_KEYWORD.encode()])
+
+    def _move(self, client: IMAPClient, uids: list[int], target: str) -> None:
+        if client.has_capability("MOVE"):
+            client.move(uids, target)
+        else:  # COPY + \\Deleted + EXPUNGE is how IMAP4rev1 moves; the copy is kept
+            client.copy(uids, target)
+            client.add_flags(uids, [b"\\Deleted"])
+            client.uid_expunge(uids)
 
     def _mark(self, client: IMAPClient, uids: list[int]) -> None:
-        """After the cases are committed: move to the processed folder, or flag."""
+        """After the cases are committed durably: move to the processed folder, or flag."""
         if self.cfg.after == "move":
-            if client.has_capability("MOVE"):
-                client.move(uids, self.cfg.processed_folder)
-            else:  # COPY + \\Deleted + EXPUNGE is how IMAP4rev1 moves; the copy is kept
-                client.copy(uids, self.cfg.processed_folder)
-                client.add_flags(uids, [b"\\Deleted"])
-                client.uid_expunge(uids)
+            self._move(client, uids, self.cfg.processed_folder)
         else:
             client.add_flags(uids, [b"\\Seen", PROCESSED_KEYWORD.encode()])

@@ -194,6 +194,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE cases ADD COLUMN when_precision TEXT",
         # issue 8: mail. The global hourly cap on acknowledgement mail counts recent email rows.
         "CREATE INDEX outbox_channel_created ON outbox(channel, created_at)",
+        # issue 8: hostile input. How often intake has started on a message: one that keeps
+        # failing (or killing the process) is quarantined after [mail.imap] max_attempts.
+        """CREATE TABLE mail_attempts (
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (folder, uidvalidity, uid)
+        )""",
     ),
 )
 
@@ -260,6 +271,22 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
             db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def commit_durably(db: sqlite_utils.Database) -> None:
+    """Make every commit so far survive a power cut, with one fsync (a group commit).
+
+    In WAL mode with synchronous=NORMAL (the setting above, for speed) a commit is in the WAL
+    but not yet fsynced: a power loss can roll back the last commits. With synchronous=FULL
+    SQLite fsyncs the WAL at commit, and an fsync covers the whole file, so one small FULL
+    commit makes all the earlier ones durable too. Call it before acting on commits outside
+    the store (e.g. moving mail out of the INBOX). It writes the schema version (unchanged)."""
+    db.execute("PRAGMA synchronous = FULL")
+    try:
+        with write_transaction(db):
+            db.execute(f"PRAGMA user_version = {schema_version(db)}")
+    finally:
+        db.execute("PRAGMA synchronous = NORMAL")
 
 
 def open_store(path: Path | str) -> sqlite_utils.Database:

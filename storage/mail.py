@@ -31,7 +31,17 @@ def message_seen(db: sqlite_utils.Database, key: str) -> bool:
     return legacy is not None and hashlib.sha256(legacy[0]).hexdigest() == digest
 
 
-def store_raw(db: sqlite_utils.Database, message_id: int, raw: bytes) -> None:
+def store_raw(
+    db: sqlite_utils.Database, message_id: int, raw: bytes, limit: int | None = None
+) -> None:
+    """Keep the message as it arrived; at most `limit` bytes of it, and when it was cut to
+    them the message says so in its meta (`raw_cut_at`): staff read the rest in the mailbox."""
+    if limit is not None and len(raw) >= limit:
+        raw = raw[:limit]
+        db.execute(
+            "UPDATE messages SET meta = json_set(meta, '$.raw_cut_at', ?) WHERE id = ?",
+            [limit, message_id],
+        )
     db.execute(
         "INSERT INTO raw_messages (message_id, raw, size) VALUES (?, ?, ?)",
         [message_id, raw, len(raw)],
@@ -130,4 +140,55 @@ def save_mail_state(
            ON CONFLICT(folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
                last_uid = excluded.last_uid, updated_at = excluded.updated_at""",
         [folder, uidvalidity, last_uid, utc(now)],
+    )
+
+
+def begin_attempt(
+    db: sqlite_utils.Database, folder: str, uidvalidity: int, uid: int, now: datetime
+) -> int:
+    """Count one more start of intake on a message; returns the count (1 the first time).
+
+    Counted before processing and committed at once, so a message that kills the process
+    is counted too, and the count survives a restart."""
+    db.execute(
+        """INSERT INTO mail_attempts (folder, uidvalidity, uid, attempts, updated_at)
+           VALUES (?, ?, ?, 1, ?)
+           ON CONFLICT(folder, uidvalidity, uid) DO UPDATE
+           SET attempts = attempts + 1, updated_at = excluded.updated_at""",
+        [folder, uidvalidity, uid, utc(now)],
+    )
+    row = db.execute(
+        "SELECT attempts FROM mail_attempts WHERE folder = ? AND uidvalidity = ? AND uid = ?",
+        [folder, uidvalidity, uid],
+    ).fetchone()
+    return int(row[0])
+
+
+def fail_attempt(
+    db: sqlite_utils.Database, folder: str, uidvalidity: int, uid: int, error: str
+) -> None:
+    """Why the last attempt failed (the exception's type and message, no mail content)."""
+    db.execute(
+        "UPDATE mail_attempts SET last_error = ? WHERE folder = ? AND uidvalidity = ? AND uid = ?",
+        [error[:200], folder, uidvalidity, uid],
+    )
+
+
+def last_attempt_error(
+    db: sqlite_utils.Database, folder: str, uidvalidity: int, uid: int
+) -> str | None:
+    row = db.execute(
+        "SELECT last_error FROM mail_attempts WHERE folder = ? AND uidvalidity = ? AND uid = ?",
+        [folder, uidvalidity, uid],
+    ).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def forget_attempts(
+    db: sqlite_utils.Database, folder: str, uidvalidity: int, uids: list[int]
+) -> None:
+    """The messages left the folder (moved or flagged): their counts are no longer needed."""
+    db.conn.executemany(
+        "DELETE FROM mail_attempts WHERE folder = ? AND uidvalidity = ? AND uid = ?",
+        [(folder, uidvalidity, uid) for uid in uids],
     )

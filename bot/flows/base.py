@@ -5,7 +5,6 @@ JSON-able data the store persists, so a conversation survives a restart of the s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -115,7 +114,8 @@ def is_refusal(text: str) -> bool:
 def normalise(text: str) -> str:
     """Lower case, single spaces, no leading slash or trailing punctuation: for matching words."""
     text = " ".join(text.lower().replace("’", "'").split())
-    return re.sub(r"[.!]+$", "", text.lstrip("/")).strip()
+    # rstrip, not a `[.!]+$` pattern: that one retried from every dot of a long run of dots.
+    return text.lstrip("/").rstrip(".!").strip()
 
 
 def command_of(text: str) -> str | None:
