@@ -42,7 +42,8 @@ _WHEN_PHRASE = re.compile(
     r"\b(?:since|every) (?:" + _DAY_NAME + r"|yesterday|last week)\b|"
     r"\b(?:on )?the [0-3]?\d(?:st|nd|rd|th)\b(?:" + _AT + r")?|"
     r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2}:\d{2})?\b|"
-    r"\b(?:" + _DAY_NUMBER + r" (?:of )?" + _MONTH + r"|" + _MONTH + r" " + _DAY_NUMBER + r")"
+    r"\b(?:(?:on )?" + _DAY_NAME + r",? )?"  # "On Monday 16 November": the date, not the day
+    r"(?:" + _DAY_NUMBER + r" (?:of )?" + _MONTH + r"|" + _MONTH + r" " + _DAY_NUMBER + r")"
     r"(?:,? \d{4}\b)?(?:" + _AT + r")?|"
     r"\bin " + _MONTH_NAME + r"(?: \d{4})?\b|"
     r"(?:(?:at |around |about )?" + _CLOCK + r" )?"

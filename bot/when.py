@@ -298,7 +298,9 @@ def read_time_of_day(text: str, day: When, now: datetime, tz: ZoneInfo) -> When:
     if start > now.astimezone(tz) + FUTURE_SLACK:
         raise WhenError("That time is later than now. What time was it, roughly?", future=True)
     return When(
-        f"{day.said}, {' '.join(text.split())}", Precision.MINUTE, *_minute(start, approximate)
+        f"{day.said}, {' '.join(text.split())}"[:MAX_SAID_CHARS],
+        Precision.MINUTE,
+        *_minute(start, approximate),
     )
 
 

@@ -34,6 +34,11 @@ CLOCK = FrozenClock(datetime(2026, 12, 1, 10, 0, tzinfo=TZ))
             "about two weeks ago (around November 17, 2026)",
         ),
         ("The light has been out since Monday.", "ongoing", "ongoing since Monday, November 30"),
+        (
+            "Hello.\nOn Monday 16 November at 9:30am the bin was missed.",
+            "minute",
+            "Monday, November 16, 2026 at 9:30 a.m.",
+        ),
     ],
 )
 def test_a_date_in_a_body_keeps_its_precision(body, precision, wording):
