@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.app import SERVICES, build_services, mail_workers
+from bot.app import HEALTH, SERVICES, build_services, mail_workers
 from bot.clock import FrozenClock
 from bot.config import ImapConfig, parse_config
+from bot.health import Health
 from bot.intake import Intake
 from bot.mail_intake import MailIntake, store_mail_state
 from mail.imap import ImapIntake
@@ -50,6 +51,7 @@ async def test_hostile_mail_never_blocks_the_event_loop(tmp_path, dovecot, monke
     services = build_services(config, tmp_path / "caredesk.db", FrozenClock(NOW))
     app = web.Application()
     app[SERVICES] = services
+    app[HEALTH] = Health()
     dovecot.multiappend([make() for make in HOSTILE.values()])
     largest = 0.0
     running = True
