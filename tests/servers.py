@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -626,3 +627,19 @@ class SmtpSink:
             )
             self._arrived.notify_all()
         return "250 OK"
+
+
+def serve_argv(config: Path, db_path: Path, port: int) -> list[str]:
+    """The command line of `caredesk serve` as the end-to-end tests start it, as a process."""
+    return [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "--config",
+        str(config),
+        "--db",
+        str(db_path),
+        "serve",
+        "--port",
+        str(port),
+    ]

@@ -22,7 +22,7 @@ import pytest
 from storage.cases import count_cases, get_case, list_cases
 from storage.db import open_store
 
-from ..servers import DovecotServer, SmtpSink, free_port
+from ..servers import DovecotServer, SmtpSink, free_port, serve_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,18 +73,7 @@ class Desk:
     def start(self, **env: str) -> Desk:
         self.log = open(self.tmp / f"serve-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "--config",
-                str(self.config),
-                "--db",
-                str(self.db_path),
-                "serve",
-                "--port",
-                str(self.port),
-            ],
+            serve_argv(self.config, self.db_path, self.port),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             text=True,

@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 from storage.cases import list_cases
 from storage.db import open_store
 
-from ..servers import DovecotServer, SmtpSink, free_port
+from ..servers import DovecotServer, SmtpSink, free_port, serve_argv
 from ..telegram_api import FakeBotApi
 from .test_mail_e2e import resident_mail
 
@@ -61,18 +60,7 @@ class Serve:
     async def start(self) -> Serve:
         self.log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "--config",
-                str(self.config),
-                "--db",
-                str(self.db_path),
-                "serve",
-                "--port",
-                str(self.port),
-            ],
+            serve_argv(self.config, self.db_path, self.port),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=self.env,
