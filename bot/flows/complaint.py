@@ -681,7 +681,11 @@ class ComplaintFlow:
         methods = [*contact.get("emails", []), *map(format_phone, contact.get("phones", []))]
         lines.append(f"- Contact: {', '.join(methods) or 'not given'}")
         if not methods and not declined:
-            add = "'edit contact' to add one" if d.get("name") else "'edit name' to add yours"
+            add = (
+                "'edit contact' to add one"
+                if d.get("name")
+                else "'edit name' to add your name and then a way to reach you"
+            )
             lines.append(
                 "\nPlease note: without an email address or a phone number, the City can't "
                 f"send you updates or tell you the outcome. You can type {add}."
