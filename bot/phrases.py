@@ -11,6 +11,7 @@ pattern, and only up to a bound, so no input can make a check slow.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -60,6 +61,8 @@ NEGATORS: tuple[str, ...] = (
 CLAUSE_WORDS = frozenset({"but", "and", "however", "although", "though", "yet", "except", "while"})
 #: Punctuation that ends a clause.
 CLAUSE_MARKS = frozenset(".,;:!?()[]\n")
+#: Punctuation that ends a sentence: two words of a `Near` pair must be in the same sentence.
+SENTENCE_MARKS = frozenset(".;!?\n")
 
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[.,;:!?()\[\]\n]")
 
@@ -121,6 +124,66 @@ class _Matcher:
 
 
 @dataclass(frozen=True)
+class Near:
+    """Two lists of phrases that say together what neither says alone: "tree" is no hazard
+    and "leaning" is no hazard, but a tree leaning on a line is. The rule fires when a phrase
+    of `first` and one of `second` are in the same sentence, at most `window` words apart
+    (with `ordered`, `first` must come first: "my neighbour ... the by-law"; without
+    `same_sentence`, the window alone bounds the distance)."""
+
+    first: tuple[str, ...]
+    second: tuple[str, ...]
+    window: int = 6
+    ordered: bool = False
+    same_sentence: bool = True
+
+
+class _NearMatcher:
+    def __init__(self, near: Near) -> None:
+        self.near = near
+        self.first = _Matcher(near.first)
+        self.second = _Matcher(near.second)
+
+    def find(self, words: Sequence[str]) -> list[tuple[int, int, str, str]]:
+        """Every pair (start, end, first phrase, second phrase), in text order; linear: each
+        phrase of `first` looks only at the `second` phrases that start within the window."""
+        seconds = self.second.spans(words)
+        if not seconds:
+            return []
+        starts = [s for s, _e, _p in seconds]
+        # Sentence number and word number of every token, to test distance and boundaries.
+        sentence: list[int] = []
+        position: list[int] = []
+        n_sentence = n_word = 0
+        for word in words:
+            if word in SENTENCE_MARKS:
+                n_sentence += 1
+            elif word not in CLAUSE_MARKS:
+                n_word += 1
+            sentence.append(n_sentence)
+            position.append(n_word)
+        window = self.near.window
+        slack = 2 * window + 8  # tokens: words plus the punctuation between them
+        pairs = []
+        for a_start, a_end, a_phrase in self.first.spans(words):
+            lo = bisect_left(starts, a_start - slack)
+            for b_start, b_end, b_phrase in seconds[lo:]:
+                if b_start > a_end + slack:
+                    break
+                if self.near.ordered and b_start < a_end:
+                    continue
+                if b_start < a_end and a_start < b_end:
+                    continue  # the same words
+                left_end, right_start = (a_end, b_start) if a_start < b_start else (b_end, a_start)
+                gap = position[right_start] - position[left_end - 1] - 1
+                same = sentence[left_end - 1] == sentence[right_start]
+                if gap <= window and (same or not self.near.same_sentence):
+                    start, end = min(a_start, b_start), max(a_end, b_end)
+                    pairs.append((start, end, " ".join(a_phrase), " ".join(b_phrase)))
+        return sorted(pairs)
+
+
+@dataclass(frozen=True)
 class PhraseScan:
     """What a phrase rule made of a text: the hit, and the phrases it ignored and why."""
 
@@ -133,7 +196,8 @@ class PhraseRule:
     """Fires when any phrase occurs as whole words (case-insensitive), unless the phrase is
     negated (a negator up to `negation_window` words before it, in the same clause) or is part
     of a longer phrase in `not_events` that names a thing rather than an event ("fire
-    hydrant"). Both are data, so a city can read and extend them."""
+    hydrant"). Both are data, so a city can read and extend them. `near` pairs are read
+    after the phrases, with the same negation and the same "thing" exclusions."""
 
     name: str
     description: str
@@ -141,11 +205,13 @@ class PhraseRule:
     not_events: tuple[str, ...] = ()
     negation: bool = False
     negation_window: int = 3
+    near: tuple[Near, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_phrases", _Matcher(self.phrases))
         object.__setattr__(self, "_things", _Matcher(self.not_events))
         object.__setattr__(self, "_negators", _Matcher(NEGATORS))
+        object.__setattr__(self, "_near", tuple(_NearMatcher(n) for n in self.near))
 
     def check(self, text: str) -> RuleHit | None:
         return self.scan(text).hit
@@ -187,6 +253,23 @@ class PhraseRule:
             if len(ignored) < MAX_IGNORED:  # the same reasons once each, a few at most
                 ignored.setdefault(reason, RuleHit(f"{self.name}-ignored", reason))
             i = end
+        near: tuple[_NearMatcher, ...] = self._near  # type: ignore[attr-defined]
+        for matcher in near:
+            for start, end, first, second in matcher.find(words):
+                if thing_at.get(start) is not None or thing_at.get(end - 1) is not None:
+                    continue
+                negator = self._negator(words, start) if self.negation else None
+                if negator is None:
+                    return PhraseScan(
+                        RuleHit(
+                            self.name,
+                            f"{self.description}: '{first}' with '{second}' in one sentence",
+                        ),
+                        tuple(ignored.values()),
+                    )
+                reason = f"'{first}' with '{second}' was ignored: negated by '{negator}'"
+                if len(ignored) < MAX_IGNORED:
+                    ignored.setdefault(reason, RuleHit(f"{self.name}-ignored", reason))
         return PhraseScan(None, tuple(ignored.values()))
 
     def words_outside(self, words: Sequence[str]) -> list[str]:
