@@ -189,6 +189,10 @@ def report(
     for name, value in figures.items():
         out.append(f"{name:<24}{value:<22}{AIMS[name]}")
     out.append(f"{'scope category right':<24}{ratio(oos_cat, oos_gold)}")
+    # caredesk has no kind "other" (a question, a wrong address): how much of the gap it is.
+    answerable = [(m, p) for m, p in in_scope if m["kind"] != "other"]
+    answer_ok = sum(p.label == m["kind"] for m, p in answerable)
+    out.append(f"{'kind accuracy w/o other':<24}{ratio(answer_ok, len(answerable))}")
     out.append(f"\n{'label':<13}{'precision':<22}{'recall':<22}support")
     for label in LABELS:
         tp = sum(gold_label(m) == label and p.label == label for m, p in pairs)
