@@ -215,7 +215,9 @@ def report(
     if labelled:
         out.append(f"\nitems from {len(labelled)} labelled email bodies (bot/mail_items.py)")
         for name in ITEM_NAMES:
-            ok = sum(item_correct(name, m["items"][name], p.items.get(name), m) for m, p in labelled)
+            ok = sum(
+                item_correct(name, m["items"][name], p.items.get(name), m) for m, p in labelled
+            )
             present = [(m, p) for m, p in labelled if m["items"][name] not in (None, "sender")]
             found = sum(
                 item_correct(name, m["items"][name], p.items.get(name), m) for m, p in present

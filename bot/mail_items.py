@@ -55,8 +55,8 @@ WHO_CUES = re.compile(
     r"\b(?:driver|staff|employee|officer|inspector|crew|clerk|worker|contractor|attendant|"
     r"supervisor|manager|department|councillor|operator|guard|receptionist|agent|lifeguard|"
     r"instructor|cashier|technician|"
-    # A title before a name ("Dr. Patel"), not a street ("Twyn Rivers Dr just past").
-    r"(?-i:(?:Mr|Mrs|Ms|Dr)\.? [A-Z]))",
+    # A title before a name ("Dr. Patel", "Dr Patel"), not a street ("Twyn Rivers Dr just").
+    r"(?-i:(?:Mr|Mrs|Ms|Dr)(?:\.|\.? [A-Z])))",
     re.IGNORECASE,
 )
 OUTCOME_CUES = re.compile(

@@ -255,19 +255,16 @@ class PhraseRule:
             i = end
         near: tuple[_NearMatcher, ...] = self._near  # type: ignore[attr-defined]
         for matcher in near:
-            for start, end, first, second in matcher.find(words):
+            for start, end, one, other in matcher.find(words):
                 if thing_at.get(start) is not None or thing_at.get(end - 1) is not None:
                     continue
                 negator = self._negator(words, start) if self.negation else None
                 if negator is None:
                     return PhraseScan(
-                        RuleHit(
-                            self.name,
-                            f"{self.description}: '{first}' with '{second}' in one sentence",
-                        ),
+                        RuleHit(self.name, f"{self.description}: '{one}' with '{other}'"),
                         tuple(ignored.values()),
                     )
-                reason = f"'{first}' with '{second}' was ignored: negated by '{negator}'"
+                reason = f"'{one}' with '{other}' was ignored: negated by '{negator}'"
                 if len(ignored) < MAX_IGNORED:
                     ignored.setdefault(reason, RuleHit(f"{self.name}-ignored", reason))
         return PhraseScan(None, tuple(ignored.values()))
