@@ -80,6 +80,16 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(text))
 
 
+@lru_cache(maxsize=16)
+def _positions(text: str) -> dict[str, list[int]]:
+    """Where each word of a text is: built once per text (keyed by the text, whose hash
+    Python keeps), shared by every rule, so a rule whose words are absent costs one set test."""
+    where: dict[str, list[int]] = {}
+    for i, word in enumerate(_tokens(text)):
+        where.setdefault(word, []).append(i)
+    return where
+
+
 def _phrase_tokens(phrase: str) -> tuple[str, ...]:
     return tuple(t for t in tokens(phrase) if t not in CLAUSE_MARKS)
 
@@ -100,9 +110,18 @@ class _Matcher:
             first: sorted(((n, frozenset(p)) for n, p in lengths.items()), reverse=True)
             for first, lengths in by_first.items()
         }
+        self.first_words = frozenset(self.index)
 
-    def starts(self, words: Sequence[str]) -> list[int]:
-        """Positions where some phrase may start (one set lookup a word, in C speed)."""
+    def starts(self, words: Sequence[str], where: dict[str, list[int]] | None = None) -> list[int]:
+        """Positions where some phrase may start. With the text's word positions: the words
+        that start a phrase (one set intersection, in C), then where they are."""
+        if where is not None:
+            found = self.first_words.intersection(where)
+            if not found:
+                return []
+            if len(found) == 1:
+                return where[next(iter(found))]
+            return sorted(i for word in found for i in where[word])
         index = self.index
         return [i for i, word in enumerate(words) if word in index]
 
@@ -113,10 +132,12 @@ class _Matcher:
                 return candidate
         return None
 
-    def spans(self, words: Sequence[str]) -> list[tuple[int, int, tuple[str, ...]]]:
+    def spans(
+        self, words: Sequence[str], where: dict[str, list[int]] | None = None
+    ) -> list[tuple[int, int, tuple[str, ...]]]:
         """Every occurrence (start, end, phrase), overlapping ones included."""
         out = []
-        for i in self.starts(words):
+        for i in self.starts(words, where):
             phrase = self.at(words, i)
             if phrase:
                 out.append((i, i + len(phrase), phrase))
@@ -144,28 +165,28 @@ class _NearMatcher:
         self.first = _Matcher(near.first)
         self.second = _Matcher(near.second)
 
-    def find(self, words: Sequence[str]) -> list[tuple[int, int, str, str]]:
+    def may_match(self, present: Iterable[str]) -> bool:
+        """A text without a word that starts a phrase of each list holds no pair."""
+        first, second = self.first.first_words, self.second.first_words
+        return not (first.isdisjoint(present) or second.isdisjoint(present))
+
+    def find(
+        self,
+        words: Sequence[str],
+        where: dict[str, list[int]],
+        layout: tuple[list[int], list[int]],
+    ) -> list[tuple[int, int, str, str]]:
         """Every pair (start, end, first phrase, second phrase), in text order; linear: each
         phrase of `first` looks only at the `second` phrases that start within the window."""
-        seconds = self.second.spans(words)
+        seconds = self.second.spans(words, where)
         if not seconds:
             return []
         starts = [s for s, _e, _p in seconds]
-        # Sentence number and word number of every token, to test distance and boundaries.
-        sentence: list[int] = []
-        position: list[int] = []
-        n_sentence = n_word = 0
-        for word in words:
-            if word in SENTENCE_MARKS:
-                n_sentence += 1
-            elif word not in CLAUSE_MARKS:
-                n_word += 1
-            sentence.append(n_sentence)
-            position.append(n_word)
+        sentence, position = layout
         window = self.near.window
         slack = 2 * window + 8  # tokens: words plus the punctuation between them
         pairs = []
-        for a_start, a_end, a_phrase in self.first.spans(words):
+        for a_start, a_end, a_phrase in self.first.spans(words, where):
             lo = bisect_left(starts, a_start - slack)
             for b_start, b_end, b_phrase in seconds[lo:]:
                 if b_start > a_end + slack:
@@ -181,6 +202,21 @@ class _NearMatcher:
                     start, end = min(a_start, b_start), max(a_end, b_end)
                     pairs.append((start, end, " ".join(a_phrase), " ".join(b_phrase)))
         return sorted(pairs)
+
+
+def _layout(words: Sequence[str]) -> tuple[list[int], list[int]]:
+    """The sentence number and word number of every token: how far apart two phrases are."""
+    sentence: list[int] = []
+    position: list[int] = []
+    n_sentence = n_word = 0
+    for word in words:
+        if word in SENTENCE_MARKS:
+            n_sentence += 1
+        elif word not in CLAUSE_MARKS:
+            n_word += 1
+        sentence.append(n_sentence)
+        position.append(n_word)
+    return sentence, position
 
 
 @dataclass(frozen=True)
@@ -217,17 +253,19 @@ class PhraseRule:
         return self.scan(text).hit
 
     def scan(self, text: str) -> PhraseScan:
-        words = _tokens(text[:MAX_SCAN_CHARS])
+        text = text[:MAX_SCAN_CHARS]
+        words = _tokens(text)
+        where = _positions(text)
         phrases: _Matcher = self._phrases  # type: ignore[attr-defined]
         things: _Matcher = self._things  # type: ignore[attr-defined]
         # Which longer "thing" phrase covers each word: one pass, so the scan stays linear.
         thing_at: dict[int, tuple[str, ...]] = {}
-        for first, after, covering in things.spans(words):
+        for first, after, covering in things.spans(words, where):
             for k in range(first, after):
                 thing_at.setdefault(k, covering)
         ignored: dict[str, RuleHit] = {}
         i = 0
-        for start in phrases.starts(words):
+        for start in phrases.starts(words, where):
             if start < i:
                 continue  # inside a phrase already read
             i = start
@@ -254,8 +292,13 @@ class PhraseRule:
                 ignored.setdefault(reason, RuleHit(f"{self.name}-ignored", reason))
             i = end
         near: tuple[_NearMatcher, ...] = self._near  # type: ignore[attr-defined]
+        present = where.keys()
+        layout: tuple[list[int], list[int]] | None = None
         for matcher in near:
-            for start, end, one, other in matcher.find(words):
+            if not matcher.may_match(present):
+                continue
+            layout = layout or _layout(words)
+            for start, end, one, other in matcher.find(words, where, layout):
                 if thing_at.get(start) is not None or thing_at.get(end - 1) is not None:
                     continue
                 negator = self._negator(words, start) if self.negation else None
