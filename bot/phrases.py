@@ -4,8 +4,11 @@ A phrase rule asks one question of a text ("does it mention a safety threat?") a
 A bare keyword test is wrong in both directions: "no fire" and "fire hydrant" are not fires.
 So a phrase is ignored when a negator governs it (a few words before, in the same clause) or
 when it is part of a longer phrase that names a thing, not an event; both lists are data in the
-rule table (bot/policy.py). Texts are read as words in one pass, never with a backtracking
-pattern, and only up to a bound, so no input can make a check slow.
+rule table (bot/policy.py). Some things residents say only in two words that need not be
+side by side ("a tree ... leaning on the line", "councillors ... decided"): a `Near` pair
+fires when both are in one sentence, a few words apart, and names both in its reason. Texts
+are read as words in one pass, never with a backtracking pattern, and only up to a bound, so
+no input can make a check slow.
 """
 
 from __future__ import annotations
