@@ -57,14 +57,17 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 WHO_CUES = re.compile(
     r"\b(?:driver|staff|employee|officer|inspector|crew|clerk|worker|contractor|attendant|"
     r"supervisor|manager|department|councillor|operator|guard|receptionist|agent|lifeguard|"
-    r"mr\.?|mrs\.?|ms\.?|dr\.?)\b",
+    r"instructor|cashier|technician|"
+    # A title before a name ("Dr. Patel", "Dr Patel"), not a street ("Twyn Rivers Dr just").
+    r"(?-i:(?:Mr|Mrs|Ms|Dr)(?:\.|\.? [A-Z])))",
     re.IGNORECASE,
 )
 OUTCOME_CUES = re.compile(
-    r"\b(?:i would like|i'd like|i want|i expect|i am asking|i'm asking|i ask that|"
-    r"i request|i am requesting|please (?:fix|repair|remove|replace|send|refund|"
-    r"investigate|look into|call|contact|make sure|ensure|apologi[sz]e|stop)|"
-    r"i would appreciate|i hope that|can you please|could you please)\b",
+    r"\b(?:(?:i|we) would like|(?:i|we)'d like|(?:i|we) want|(?:i|we) expect|i am asking|"
+    r"i'm asking|i ask that|i request|i am requesting|i would appreciate|i hope that|"
+    r"(?:can|could) (?:you|someone|somebody|the city|it|they) (?:please )?\w+)\b|"
+    # A plea that opens a sentence or follows a comma: "Please put the nets back."
+    r"(?:^|[,;])\s*please \w+",
     re.IGNORECASE,
 )
 MIN_WHAT_WORDS = 5

@@ -219,7 +219,7 @@ def test_acknowledgement_can_be_configured_for_review():
 
 def test_extra_phrases_from_configuration():
     policy = Policy.from_config(parse_config({"rules": {"safety": ["ice dam"]}}))
-    sub = replace(EMAIL, text="An ice dam is hanging over the library entrance")
+    sub = replace(EMAIL, text="An ice dam has formed on the library roof")
     assert decide(sub, NOW, policy).kind is Kind.HAZARD
     assert decide(sub, NOW, POLICY).kind is not Kind.HAZARD
 
