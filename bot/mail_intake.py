@@ -25,6 +25,7 @@ from bot.model import Decision, Inbound, Kind, PlannedReply, RuleHit, Status, Su
 from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
 from mail.imap import MailState
+from mail.charset import warm as warm_charsets
 from mail.parse import parse_message, raw_key
 from storage.cases import add_event, insert_message
 from storage.db import commit_durably, write_transaction
@@ -384,4 +385,5 @@ def warm_up(policy: Policy, now: datetime) -> None:
     object with the GIL held: about 100 ms for a process this size, during which no channel
     answers. Frozen objects are never walked again."""
     assess(parse_message(_SAMPLE), now, policy, mail_identity(policy))
+    warm_charsets()
     gc.freeze()

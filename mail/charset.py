@@ -30,9 +30,14 @@ _WRONG = re.compile("\ufffd|[\x80-\x9f]|[\u00c2\u00c3][\u0080-\u00bf]|[\u00a0-\u
 _8BIT = re.compile(rb"[\x80-\xff]")
 
 
+#: Signs are counted in this much of a text: like the detector, enough to tell the charset.
+SIGN_SCAN_CHARS = DETECT_BYTES
+
+
 def signs_of_wrong_charset(text: str) -> int:
-    """How many places in the text look like bytes read in the wrong charset."""
-    return sum(1 for _ in _WRONG.finditer(text))
+    """How many places in (the first SIGN_SCAN_CHARS of) the text look like bytes read in
+    the wrong charset."""
+    return sum(1 for _ in _WRONG.finditer(text, 0, SIGN_SCAN_CHARS))
 
 
 def known(charset: str | None) -> str | None:
@@ -45,29 +50,45 @@ def known(charset: str | None) -> str | None:
 
 
 def decode_bytes(data: bytes, declared: str | None) -> str:
-    """The text of `data`: in the declared charset when that reads cleanly, else in the one
-    the bytes show, else the declared (or UTF-8) with replacement characters."""
+    """The text of `data`: in the declared charset when that reads cleanly, else in the first
+    that does of UTF-8, the detected multi-byte charset, Windows-1252 and the detected
+    single-byte charset (a few lines are too few for a detector to tell Windows-1252 from
+    Windows-1257, so the commonest comes first); else the one with the fewest signs of a
+    wrong charset, the declared one on a tie."""
     codec = known(declared)
     if not _8BIT.search(data):  # ASCII reads the same in every charset mail uses
         return data.decode(codec or "ascii", errors="replace")
-    fallback = data.decode(codec or "utf-8", errors="replace")
-    signs = signs_of_wrong_charset(fallback)
-    if signs == 0:
-        return fallback
-    if codec != "utf-8":
-        # Undeclared or single-byte 8-bit text that is valid UTF-8 is UTF-8 (the commonest
-        # mislabel); valid UTF-8 is almost never anything else.
-        with contextlib.suppress(UnicodeDecodeError):
-            text = data.decode("utf-8")
-            if signs_of_wrong_charset(text) < signs:
-                return text
+    best = data.decode(codec or "utf-8", errors="replace")
+    fewest = signs_of_wrong_charset(best)
+    if fewest == 0:
+        return best
     detected = _detect(data)
-    if detected is not None and detected != codec:
-        with contextlib.suppress(LookupError, UnicodeDecodeError):
-            text = data.decode(detected, errors="replace")
-            if signs_of_wrong_charset(text) < signs:
-                return text
-    return fallback
+    sample = data[:DETECT_BYTES]
+    multi_byte = detected is not None and _chars(sample, detected) < len(sample)
+    order = ["utf-8", detected if multi_byte else None, "cp1252", None if multi_byte else detected]
+    for candidate in dict.fromkeys(c for c in order if c and c != codec):
+        text = _decode(data, candidate, strict=candidate == "utf-8")
+        if text is None:
+            continue
+        signs = signs_of_wrong_charset(text)
+        if signs == 0:
+            return text
+        if signs < fewest:
+            best, fewest = text, signs
+    return best
+
+
+def _chars(data: bytes, codec: str) -> int:
+    """How many characters the bytes are in a codec (fewer than bytes: a multi-byte one)."""
+    with contextlib.suppress(LookupError, ValueError):
+        return len(data.decode(codec, errors="replace"))
+    return len(data)
+
+
+def _decode(data: bytes, codec: str, strict: bool) -> str | None:
+    with contextlib.suppress(LookupError, UnicodeDecodeError, ValueError):
+        return data.decode(codec, errors="strict" if strict else "replace")
+    return None
 
 
 def _detect(data: bytes) -> str | None:
@@ -76,3 +97,9 @@ def _detect(data: bytes) -> str | None:
         if best is not None:
             return known(best.encoding)
     return None
+
+
+def warm() -> None:
+    """Load the codecs the detector tries (about 0.3 s the first time), at start rather than
+    on the first mislabelled mail."""
+    _detect(bytes(range(0x80, 0x100)) * 8)  # no charset fits well: every codec is tried

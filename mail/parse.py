@@ -47,6 +47,8 @@ TEXT_LIMIT = 16 * 1024
 CUT_MARKER = "\n\n[Cut here: the message is longer. The whole message is kept as it arrived.]"
 #: How much HTML is turned into text.
 HTML_LIMIT = 128 * 1024
+#: How many bytes of a part are decoded: well over HTML_LIMIT and 4 x TEXT_LIMIT characters.
+DECODE_LIMIT = 1024 * 1024
 #: quotequail looks at this many lines (it costs about 0.1 ms a line).
 QUOTE_SCAN_LINES = 400
 #: A header value is cut to this before parsing: email's structured parser is slow (about
@@ -85,11 +87,24 @@ def parse_message(raw: bytes) -> Inbound:
         if len(_CONTAINER.findall(raw)) > MAX_CONTAINERS:
             return _unreadable(raw, f"more than {MAX_CONTAINERS} nested parts")
         msg = message_from_bytes(raw, policy=email_policy.default)
+        if isinstance(msg, EmailMessage) and not _looks_like_mail(msg):
+            # Saved from a mail program: an mbox "From " line or blank lines before the
+            # headers. The message is there; only what came before it is dropped.
+            msg = message_from_bytes(_without_envelope(raw), policy=email_policy.default)
         if not isinstance(msg, EmailMessage) or not _looks_like_mail(msg):
             return _unreadable(raw, "no mail headers")
         return _parse(msg, raw)
     except Exception as exc:  # the email package raises many kinds on hostile input
         return _unreadable(raw, f"{type(exc).__name__}: {exc}")
+
+
+_ENVELOPE = re.compile(rb"(?:[ \t]*\r?\n){0,20}(?:From [^\r\n]{0,1000}\r?\n)?")
+
+
+def _without_envelope(raw: bytes) -> bytes:
+    """The message without blank lines and an mbox "From " line before its headers."""
+    match = _ENVELOPE.match(raw)
+    return raw[match.end() :] if match else raw
 
 
 def _looks_like_mail(msg: Message) -> bool:
@@ -236,7 +251,9 @@ def decode_part(part: Message) -> str:
             if isinstance(content, str):
                 return content
         return ""
-    return decode_bytes(payload, part.get_content_charset())
+    # More than the text and HTML kept ever need (it stays longer than they are, so a cut body
+    # is still marked as cut): a 20 MB body is not decoded and checked whole.
+    return decode_bytes(payload[:DECODE_LIMIT], part.get_content_charset())
 
 
 _HIDDEN = ("script", "style", "head", "title", "template", "noscript")
