@@ -24,8 +24,8 @@ from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, Kind, PlannedReply, RuleHit, Status, Submission
 from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
-from mail.imap import MailState
 from mail.charset import warm as warm_charsets
+from mail.imap import MailState
 from mail.parse import parse_message, raw_key
 from storage.cases import add_event, insert_message
 from storage.db import commit_durably, write_transaction
