@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -255,3 +256,24 @@ def test_sentences_and_items_stay_linear_on_hostile_bodies():
         started = time.perf_counter()
         submission_from_email(inbound(body, "Jane"), CLOCK.now(), TZ, "CA")
         assert time.perf_counter() - started < 1.0
+
+
+def replies_to(raw: bytes) -> str:
+    from bot.mail_cli import rendered_replies
+    from bot.mail_intake import assess, mail_identity
+    from bot.replies import ReplyRenderer
+    from mail.parse import parse_message
+
+    found = assess(parse_message(raw), CLOCK.now(), POLICY, mail_identity(POLICY))
+    return "\n".join(r["body"] for r in rendered_replies(POLICY, ReplyRenderer(), found))
+
+
+def test_the_replies_do_not_ask_for_what_the_mail_gave():
+    """The acknowledgement and the missing-info request, as intake would queue them."""
+    corpus = Path(__file__).resolve().parents[1] / "corpus" / "mail"
+    signed = replies_to((corpus / "70-signoff-name-bare-from.eml").read_bytes())
+    assert signed and "your name" not in signed and "how to reach you" not in signed
+    unsigned = replies_to(
+        (corpus / "70-signoff-name-bare-from.eml").read_bytes().replace(b"Maria Santos\n", b"")
+    )
+    assert "your name" in unsigned and "how to reach you" not in unsigned
