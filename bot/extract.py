@@ -73,18 +73,23 @@ class ContactDetails:
     phones: tuple[str, ...]  # E.164, e.g. +14165550100
 
 
-def find_contact(text: str, region: str) -> ContactDetails:
+def find_contact(text: str, region: str, lenient: bool = False) -> ContactDetails:
     """Every valid email address and phone number in the first CONTACT_SCAN_CHARS of the text;
-    an invalid address is an error."""
+    an invalid address is an error (for a chat answer: the resident is asked again), or, when
+    `lenient` (an email body, where nobody can be asked), is passed over."""
     text = text[:CONTACT_SCAN_CHARS]
     emails = []
     for candidate in _address_candidates(text):
         candidate = candidate.strip(".:!?'\"")
         if len(candidate) > MAX_ADDRESS_CHARS:
+            if lenient:
+                continue
             raise ExtractError("That email address is too long. Could you check it?")
         try:
             result = validate_email(candidate, check_deliverability=False)
         except EmailNotValidError as exc:
+            if lenient:
+                continue
             raise ExtractError(
                 f"That email address doesn't look right ({exc}). Could you check it?"
             ) from None

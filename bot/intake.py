@@ -388,6 +388,8 @@ def missing_label(item: str, sub: Submission) -> str:
     """How a missing item is asked for: a resident who gave a name is not asked for it again."""
     if item == "contact" and sub.person.name:
         return "how to reach you (an email address or a phone number)"
+    if item == "contact" and sub.person.reachable:
+        return "your name"  # the address or phone the resident gave is not asked for again
     return ITEM_LABELS[item]
 
 

@@ -24,6 +24,7 @@ from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, Kind, PlannedReply, RuleHit, Status, Submission
 from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
+from mail.charset import warm as warm_charsets
 from mail.imap import MailState
 from mail.parse import parse_message, raw_key
 from storage.cases import add_event, insert_message
@@ -384,4 +385,5 @@ def warm_up(policy: Policy, now: datetime) -> None:
     object with the GIL held: about 100 ms for a process this size, during which no channel
     answers. Frozen objects are never walked again."""
     assess(parse_message(_SAMPLE), now, policy, mail_identity(policy))
+    warm_charsets()
     gc.freeze()

@@ -1,9 +1,14 @@
 """The five complaint items from an email, best effort (DESIGN.md: when unsure, it is missing).
 
-An email is not a dialogue: nobody was asked. We take the sender's name and address from the
-headers, a phone number with phonenumbers' matcher, the date as bot/when.py reads a chat
-answer (a past date, with the precision the words give), and the sentences that name a person
-or ask for something. Whatever is not found is listed as missing and the resident is asked.
+An email is not a dialogue: nobody was asked. The greeting, sign-off and signature are set
+aside (mail/courtesy.py): they are not what happened, but a sign-off names the writer. We
+take the sender's name and address from the headers, else the name the body gives ("My name
+is ...", "Regards, Jane Doe"); a phone number or another address given in the body, with
+phonenumbers' matcher and email-validator; the date as bot/when.py reads a chat answer (a
+past date, with the precision the words give), with the time of day when the mail says it;
+and the sentences (bot/sentences.py: wrapped lines joined) that name a person or ask for
+something. Whatever is not found is listed as missing and the resident is asked; what was
+given is never asked for.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from zoneinfo import ZoneInfo
 
 from bot.extract import ExtractError, find_contact
 from bot.model import Inbound, Person, Submission
-from bot.when import Precision, When, WhenError, read_when
+from bot.sentences import sentences, unwrap
+from bot.when import Precision, When, WhenError, read_time_of_day, read_when
+from mail.courtesy import my_name_is, split_courtesy
 
 #: Only this much of a message is searched for dates, and only so many phrases are read: each
 #: costs a dateparser call (a few ms, up to ~40 on odd text), and a body is no dialogue.
@@ -53,7 +60,6 @@ _WHEN_PHRASE = re.compile(
 )
 #: The other items are looked for in this much of the body.
 ITEM_SCAN_CHARS = 16 * 1024
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 WHO_CUES = re.compile(
     r"\b(?:driver|staff|employee|officer|inspector|crew|clerk|worker|contractor|attendant|"
     r"supervisor|manager|department|councillor|operator|guard|receptionist|agent|lifeguard|"
@@ -73,10 +79,68 @@ OUTCOME_CUES = re.compile(
 MIN_WHAT_WORDS = 5
 
 
-def find_sentence(text: str, cue: re.Pattern[str]) -> str | None:
-    for sentence in _SENTENCE.findall(text):
+#: A time of day as mail says it: "9:30am", "9:30 a.m.", "at 9:30 in the morning", "7 in the
+#: evening", "half past nine", "noon". Bounded pieces only: linear.
+_HOUR_WORDS = {
+    w: i + 1
+    for i, w in enumerate(
+        [
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+    )
+}
+_HOUR = r"(\d{1,2}|" + "|".join(_HOUR_WORDS) + r")"
+_APPROX = r"(?:(at|around|about|approximately|roughly|just after|just before|by) )?"
+_DAYPART = (
+    r"(?: ?(a\.?m\b\.?|p\.?m\b\.?|o'?clock\b)| in the (morning|afternoon|evening)| at night)?"
+)
+_TIME_OF_DAY = re.compile(
+    r"\b" + _APPROX + r"(?:"
+    r"(half past|quarter past|quarter to|(?:ten|twenty|five|twenty-five) (?:past|to)) "
+    + _HOUR
+    + r"|(\d{1,2})(?::|\.(?=\d\d ?[ap]\.?m))(\d{2})|"
+    + _HOUR
+    + r"(?= ?(?:a\.?m|p\.?m|o'?clock|in the|at night)))"
+    + _DAYPART
+    + r"|\b"
+    + _APPROX
+    + r"(noon|midday|midnight)\b",
+    re.IGNORECASE,
+)
+_OFFSETS = {
+    "half past": 30,
+    "quarter past": 15,
+    "quarter to": -15,
+    "ten past": 10,
+    "ten to": -10,
+    "twenty past": 20,
+    "twenty to": -20,
+    "five past": 5,
+    "five to": -5,
+    "twenty-five past": 25,
+    "twenty-five to": -25,
+}
+#: How far after a date phrase its time of day is looked for (the rest of the sentence and
+#: the next one: "...on Monday 16 November. It was around 9:30am.").
+TIME_AFTER_CHARS = 200
+TIME_BEFORE_CHARS = 80
+
+
+def find_sentence(found: list[str], cue: re.Pattern[str]) -> str | None:
+    for sentence in found:
         if cue.search(sentence):
-            return " ".join(sentence.split())[:300]
+            return sentence[:300]
     return None
 
 
@@ -86,16 +150,89 @@ def find_when(text: str, now: datetime, tz: ZoneInfo) -> When | None:
     Phrases that say when ("yesterday at 3pm", "12 March", "last week", "a couple of weeks
     ago", "since Monday", "on the 24th") are found by one linear pattern, in text order, and
     each is read by `read_when`, so a day stays a day and a week a week; a phrase that is
-    unreadable, in the future or unknown is skipped. When unsure, the date is missing."""
-    phrases = _WHEN_PHRASE.finditer(text[:DATE_SCAN_CHARS])
+    unreadable, in the future or unknown is skipped. When unsure, the date is missing. A day
+    gets its time when the sentence around it (or the next) gives one."""
+    text = text[:DATE_SCAN_CHARS]
+    phrases = _WHEN_PHRASE.finditer(text)
     for _, match in zip(range(MAX_DATE_PHRASES), phrases, strict=False):
         try:
             when = read_when(match.group(0).strip(" ,"), now, tz)
         except WhenError:
             continue
         if when.start is not None and when.precision is not Precision.UNKNOWN:
+            if when.precision is Precision.DAY:
+                return _with_time(text, match, when, now, tz)
             return when
     return None
+
+
+def _with_time(text: str, match: re.Match[str], day: When, now: datetime, tz: ZoneInfo) -> When:
+    after = text[match.end() : match.end() + TIME_AFTER_CHARS]
+    ends = [m.end() for m in re.finditer(r"[.!?](?:\s|$)", after)][:2]
+    if len(ends) == 2:
+        after = after[: ends[1]]
+    before = text[max(0, match.start() - TIME_BEFORE_CHARS) : match.start()]
+    before = re.split(r"[.!?]\s", before)[-1]
+    for window in (after, before):
+        said = _time_said(window)
+        if said is None:
+            continue
+        try:
+            return read_time_of_day(said, day, now, tz)
+        except WhenError:
+            return day
+    return day
+
+
+def _time_said(window: str) -> str | None:
+    """The first time of day in the window, as bot/when.py reads one ("around 9:30am")."""
+    found = _TIME_OF_DAY.search(window)
+    if found is None:
+        return None
+    g = [x.lower() if x else None for x in found.groups()]
+    approx, offset, offset_hour, hh, mm, bare, marker, part, approx2, word = g
+    if word:
+        return f"{'around ' if approx2 in ('around', 'about') else ''}{word}"
+    if offset:
+        hour, minute = _hour(offset_hour), _OFFSETS[offset]
+        if minute < 0:
+            hour, minute = hour - 1 or 12, 60 + minute
+    elif hh is not None:
+        hour, minute = int(hh), int(mm or 0)
+    else:
+        hour, minute = _hour(bare), 0
+    if not 0 <= hour <= 23 or minute > 59:
+        return None
+    suffix = ""
+    if marker and marker[0] in "ap":
+        suffix = marker[0] + "m"
+    elif part in ("afternoon", "evening") or "night" in found.group(0).lower():
+        suffix = "pm"
+    elif part == "morning" or (marker and hour <= 12):  # "9 o'clock": as when.py reads 9:00
+        suffix = "am" if hour <= 12 else ""
+    if suffix and not 1 <= hour <= 12:
+        suffix = ""
+    vague = approx in ("around", "about", "approximately", "roughly")
+    return f"{'around ' if vague else ''}{hour}:{minute:02d}{suffix}"
+
+
+def _hour(said: str | None) -> int:
+    if said is None:
+        return -1
+    return _HOUR_WORDS[said] if said in _HOUR_WORDS else int(said)
+
+
+#: Text with no spaces between words (Chinese, Japanese) says something in this many letters.
+MIN_WHAT_LETTERS = 12
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _says_something(text: str) -> bool:
+    if len(text.split()) >= MIN_WHAT_WORDS:
+        return True
+    return sum(1 for _ in zip(range(MIN_WHAT_LETTERS), _CJK.finditer(text), strict=False)) >= (
+        MIN_WHAT_LETTERS
+    )
 
 
 def submission_from_email(
@@ -104,23 +241,33 @@ def submission_from_email(
     body = msg.text
     text = f"{msg.subject}\n{body}".strip()
     scan = body[:ITEM_SCAN_CHARS]
-    when = find_when(scan, received_at, tz)
+    courtesy = split_courtesy(scan)
+    own = courtesy.content
+    found = sentences(own)
+    when = find_when(unwrap(own), received_at, tz)
     try:
-        phones = find_contact(scan, region).phones
+        contact = find_contact(scan, region, lenient=True)
     except ExtractError:
-        phones = ()
+        contact = None
+    phones = contact.phones if contact else ()
+    emails = [e for e in (contact.emails if contact else ()) if e.lower() != msg.from_addr]
+    name = msg.from_name or my_name_is(own) or courtesy.signer
     return Submission(
         channel="email",
         received_at=received_at,
         text=text,
-        what=body if len(body.split()) >= MIN_WHAT_WORDS else None,
+        what=own if _says_something(own) else None,
         when_text=when.said if when else None,
         when=when.start if when else None,
         when_end=when.end if when else None,
         when_precision=when.precision.value if when else None,
-        who=find_sentence(scan, WHO_CUES),
-        outcome=find_sentence(scan, OUTCOME_CUES),
-        person=Person(name=msg.from_name, email=msg.from_addr, phone=phones[0] if phones else None),
+        who=find_sentence(found, WHO_CUES),
+        outcome=find_sentence(found, OUTCOME_CUES),
+        person=Person(
+            name=name,
+            email=msg.from_addr or (emails[0] if emails else None),
+            phone=phones[0] if phones else None,
+        ),
         subject=msg.subject,
         conversation=msg.from_addr,
         attachments=msg.attachments,

@@ -21,7 +21,6 @@ import re
 from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
-from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from typing import Any
@@ -31,6 +30,9 @@ import quotequail
 from lxml.etree import ParserError
 
 from bot.model import Attachment, Inbound
+from mail.charset import decode_bytes
+from mail.courtesy import split_courtesy
+from mail.headers import damaged, recover_sender, recover_text
 
 MSG_ID = re.compile(r"<[^<>\s]+>")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -45,6 +47,8 @@ TEXT_LIMIT = 16 * 1024
 CUT_MARKER = "\n\n[Cut here: the message is longer. The whole message is kept as it arrived.]"
 #: How much HTML is turned into text.
 HTML_LIMIT = 128 * 1024
+#: How many bytes of a part are decoded: well over HTML_LIMIT and 4 x TEXT_LIMIT characters.
+DECODE_LIMIT = 1024 * 1024
 #: quotequail looks at this many lines (it costs about 0.1 ms a line).
 QUOTE_SCAN_LINES = 400
 #: A header value is cut to this before parsing: email's structured parser is slow (about
@@ -83,11 +87,24 @@ def parse_message(raw: bytes) -> Inbound:
         if len(_CONTAINER.findall(raw)) > MAX_CONTAINERS:
             return _unreadable(raw, f"more than {MAX_CONTAINERS} nested parts")
         msg = message_from_bytes(raw, policy=email_policy.default)
+        if isinstance(msg, EmailMessage) and not _looks_like_mail(msg):
+            # Saved from a mail program: an mbox "From " line or blank lines before the
+            # headers. The message is there; only what came before it is dropped.
+            msg = message_from_bytes(_without_envelope(raw), policy=email_policy.default)
         if not isinstance(msg, EmailMessage) or not _looks_like_mail(msg):
             return _unreadable(raw, "no mail headers")
         return _parse(msg, raw)
     except Exception as exc:  # the email package raises many kinds on hostile input
         return _unreadable(raw, f"{type(exc).__name__}: {exc}")
+
+
+_ENVELOPE = re.compile(rb"(?:[ \t]*\r?\n){0,20}(?:From [^\r\n]{0,1000}\r?\n)?")
+
+
+def _without_envelope(raw: bytes) -> bytes:
+    """The message without blank lines and an mbox "From " line before its headers."""
+    match = _ENVELOPE.match(raw)
+    return raw[match.end() :] if match else raw
 
 
 def _looks_like_mail(msg: Message) -> bool:
@@ -168,7 +185,9 @@ def _trace(msg: Message) -> tuple[tuple[str, str], ...]:
 def _sender(msg: Message) -> tuple[str | None, str | None]:
     """The From address and name. The structured header first; when the policy refuses it
     (e.g. CR/LF encoded into the display name), the address in the trailing <...> of the
-    raw value, never an address that only appears inside an encoded word."""
+    raw value, never an address that only appears inside an encoded word. When what comes
+    out is damaged (no address, an address with spaces or quotes, a name of undecoded bytes),
+    mail/headers.py recovers what the raw value holds."""
     addr, name = "", ""
     raw = _raw_header(msg, "From") or ""
     try:
@@ -179,11 +198,32 @@ def _sender(msg: Message) -> tuple[str | None, str | None]:
         angle = _TRAILING_ADDR.search(raw)
         if angle:
             addr = angle.group(1)
-            name = str(make_header(decode_header(raw[: angle.start()].strip().strip('"'))))
+            name = recover_text(raw[: angle.start()].strip().strip('"'))
         else:
             name, addr = parseaddr(raw)
     address = one_line(addr).lower()
-    return (address if "@" in address else None), (one_line(name) or None)
+    if raw and not _plain_address(address):
+        address, name = "", ""
+        found, found_name = recover_sender(raw)
+        if found is not None:
+            address, name = found, found_name or ""
+    if damaged(name):
+        name = recover_sender(raw)[1] or ""
+    name = one_line(name.replace("\ufffd", ""))
+    return (address if "@" in address else None), (name or None)
+
+
+def _plain_address(address: str) -> bool:
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and "." in domain) and not any(c in address for c in ' "<>,;')
+
+
+def _subject(msg: Message) -> str:
+    """The Subject; raw 8-bit bytes and mislabelled encoded-words recovered (mail/headers.py)."""
+    subject = _header(msg, "Subject") or ""
+    if damaged(subject):
+        subject = recover_text(_raw_header(msg, "Subject") or "")
+    return one_line(subject)
 
 
 def _date(msg: Message) -> datetime | None:
@@ -200,18 +240,20 @@ def _msg_ids(value: str | None) -> tuple[str, ...]:
 
 
 def decode_part(part: Message) -> str:
-    """A text part's content, whatever its charset claims."""
-    with contextlib.suppress(LookupError, UnicodeError, ValueError, AssertionError):
-        content = part.get_content()  # type: ignore[attr-defined]
-        if isinstance(content, str):
-            return content
-    payload = part.get_payload(decode=True)
-    data = payload if isinstance(payload, bytes) else b""
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        return data.decode(charset, errors="replace")
-    except LookupError:  # a charset Python does not know
-        return data.decode("utf-8", errors="replace")
+    """A text part's content, whatever its charset claims (mail/charset.py: the declared
+    charset when it reads cleanly, else the one the bytes show)."""
+    payload = None
+    with contextlib.suppress(Exception):  # a broken transfer encoding: read what is there
+        payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        with contextlib.suppress(LookupError, UnicodeError, ValueError, AssertionError):
+            content = part.get_content()  # type: ignore[attr-defined]
+            if isinstance(content, str):
+                return content
+        return ""
+    # More than the text and HTML kept ever need (it stays longer than they are, so a cut body
+    # is still marked as cut): a 20 MB body is not decoded and checked whole.
+    return decode_bytes(payload[:DECODE_LIMIT], part.get_content_charset())
 
 
 _HIDDEN = ("script", "style", "head", "title", "template", "noscript")
@@ -236,15 +278,35 @@ def html_to_text(html: str) -> str:
     return "\n".join(line.strip() for line in text.splitlines())
 
 
+#: A resident's text of fewer words than this, once greetings and sign-offs are gone, is no
+#: text of its own: what was taken for quoted history is kept.
+MIN_OWN_WORDS = 3
+
+
 def trim_quoted(text: str) -> str:
     """Drop the quoted history of a reply, when quotequail recognises one in the first
-    QUOTE_SCAN_LINES lines (where a reply's own text is); otherwise drop the quoted lines."""
+    QUOTE_SCAN_LINES lines (where a reply's own text is); otherwise drop the quoted lines.
+
+    The resident's own text is never dropped: text written below the quote (bottom-posting)
+    is kept with text written above it, and when what is left is no more than a greeting
+    ("Hi," above a forward of their own complaint), the text is kept as it came."""
     lines = text.splitlines()
+    trimmed = None
     with contextlib.suppress(Exception):
         found = quotequail.unwrap("\n".join(lines[:QUOTE_SCAN_LINES]))
-        if found and found.get("text_top"):
-            return str(found["text_top"])
-    return "\n".join(line for line in lines if not line.lstrip().startswith(">"))
+        if found:
+            own = [str(found[k]) for k in ("text_top", "text_bottom") if found.get(k)]
+            trimmed = "\n\n".join(own)
+    if trimmed is None:
+        trimmed = "\n".join(line for line in lines if not line.lstrip().startswith(">"))
+    if trimmed != text and not has_own_words(trimmed):
+        return text
+    return trimmed
+
+
+def has_own_words(text: str) -> bool:
+    """Whether a text says anything besides hello and goodbye."""
+    return len(split_courtesy(text).content.split()) >= MIN_OWN_WORDS
 
 
 def cut_text(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -271,6 +333,13 @@ def _body_text(msg: EmailMessage) -> str:
     text = decode_part(body)
     if body.get_content_type() == "text/html":
         text = html_to_text(text)
+    elif not text.strip() and body is not msg:
+        # An empty text/plain beside the HTML (some mail programs send one): the HTML it is.
+        html: Message | None = None
+        with contextlib.suppress(Exception):
+            html = msg.get_body(preferencelist=("html",))
+        if html is not None:
+            text = html_to_text(decode_part(html))
     head = text[: 4 * TEXT_LIMIT]  # ample for the text kept, once the quoted history is gone
     kept = cut_text(tidy(trim_quoted(tidy(head))))
     if len(head) < len(text) and not kept.endswith(CUT_MARKER):
@@ -309,7 +378,7 @@ def _parse(msg: EmailMessage, raw: bytes) -> Inbound:
         from_addr=from_addr,
         from_name=from_name,
         to=to,
-        subject=one_line(_header(msg, "Subject") or ""),
+        subject=_subject(msg),
         date=_date(msg),
         in_reply_to=_msg_ids(_header(msg, "In-Reply-To")),
         references=_msg_ids(_header(msg, "References")),

@@ -42,6 +42,8 @@ def check(result: dict, expected: dict) -> None:
     if expected.get("kind") is not None:
         assert result["kind"] == expected["kind"]
     assert set(expected.get("missing_at_least", [])) <= set(result["missing"])
+    # What the mail gave is never asked for again.
+    assert not set(expected.get("not_missing", [])) & set(result["missing"])
     if "from" in expected:
         assert result["from"] == expected["from"]
     if "subject" in expected:
@@ -64,6 +66,8 @@ def test_assess(name):
     raw = (CORPUS / name).read_bytes()
     found = assess(parse_message(raw), NOW, POLICY, ME)
     check(inspect_result(name, found), EXPECTED[name])
+    if "from_name" in EXPECTED[name]:
+        assert found.inbound.from_name == EXPECTED[name]["from_name"]
 
 
 def test_duplicates_have_the_same_key():
