@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.mail_items import OUTCOME_CUES, WHO_CUES, find_sentence
+from bot.sentences import sentences
 
 
 @pytest.mark.parametrize(
@@ -19,7 +20,7 @@ from bot.mail_items import OUTCOME_CUES, WHO_CUES, find_sentence
     ],
 )
 def test_outcome_is_the_sentence_that_asks(body, outcome):
-    found = find_sentence(body, OUTCOME_CUES)
+    found = find_sentence(sentences(body), OUTCOME_CUES)
     if outcome is None:
         assert found is None
     else:
@@ -36,7 +37,7 @@ def test_outcome_is_the_sentence_that_asks(body, outcome):
     ],
 )
 def test_who_is_a_person_not_a_street(body, who):
-    found = find_sentence(body, WHO_CUES)
+    found = find_sentence(sentences(body), WHO_CUES)
     if who is None:
         assert found is None
     else:
