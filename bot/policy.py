@@ -168,6 +168,31 @@ SAFETY_NEAR = (
     ),
     Near(("railing", "guardrail"), ("broken", "missing", "gone"), window=6),
     Near(("dog",), ("bit", "bite", "biting", "attacked"), window=6),
+    # Building material coming down: "chunks are falling onto the sidewalk", "bricks
+    # crumbling onto the path" (leaves or snow falling are not a hazard by themselves).
+    Near(
+        (
+            "chunks",
+            "bricks",
+            "concrete",
+            "debris",
+            "pieces",
+            "stones",
+            "rocks",
+            "tiles",
+            "plaster",
+            "masonry",
+            "shingles",
+            "icicles",
+        ),
+        ("falling", "fell", "crumbling", "coming down", "dropping", "breaking off"),
+        window=8,
+    ),
+    Near(
+        ("wall", "retaining wall", "ceiling", "roof", "balcony", "bridge", "overpass"),
+        ("crumbling", "falling", "collapsing", "coming down", "giving way"),
+        window=6,
+    ),
 )
 #: Longer phrases in which a safety word names a thing, not an event happening now:
 #: a safety phrase inside one of these is ignored (the reason says so).

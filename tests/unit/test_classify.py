@@ -67,6 +67,9 @@ CASES = [
     ("A smell of rotten eggs near the park gate", Kind.HAZARD, None),
     ("Wires are hanging over the sidewalk on King Street", Kind.HAZARD, None),
     ("The traffic signal at Main and King is dark", Kind.HAZARD, None),
+    # something coming down where people walk (found after the held-out run; see the note)
+    ("Bricks from the old library are falling onto the path by the entrance", Kind.HAZARD, None),
+    ("The retaining wall behind the arena is crumbling", Kind.HAZARD, None),
 ]
 
 
@@ -80,6 +83,7 @@ GUARDS = [
     ),
     ("The fire hydrant in front of our house needs painting", Kind.REQUEST, None),
     ("Is the flood rebate program open this year? Please send the form", Kind.REQUEST, None),
+    ("Leaves are falling onto the path and nobody sweeps them", Kind.COMPLAINT, None),
 ]
 
 
