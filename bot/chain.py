@@ -506,7 +506,7 @@ def classification(rules: Rules) -> tuple[Rule, ...]:
             "unreadable",
             "nothing could be read from the email: staff read the raw message",
             t_unreadable,
-            Action("unreadable", "staff read it; email-ack clock"),
+            Action("unreadable", "for staff, nothing sent; email-ack clock"),
         ),
         Rule(
             "resident-safety",
@@ -743,9 +743,10 @@ def _apply(rule: Rule, test: Test, ctx: Context, state: State) -> None:
         state.replies.append(PlannedReply(arg, review, test.reason))
     elif verb in ("hold", "hold-email"):
         state.hits.extend(test.hits)
-        if verb == "hold" or ctx.email:
+        if verb == "hold" or ctx.email:  # for a chat, only the email copy is held
             state.hold = state.hold or test.reason
-        state.email_held = state.email_held or test.reason
+        if verb == "hold-email":
+            state.email_held = state.email_held or test.reason
     elif verb == "link":
         state.hits.extend(test.hits)
         state.linked = ctx.facts.quoted_case
