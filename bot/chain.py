@@ -695,7 +695,20 @@ GATES: tuple[Rule, ...] = (
 
 def chain(rules: Rules) -> tuple[Rule, ...]:
     """The whole chain, in the order it is evaluated."""
-    return (*classification(rules), *GATES)
+    return (*_classification(rules), *GATES)
+
+
+#: The classification rules built for a `Rules` (one per configuration, built once).
+_BUILT: dict[int, tuple[Rules, tuple[Rule, ...]]] = {}
+
+
+def _classification(rules: Rules) -> tuple[Rule, ...]:
+    built = _BUILT.get(id(rules))
+    if built is None or built[0] is not rules:
+        if len(_BUILT) > 8:
+            _BUILT.clear()
+        built = _BUILT[id(rules)] = (rules, classification(rules))
+    return built[1]
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -835,4 +848,4 @@ def evaluate(
 
 def classify_only(sub: Submission, rules: Rules) -> tuple[State, tuple[Traced, ...]]:
     """The classification part of the chain alone (no clocks, no configuration)."""
-    return run(classification(rules), Context(sub, rules))
+    return run(_classification(rules), Context(sub, rules))
