@@ -21,7 +21,7 @@ from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, RuleHit, Status, Submission, Traced
 from mail.authres import unverified_sender
-from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
+from mail.autoreply import MACHINE_RULES, MailIdentity, find_thread
 from mail.autoreply import RULES as AUTOREPLY_RULES
 from mail.parse import parse_message
 from storage.cases import add_event, insert_message
@@ -76,7 +76,7 @@ class Assessment:
 
 def guard_trace(inbound: Inbound, me: MailIdentity) -> tuple[Traced, ...]:
     """The loop guard's table (mail/autoreply.py) as a trace: the first rule that fires is
-    the reason; the later ones are not tried."""
+    the reason (as `check_autoreply` finds it); the later ones are not tried."""
     out: list[Traced] = []
     fired: str | None = None
     for rule in AUTOREPLY_RULES:
@@ -93,8 +93,8 @@ def guard_trace(inbound: Inbound, me: MailIdentity) -> tuple[Traced, ...]:
 
 def assess(inbound: Inbound, received_at: datetime, policy: Policy, me: MailIdentity) -> Assessment:
     """What intake would do with a message and why; pure."""
-    hit = check_autoreply(inbound, me)
     guard = guard_trace(inbound, me)
+    hit = next((RuleHit(t.rule, t.reason) for t in guard if t.fired), None)
     machine = hit is not None and hit.rule in MACHINE_RULES
     thread = find_thread(inbound, me, deep=machine)
     if inbound.unreadable:
@@ -319,8 +319,8 @@ class MailIntake:
         sub = Submission(
             channel="email", received_at=received_at, text="", message_key=found.inbound.key
         )
-        facts = Facts(unreadable="; ".join(found.inbound.defects) or "unreadable")
-        filed = self.intake.file(sub, now, decision=decide(sub, received_at, self.policy, facts))
+        assert found.decision is not None  # the chain's `unreadable` rule decided it
+        filed = self.intake.file(sub, now, decision=found.decision)
         store_raw(self.db, filed.message_id, raw)
         set_attention(self.db, filed.case_id, "unreadable email: read the raw message", now)
         return Processed("unreadable", filed.ref, "unreadable")

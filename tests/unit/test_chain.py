@@ -389,3 +389,26 @@ def test_explain_and_decide_agree():
     sub = email("The clerk was rude to me")
     found = evaluate(sub, NOW, POLICY)
     assert found.decision == decide(sub, NOW, POLICY)
+
+
+# -- mail: the loop guard's trace comes first ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "tests" / "corpus" / "mail").glob("*.eml")), ids=lambda p: p.name
+)
+def test_the_loop_guard_trace_names_the_rule_check_autoreply_finds(path):
+    from bot.mail_intake import assess, guard_trace, mail_identity
+    from mail.autoreply import RULES, check_autoreply
+    from mail.parse import parse_message
+
+    me = mail_identity(POLICY)
+    inbound = parse_message(path.read_bytes())
+    guard = guard_trace(inbound, me)
+    assert [t.rule for t in guard] == [r.name for r in RULES]
+    hit = check_autoreply(inbound, me)
+    assert [t.rule for t in guard if t.fired] == ([hit.rule] if hit else [])
+    found = assess(inbound, NOW, POLICY, me)
+    assert found.trace[: len(guard)] == guard
+    if found.decision is not None:
+        assert found.trace[len(guard) :] == found.decision.trace
