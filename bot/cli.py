@@ -93,7 +93,8 @@ def build_parser() -> Parser:
     show = case_commands.add_parser(
         "show",
         help="show one case with its timeline",
-        description="Show one case: items, person, deadlines, timeline, drafts and outbox.",
+        description="Show one case: items, person, deadlines, timeline, the policy chain's "
+        "decision trace (every rule, whether it fired and why), drafts and outbox.",
     )
     show.add_argument("ref", help="case reference, e.g. CD-2026-000123")
     show.add_argument("--json", action="store_true", help="print JSON")
@@ -378,15 +379,18 @@ def cmd_explain(args: argparse.Namespace, config: Config) -> int:
     texts = [line.strip() for line in sys.stdin] if stdin else [" ".join(args.text)]
     policy = Policy.from_config(config)
     first = True
-    for text in texts:
-        if not text:
-            continue
-        found = explain(text, now, policy, args.channel, args.anonymous)
-        if args.json:
-            print(json.dumps(found.as_dict(), ensure_ascii=False), flush=True)
-        else:
-            print(("" if first else "\n") + format_explanation(found), flush=True)
-        first = False
+    try:
+        for text in texts:
+            if not text:
+                continue
+            found = explain(text, now, policy, args.channel, args.anonymous)
+            if args.json:
+                print(json.dumps(found.as_dict(), ensure_ascii=False), flush=True)
+            else:
+                print(("" if first else "\n") + format_explanation(found), flush=True)
+            first = False
+    except BrokenPipeError:  # `caredesk explain - | head`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
