@@ -93,7 +93,8 @@ def build_parser() -> Parser:
     show = case_commands.add_parser(
         "show",
         help="show one case with its timeline",
-        description="Show one case: items, person, deadlines, timeline, drafts and outbox.",
+        description="Show one case: items, person, deadlines, timeline, the policy chain's "
+        "decision trace (every rule, whether it fired and why), drafts and outbox.",
     )
     show.add_argument("ref", help="case reference, e.g. CD-2026-000123")
     show.add_argument("--json", action="store_true", help="print JSON")
@@ -152,7 +153,9 @@ def build_parser() -> Parser:
         description="For each file, print one JSON object: acknowledge (true/false), reason "
         "(the loop-guard rule that stops an automatic reply), thread (case reference or null), "
         "from, subject, text (extracted), missing (of the five complaint items), kind, and the "
-        "replies that would be drafted. Sends and stores nothing.",
+        "replies that would be drafted, the rules that fired, and the trace: every rule of "
+        "the loop guard and of the policy chain, whether it fired and why. Sends and stores "
+        "nothing.",
     )
     inspect.add_argument("files", nargs="+", metavar="FILE.eml", help="raw RFC 5322 messages")
     inspect.add_argument(
@@ -167,6 +170,47 @@ def build_parser() -> Parser:
         description="Connect and log in to the configured IMAP and SMTP servers and say "
         "clearly what works and what is wrong. Passwords come from CAREDESK_IMAP_PASSWORD "
         "and CAREDESK_SMTP_PASSWORD.",
+    )
+
+    explain = commands.add_parser(
+        "explain",
+        help="print how the policy decides a message: every rule tried, which fired, the result",
+        description="Put a free-text message through the policy chain (the same one every "
+        "channel's messages go through) and print the whole trace: every rule in order, "
+        "whether it fired and why, and the result (kind, hazard, out-of-scope category, the "
+        "date found, status, missing items, replies and whether each waits for staff). "
+        "Assumes the message arrived by email (no subject) from an identified resident "
+        "(name and address known), with no mail history: no bounce, no rate limit, a "
+        "verified sender. Sends and stores nothing; needs no store.",
+    )
+    explain.add_argument(
+        "text",
+        nargs="+",
+        metavar="TEXT",
+        help="the message (several words are joined by spaces); '-' reads one message per "
+        "line of stdin",
+    )
+    explain.add_argument(
+        "--channel",
+        choices=["email", "chat"],
+        default="email",
+        help="email (default), or chat: a web chat whose questions were not answered",
+    )
+    explain.add_argument(
+        "--anonymous", action="store_true", help="from a resident with no name and no address"
+    )
+    explain.add_argument(
+        "--at",
+        metavar="ISO",
+        help="when it was received, ISO-8601 with a UTC offset; dates in the message are read "
+        "relative to it (default: now)",
+    )
+    explain.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object a line per message: kind (complaint, request, feedback, other), "
+        "hazard, scope (null, legislation, appeal, council, employee), when (said, start, end, "
+        "precision, or null), status, missing, replies, trace [{rule, fired, reason, action}]",
     )
 
     retention = commands.add_parser(
@@ -245,6 +289,8 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
             f"{config.city.timezone}"
         )
         return 0
+    if args.command == "explain":
+        return cmd_explain(args, config)
     if args.command == "mail":
         from bot.mail_cli import cmd_mail_check, cmd_mail_inspect
 
@@ -318,6 +364,36 @@ def cmd_retention(args: argparse.Namespace, db: Any, config: Config, clock: Cloc
     return 0
 
 
+def cmd_explain(args: argparse.Namespace, config: Config) -> int:
+    from bot.decide import Policy
+    from bot.explain import explain, format_explanation
+
+    now = process_clock().now()
+    if args.at:
+        try:
+            now = parse_received(args.at)
+        except ValueError as exc:
+            print(f"caredesk: error: --at: {exc}", file=sys.stderr)
+            return 2
+    stdin = args.text == ["-"]
+    texts = [line.strip() for line in sys.stdin] if stdin else [" ".join(args.text)]
+    policy = Policy.from_config(config)
+    first = True
+    try:
+        for text in texts:
+            if not text:
+                continue
+            found = explain(text, now, policy, args.channel, args.anonymous)
+            if args.json:
+                print(json.dumps(found.as_dict(), ensure_ascii=False), flush=True)
+            else:
+                print(("" if first else "\n") + format_explanation(found), flush=True)
+            first = False
+    except BrokenPipeError:  # `caredesk explain - | head`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def cmd_sla(args: argparse.Namespace, config: Config) -> int:
     if args.sla_command == "kinds":
         for kind, rule in config.sla.items():
@@ -387,6 +463,10 @@ def cmd_cases(args: argparse.Namespace, db: Any, config: Config, clock: Clock) -
     audit(db, f"cli:{getpass.getuser()}", "case-viewed", case["ref"], clock.now())
     for key in DUE_FIELDS:
         case[key] = _local(case.get(key), config)
+    # The policy chain's trace, recorded when the case was decided (bot/chain.py).
+    case["trace"] = next(
+        (e["data"].get("trace", []) for e in case["events"] if e["type"] == "decided"), []
+    )
     if args.json:
         print(json.dumps(case, indent=2, ensure_ascii=False))
         return 0
@@ -436,6 +516,10 @@ def format_case(case: dict[str, Any]) -> str:
     later = [m for m in case["messages"] if m["direction"] == "in"][1:]
     if later:  # what the resident added after filing ("Actually it was Wednesday")
         lines += ["", "added by the resident"] + [f"  {m['at']}  {m['body']}" for m in later]
+    if case.get("trace"):
+        from bot.explain import format_trace
+
+        lines += ["", "decision trace ([x] fired, [ ] did not)", *format_trace(case["trace"])]
     for draft in case["drafts"]:
         lines += [
             "",

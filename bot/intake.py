@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.ack_limits import ack_hold
-from bot.decide import Policy, decide
+from bot.ack_limits import address_facts
+from bot.decide import Facts, Policy, decide
 from bot.extract import format_phone
 from bot.model import ITEM_LABELS, KIND_LABELS, Decision, PlannedReply, Submission
 from bot.policy import REDIRECTS
@@ -79,13 +79,12 @@ class Intake:
         now: datetime,
         *,
         decision: Decision | None = None,
-        hold: str | None = None,
     ) -> Filed:
         """Decide (unless given a decision) and store atomically; nested inside a caller's
-        transaction when there is one. `hold` keeps automatic replies as drafts, and says why
-        (a rate limit, a recent bounce)."""
-        decision = decision or decide(sub, now, self.policy)
+        transaction when there is one. The facts the policy chain needs from the store (how
+        much mail already went to the resident's address) are read inside the transaction."""
         with write_transaction(self.db):
+            decision = decision or decide(sub, now, self.policy, self._facts(sub, now))
             ref = next_reference(
                 self.db,
                 self.policy.config.reference_prefix,
@@ -128,6 +127,9 @@ class Intake:
                     "missing": list(decision.missing),
                     "deadlines": {k: v.isoformat() for k, v in decision.deadlines.items()},
                     "rules": [h.rule for h in decision.hits],
+                    # The policy chain's whole trace (bot/chain.py): rule names, reasons and
+                    # matched phrases only, as the case's rules column holds.
+                    "trace": [t.as_dict() for t in decision.trace],
                 },
             )
             for flag in decision.flags:
@@ -155,7 +157,7 @@ class Intake:
                     },
                 )
             notices = [
-                self._route(case_id, ref, sub, decision, planned, now, hold)
+                self._route(case_id, ref, sub, decision, planned, now)
                 for planned in decision.replies
             ]
         log.info(
@@ -172,12 +174,9 @@ class Intake:
         decision: Decision,
         planned: PlannedReply,
         now: datetime,
-        hold: str | None = None,
     ) -> str | None:
         reply = compose(self.policy, self.renderer, ref, sub, decision, planned.kind, sub.channel)
         live = sub.channel in LIVE_CHANNELS
-        if hold and not planned.review:
-            planned = PlannedReply(planned.kind, True, f"held for staff: {hold}")
         if not planned.review and (live or sub.person.email):
             for channel, recipient in self._destinations(sub):
                 if channel == "email" and live:
@@ -252,7 +251,7 @@ class Intake:
         acknowledgement itself is not affected."""
         if not recipient:
             return
-        why = ack_hold(self.db, self.policy.config.mail, recipient, now)
+        why = decision.email_held
         if why is not None:
             add_event(
                 self.db,
@@ -285,6 +284,18 @@ class Intake:
                 now,
                 {"reply": out.kind, "channel": "email", "why": "email copy of the chat reply"},
             )
+
+    def _facts(self, sub: Submission, now: datetime) -> Facts:
+        """What the chain needs to know from the store for a chat: whether an email copy of
+        the reply may go to the address the resident typed (bot/ack_limits.py)."""
+        if (
+            sub.channel in LIVE_CHANNELS
+            and sub.person.email
+            and self.policy.config.dialogue.email_copy
+        ):
+            mail = self.policy.config.mail
+            return Facts(address=address_facts(self.db, mail, sub.person.email.lower(), now))
+        return Facts()
 
     def _destinations(self, sub: Submission) -> list[tuple[str, str | None]]:
         """The live chat itself, and email: for mail, or as a copy when configured."""

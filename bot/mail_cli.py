@@ -68,6 +68,9 @@ def inspect_result(
         "missing": list(decision.missing) if decision else [],
         "replies": rendered if rendered is not None else replies,
         "rules": [h.rule for h in decision.hits] if decision else [],
+        # The loop guard's rules, then the policy chain's (bot/chain.py): every rule tried,
+        # whether it fired, why, and its action; the same trace `caredesk explain` prints.
+        "trace": [t.as_dict() for t in found.trace],
         "attachments": [
             {"name": a.name, "type": a.content_type, "size": a.size} for a in inbound.attachments
         ],

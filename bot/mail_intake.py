@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlite_utils
 
-from bot.ack_limits import ack_hold
+from bot.ack_limits import address_facts
 from bot.clock import Clock
-from bot.decide import Policy, decide
+from bot.decide import Facts, Policy, decide
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
-from bot.model import Decision, Inbound, Kind, PlannedReply, RuleHit, Status, Submission
+from bot.model import Decision, Inbound, RuleHit, Status, Submission, Traced
 from mail.authres import unverified_sender
-from mail.autoreply import MACHINE_RULES, MailIdentity, check_autoreply, find_thread
+from mail.autoreply import MACHINE_RULES, MailIdentity, find_thread
+from mail.autoreply import RULES as AUTOREPLY_RULES
 from mail.charset import warm as warm_charsets
 from mail.imap import MailState
 from mail.parse import parse_message, raw_key
@@ -66,51 +67,62 @@ class Assessment:
     decision: Decision | None
     #: Why the city's mail server could not verify the sender (Authentication-Results).
     unverified: str | None = None
+    #: The loop guard's rules (mail/autoreply.py), tried in order until one fires.
+    guard: tuple[Traced, ...] = ()
+    #: What the policy chain was told besides the message (no store facts yet: intake adds
+    #: them inside its transaction).
+    facts: Facts = field(default_factory=Facts)
 
     @property
     def acknowledge(self) -> bool:
         return self.hit is None
 
+    @property
+    def trace(self) -> tuple[Traced, ...]:
+        """The loop guard's trace, then the policy chain's: what `mail inspect` prints."""
+        return (*self.guard, *(self.decision.trace if self.decision else ()))
+
+
+def guard_trace(inbound: Inbound, me: MailIdentity) -> tuple[Traced, ...]:
+    """The loop guard's table (mail/autoreply.py) as a trace: the first rule that fires is
+    the reason (as `check_autoreply` finds it); the later ones are not tried."""
+    out: list[Traced] = []
+    fired: str | None = None
+    for rule in AUTOREPLY_RULES:
+        action = "no acknowledgement"
+        if fired is not None:
+            out.append(Traced(rule.name, False, f"not tried: {fired} fired", action))
+            continue
+        reason = rule.check(inbound, me)
+        out.append(Traced(rule.name, bool(reason), reason or "did not match", action))
+        if reason:
+            fired = rule.name
+    return tuple(out)
+
 
 def assess(inbound: Inbound, received_at: datetime, policy: Policy, me: MailIdentity) -> Assessment:
     """What intake would do with a message and why; pure."""
-    hit = check_autoreply(inbound, me)
+    guard = guard_trace(inbound, me)
+    hit = next((RuleHit(t.rule, t.reason) for t in guard if t.fired), None)
     machine = hit is not None and hit.rule in MACHINE_RULES
     thread = find_thread(inbound, me, deep=machine)
-    if inbound.unreadable or machine:
-        return Assessment(inbound, hit, thread, None, None)
+    if inbound.unreadable:
+        sub = Submission(channel="email", received_at=received_at, text="", message_key=inbound.key)
+        facts = Facts(unreadable="; ".join(inbound.defects) or "unreadable")
+        decision = decide(sub, received_at, policy, facts)
+        return Assessment(inbound, hit, thread, None, decision, None, guard, facts)
+    if machine:
+        return Assessment(inbound, hit, thread, None, None, None, guard)
     cfg = policy.config
     sub = replace(
         submission_from_email(inbound, received_at, cfg.tz, cfg.dialogue.phone_region),
         message_key=inbound.key,
         thread_ids=tuple(dict.fromkeys([*inbound.references, *filter(None, [inbound.message_id])])),
     )
-    decision = decide(sub, received_at, policy)
     unverified = unverified_sender(inbound, cfg.mail.authserv_id)
-    if unverified:
-        decision = hold_all(decision, RuleHit("sender-not-verified", unverified))
-    return Assessment(inbound, hit, thread, sub, decision, unverified)
-
-
-def hold_all(decision: Decision, hit: RuleHit) -> Decision:
-    """Record a rule hit, and keep every reply as a draft for staff because of it."""
-    replies = tuple(
-        PlannedReply(r.kind, True, r.why if r.review else f"held for staff: {hit.reason}")
-        for r in decision.replies
-    )
-    return replace(decision, hits=(*decision.hits, hit), replies=replies)
-
-
-def unreadable_decision(received_at: datetime, policy: Policy, why: str) -> Decision:
-    """A case for staff: nothing could be read, so nothing is sent."""
-    return Decision(
-        kind=Kind.COMPLAINT,
-        status=Status.UNREADABLE,
-        missing=("what", "when", "who", "outcome", "contact"),
-        deadlines={"email-ack": policy.due("email-ack", received_at)},
-        replies=(),
-        hits=(RuleHit("unreadable", why),),
-    )
+    facts = Facts(sender_not_verified=unverified)
+    decision = decide(sub, received_at, policy, facts)
+    return Assessment(inbound, hit, thread, sub, decision, unverified, guard, facts)
 
 
 @dataclass(frozen=True)
@@ -143,13 +155,19 @@ class MailIntake:
                 return self._unreadable(found, raw, received_at, now)
             case = find_case(self.db, found.thread) if found.thread else None
             if case is not None and found.hit is not None:
-                if found.hit.rule == "thread-reply" and (
-                    found.unverified or not self._from_resident(case[0], inbound)
-                ):
-                    return self._linked_case(found, raw, case[0], now)
+                if found.hit.rule == "thread-reply" and found.submission is not None:
+                    facts = replace(
+                        found.facts,
+                        quoted_case=found.thread,
+                        quoted_from_resident=self._from_resident(case[0], inbound),
+                    )
+                    decision = self._decide(found.submission, facts, now)
+                    if decision.linked:  # the chain says: filed on its own, linked
+                        return self._linked_case(found, raw, case[0], now, decision)
                 return self._add_to_case(found, raw, case, now)
             if found.submission is not None and found.decision is not None:
-                return self._new_case(found, raw, now)[0]
+                decision = self._decide(found.submission, found.facts, now)
+                return self._new_case(found, raw, now, decision)[0]
             self._keep(
                 None, inbound, raw, now, {"suppressed": found.hit.rule if found.hit else None}
             )
@@ -178,16 +196,22 @@ class MailIntake:
         store_raw(self.db, message_id, raw, self.raw_limit)
         return message_id
 
+    def _decide(self, sub: Submission, facts: Facts, now: datetime) -> Decision:
+        """The chain's decision with what the store knows about the sender's address (a
+        recent bounce, the acknowledgement counts), read inside the writing transaction and
+        shared with the email copies of chat acknowledgements."""
+        sender = sub.person.email
+        if sender:
+            facts = replace(
+                facts, address=address_facts(self.db, self.policy.config.mail, sender, now)
+            )
+        return decide(sub, sub.received_at, self.policy, facts)
+
     def _new_case(
-        self, found: Assessment, raw: bytes, now: datetime, decision: Decision | None = None
+        self, found: Assessment, raw: bytes, now: datetime, decision: Decision
     ) -> tuple[Processed, int]:
-        assert found.submission is not None and found.decision is not None
-        sender = found.submission.person.email
-        # Stateful guards (a recent bounce, the per-address and hourly limits), shared with
-        # the email copies of chat acknowledgements.
-        hold = ack_hold(self.db, self.policy.config.mail, sender, now) if sender else None
-        decision = decision or found.decision
-        filed = self.intake.file(found.submission, now, decision=decision, hold=hold)
+        assert found.submission is not None
+        filed = self.intake.file(found.submission, now, decision=decision)
         store_raw(self.db, filed.message_id, raw, self.raw_limit)
         if found.unverified:
             add_event(
@@ -208,19 +232,15 @@ class MailIntake:
         return resident is not None and resident == (inbound.from_addr or "").lower()
 
     def _linked_case(
-        self, found: Assessment, raw: bytes, other_id: int, now: datetime
+        self, found: Assessment, raw: bytes, other_id: int, now: datetime, decision: Decision
     ) -> Processed:
         """A mail quoting a case from another address (or from the case's address, but not
         verified by the city's mail server): its own case, linked to that one and flagged
-        for staff; it neither joins nor reopens a case that may not be its sender's."""
-        assert found.decision is not None and found.thread is not None
+        for staff; it neither joins nor reopens a case that may not be its sender's (the
+        chain's `thread-other-sender` rule)."""
+        assert found.thread is not None
         other = found.thread
         sender = "an unverified sender" if found.unverified else "another address"
-        hit = RuleHit(
-            "thread-other-sender",
-            f"quotes case {other} from {sender}: filed on its own",
-        )
-        decision = replace(found.decision, hits=(*found.decision.hits, hit))
         processed, case_id = self._new_case(found, raw, now, decision)
         add_event(
             self.db,
@@ -239,7 +259,7 @@ class MailIntake:
             now,
             {"ref": processed.ref, "why": f"a mail from {sender} quoted this case"},
         )
-        return replace(processed, rule=hit.rule)
+        return replace(processed, rule="thread-other-sender")
 
     def _add_to_case(
         self, found: Assessment, raw: bytes, case: tuple[int, str], now: datetime
@@ -316,7 +336,7 @@ class MailIntake:
             sub = Submission(
                 channel="email", received_at=min(received_at, now), text="", message_key=key
             )
-            decision = unreadable_decision(sub.received_at, self.policy, why)
+            decision = decide(sub, sub.received_at, self.policy, Facts(unreadable=why))
             filed = self.intake.file(sub, now, decision=decision)
             store_raw(self.db, filed.message_id, raw, self.raw_limit)
             set_attention(self.db, filed.case_id, f"quarantined email: {why}", now)
@@ -328,10 +348,8 @@ class MailIntake:
         sub = Submission(
             channel="email", received_at=received_at, text="", message_key=found.inbound.key
         )
-        decision = unreadable_decision(
-            received_at, self.policy, "; ".join(found.inbound.defects) or "unreadable"
-        )
-        filed = self.intake.file(sub, now, decision=decision)
+        assert found.decision is not None  # the chain's `unreadable` rule decided it
+        filed = self.intake.file(sub, now, decision=found.decision)
         store_raw(self.db, filed.message_id, raw, self.raw_limit)
         set_attention(self.db, filed.case_id, "unreadable email: read the raw message", now)
         return Processed("unreadable", filed.ref, "unreadable")

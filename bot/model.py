@@ -126,6 +126,24 @@ class RuleHit:
 
 
 @dataclass(frozen=True)
+class Traced:
+    """One line of the trace: a rule, whether it fired, why, and what it does when it fires."""
+
+    rule: str
+    fired: bool
+    reason: str
+    action: str
+
+    def as_dict(self) -> dict[str, str | bool]:
+        return {
+            "rule": self.rule,
+            "fired": self.fired,
+            "reason": self.reason,
+            "action": self.action,
+        }
+
+
+@dataclass(frozen=True)
 class PlannedReply:
     kind: str  # a template in templates/replies
     review: bool  # True: drafted for staff; False: goes out automatically
@@ -144,6 +162,13 @@ class Decision:
     out_of_scope: str | None = None  # category, when redirected
     #: Hits staff should look at (also in `hits`): e.g. a phrase that contradicts an answer.
     flags: tuple[RuleHit, ...] = ()
+    #: Every rule of the policy chain (bot/chain.py) in order: fired or not, and why.
+    trace: tuple[Traced, ...] = ()
+    #: Why no automatic email may go to the resident's address now (a bounce, a rate limit):
+    #: an email's replies wait for staff; a chat sends no email copy.
+    email_held: str | None = None
+    #: A case this mail quotes but is filed beside, not into (another or unverified sender).
+    linked: str | None = None
 
     @property
     def next_date(self) -> datetime | None:

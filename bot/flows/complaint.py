@@ -652,7 +652,7 @@ class ComplaintFlow:
     def outlook(self, d: Data) -> tuple[Classified, bool]:
         """What decide() will make of the conversation as it stands, and whether it declines
         it (02.01). The summary shows exactly this, so the two never disagree: the rules have
-        one owner, bot/decide.py."""
+        one owner, the policy chain (bot/chain.py)."""
         sub = submission_from_state({"data": d}, "chat", SUMMARY_TIME, None)
         found = classify(sub, self.rules)
         return found, declines(found.kind, sub)

@@ -66,6 +66,7 @@ COMMANDS = [
     ["mail", "check"],
     ["retention"],
     ["retention", "run"],
+    ["explain"],
 ]
 
 
@@ -79,7 +80,7 @@ def test_every_command_has_help(command):
 
 def test_top_level_help_names_every_command():
     out = run("--help").stdout
-    for name in ("init", "chat", "cases", "sla", "serve", "config", "mail", "retention"):
+    for name in ("init", "chat", "cases", "sla", "serve", "config", "mail", "retention", "explain"):
         assert f"    {name}" in out
 
 
@@ -101,6 +102,8 @@ def test_top_level_help_names_every_command():
             "not an ISO-8601",
         ),
         (["cases", "list", "--limit", "many"], "invalid int value"),
+        (["explain", "--at", "last tuesday", "a pothole"], "--at"),
+        (["explain", "--channel", "fax", "a pothole"], "invalid choice: 'fax'"),
     ],
 )
 def test_bad_arguments_give_one_clear_line(args, message):
@@ -287,3 +290,98 @@ def test_serve_answers_its_health_endpoint(store):
         out, _err = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/healthz" in out
     assert "caredesk chat" in out
+
+
+# -- the policy chain's trace: caredesk explain, cases show, mail inspect -----------------------
+
+CHAIN_RULES = ("resident-safety", "safety-threat", "complaint-words", "anonymous-allegation")
+
+
+def test_explain_prints_every_rule_which_fired_and_the_result():
+    result = run("explain", "The", "clerk", "was", "rude", "to", "me", "yesterday", "at", "3pm")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "message   The clerk was rude to me yesterday at 3pm" in out
+    assert "identified resident" in out and "received 2026-11-25T16:38:00-05:00" in out
+    assert "result    open: kind complaint, hazard no, scope none" in out
+    assert "yesterday at 3pm = 2026-11-24T15:00:00-05:00" in out
+    assert "ack-email (automatic)" in out
+    lines = {line[6:].split()[0]: line for line in out.splitlines() if line.startswith("  [")}
+    for rule in CHAIN_RULES:
+        assert rule in lines
+    assert lines["complaint-words"].startswith("  [x]") and "'rude'" in lines["complaint-words"]
+    assert lines["safety-threat"].startswith("  [ ]")
+
+
+def test_explain_json_one_object_a_message_from_stdin():
+    messages = [
+        "There is a gas leak by the school, please fix it",
+        "",
+        "I want to dispute my parking ticket from last week",
+        "Great job to the snow plow crew this morning",
+    ]
+    result = run("explain", "--json", "-", stdin="\n".join(messages) + "\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["kind"], r["hazard"], r["scope"], r["status"]) for r in rows] == [
+        ("request", True, None, "open"),
+        ("complaint", False, "appeal", "redirected"),
+        ("feedback", False, None, "recorded"),
+    ]
+    hazard, appeal, thanks = rows
+    assert hazard["replies"] == [
+        {"kind": "ack-hazard", "waits_for_staff": False, "why": hazard["replies"][0]["why"]}
+    ]
+    assert (
+        appeal["replies"][0]["kind"] == "out-of-scope" and appeal["replies"][0]["waits_for_staff"]
+    )
+    assert appeal["when"]["precision"] == "week" and appeal["when"]["said"] == "last week"
+    assert thanks["when"]["said"] == "this morning"
+    assert hazard["when"] is None and isinstance(hazard["missing"], list)
+    for row in rows:
+        assert {"rule", "fired", "reason", "action"} <= set(row["trace"][0])
+        assert [t["rule"] for t in row["trace"]] == [t["rule"] for t in rows[0]["trace"]]
+    [fired] = [t for t in hazard["trace"] if t["rule"] == "safety-threat"]
+    assert fired["fired"] and "gas leak" in fired["reason"] and fired["action"] == "hazard"
+
+
+def test_explain_options_channel_anonymous_and_at():
+    result = run(
+        "explain",
+        "--json",
+        "--at",
+        "2026-03-10T10:00:00-04:00",
+        "--anonymous",
+        "The clerk was rude to me yesterday",
+    )
+    [row] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["status"] == "declined" and "anonymous-allegation" in row["rules"]
+    assert row["when"]["start"] == "2026-03-09T00:00:00-04:00"
+    assert any("anonymous" in a for a in row["assumptions"])
+    chat = json.loads(run("explain", "--json", "--channel", "chat", "The clerk was rude").stdout)
+    assert chat["channel"] == "chat" and chat["replies"][0]["kind"] == "ack-complaint"
+
+
+def test_cases_show_gives_the_trace_the_case_was_decided_by(store):
+    chat = run("--db", str(store), "chat", stdin="\n".join([*FULL, "confirm"]) + "\n")
+    assert chat.returncode == 0, chat.stderr
+    ref = "CD-" + chat.stdout.split("[CD-", 1)[1].split("]", 1)[0]
+    case = json.loads(run("--db", str(store), "cases", "show", ref, "--json").stdout)
+    fired = [t["rule"] for t in case["trace"] if t["fired"]]
+    assert "acknowledge-complaint" in fired and "follow-up-clock" in fired
+    assert {r["rule"] for r in case["rules"]} <= set(fired)
+    human = run("--db", str(store), "cases", "show", ref).stdout
+    assert "decision trace" in human
+    assert any(line.startswith("  [x] acknowledge-complaint") for line in human.splitlines())
+
+
+def test_mail_inspect_gives_the_loop_guard_and_policy_trace():
+    eml = ROOT / "tests" / "corpus" / "mail" / "06-hazard-downed-wire.eml"
+    result = run("mail", "inspect", str(eml))
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout)
+    rules = [t["rule"] for t in row["trace"]]
+    assert rules[0] == "unreadable" and "thread-reply" in rules  # the loop guard first
+    assert "resident-safety" in rules and "thread-other-sender" in rules  # then the chain
+    assert row["kind"] == "hazard"
+    assert any(t["rule"] == "safety-threat" and t["fired"] for t in row["trace"])
