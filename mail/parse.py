@@ -84,6 +84,8 @@ class _Classes(HeaderRegistry):
 
 
 _CLASSES = _Classes()
+#: policy.default with the header classes made once: for the messages we write.
+MAIL_POLICY = email_policy.default.clone(header_factory=_CLASSES)
 
 
 class _MessageHeaders:

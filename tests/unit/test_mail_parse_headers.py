@@ -41,3 +41,30 @@ def test_each_message_has_its_own_cache() -> None:
     assert first.header_factory("Subject", "Hello") is header
     assert second.header_factory("Subject", "Hello") is not header
     assert str(header) == "Hello"
+
+
+def test_replies_are_written_as_with_the_stock_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header classes made once (MAIL_POLICY) write the same bytes as policy.default."""
+    from datetime import UTC, datetime
+
+    import mail.smtp as smtp
+    from bot.config import parse_config
+    from storage.outbox import OutboxItem
+
+    item = OutboxItem(
+        1,
+        1,
+        "email",
+        "jane@example.com",
+        "ack",
+        "We received your complaint [CD-2026-000001] — merci",
+        "Dear Renée,\n\n" + "We received your complaint. " * 40,
+        "CD-2026-000001:ack:email",
+        0,
+        {"Message-ID": "<ack.CD-2026-000001@city.example>", "In-Reply-To": "<a@example.com>"},
+    )
+    mail = parse_config({}).mail
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    ours = smtp.build_message(item, mail, now).as_bytes(policy=email_policy.SMTP)
+    monkeypatch.setattr(smtp, "MAIL_POLICY", email_policy.default)
+    assert smtp.build_message(item, mail, now).as_bytes(policy=email_policy.SMTP) == ours
