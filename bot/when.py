@@ -446,13 +446,22 @@ _CALENDAR_DATE = re.compile(
     r"(?:,? (\d{4}))?"
 )
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_NAMED_DAY = re.compile(r"(?:last )?(" + "|".join(_WEEKDAYS) + r")|(?:day before )?yesterday")
 
 
 def _calendar_date(bare: str, now: datetime, tz: ZoneInfo) -> _Found | None:
-    """A day and month (and year) said plainly, read as dateparser reads it (the most recent
-    such day when no year is given); None for anything else, which goes to dateparser: a
+    """A day and month (and year) said plainly, or "yesterday", or a weekday ("last monday"),
+    read as dateparser reads it (the most recent such day when no year is given, the last
+    such weekday before today); None for anything else, which goes to dateparser: a
     weekday that does not fit the date, a day the month does not have, a future date."""
     today = now.date()
+    named = _NAMED_DAY.fullmatch(bare)
+    if named is not None:
+        if named.group(1) is not None:  # a weekday: the last one before today
+            back = (today.weekday() - _WEEKDAYS.index(named.group(1)) - 1) % 7 + 1
+        else:
+            back = 2 if bare.startswith("day before") else 1
+        return (Precision.DAY, *_day(today - timedelta(days=back), tz))
     iso = _ISO_DATE.fullmatch(bare)
     match = None if iso else _CALENDAR_DATE.fullmatch(bare)
     try:

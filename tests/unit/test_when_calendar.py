@@ -65,6 +65,18 @@ def test_calendar_dates_read_as_dateparser_reads_them() -> None:
     assert read > 150  # most of the grid is read without dateparser
 
 
+def test_yesterday_and_weekdays_read_as_dateparser_reads_them() -> None:
+    for now in NOWS:
+        local = now.astimezone(TZ)
+        for _ in range(7):  # every weekday of the week before `now`, today's included
+            local += timedelta(days=1)
+            texts = ["yesterday", "day before yesterday"]
+            texts += [f"{last}{day}" for day in WEEKDAYS for last in ("", "last ")]
+            for text in texts:
+                fast = _calendar_date(text, local, TZ)
+                assert fast is not None and fast == _dateparser(text, local, TZ), (local, text)
+
+
 @pytest.mark.parametrize(
     "text",
     ["monday 31 april", "29 february", "tuesday 16 november 2026", "16 november 2027", "smarch 3"],
