@@ -454,7 +454,7 @@ async def turn_cpu(server: Server, conversations: int, timeout: float) -> dict[s
     loop thread's CPU read before a 'say' frame and again once the reply is in and the
     server had a moment to finish (marking a reply delivered comes after sending it)."""
     samples: list[int] = []
-    errors = 0
+    errors = completed = 0
     settle = 0.003
     for _ in range(conversations):
         try:
@@ -472,6 +472,7 @@ async def turn_cpu(server: Server, conversations: int, timeout: float) -> dict[s
                     raise ConversationError(f"socket {message.type.name}")
                 await asyncio.sleep(settle)
                 samples.append(loop_thread_cpu_ns(server.proc.pid) - before)
+            completed += 1
         except Exception:
             errors += 1
         finally:
@@ -484,6 +485,7 @@ async def turn_cpu(server: Server, conversations: int, timeout: float) -> dict[s
 
     return {
         "turns": len(us),
+        "completed": completed,
         "errors": errors,
         **({"p50_us": pct(50), "p90_us": pct(90), "p99_us": pct(99)} if us else {}),
     }
@@ -518,7 +520,9 @@ async def run_web(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     finally:
         store.close()
     result["serve_warnings"] = serve_log_problems(caredesk.log)
-    result["errors"] += abs(result["cases"] - n) + (result["server_exit"] != 0)
+    # The conversations of the per-turn CPU measurement file cases too.
+    filed = n + result.get("turn_cpu", {}).get("completed", 0)
+    result["errors"] += abs(result["cases"] - filed) + (result["server_exit"] != 0)
     out["caredesk"] = result
     return out
 
@@ -850,7 +854,11 @@ def print_web(w: dict[str, Any], profile: Path | None) -> None:
     print(f"  {'':24}{'caredesk':>16}{'echo baseline':>16}")
     for label, cell in rows:
         print(f"  {label:24}{cell(c):>16}{cell(e):>16}")
-    print(f"  cases in the store        {c['cases']}/{n} (read after the server stopped)")
+    more = c.get("turn_cpu", {}).get("completed", 0)
+    print(
+        f"  cases in the store        {c['cases']}/{n} + {more} of the per-turn CPU "
+        "conversations (read after the server stopped)"
+    )
     for name, r in (("caredesk", c), ("echo", e)):
         for kind, count in r["error_kinds"].items():
             print(f"    {name} error: {count} x {kind}")
