@@ -236,7 +236,8 @@ class TelegramChannel:
             update = Update.de_json(data, self.app.bot)
         except (ValueError, TypeError, KeyError):
             raise web.HTTPBadRequest(text="not a Telegram update") from None
-        await self.app.process_update(update)
+        # Through the same per-chat order as polled updates: Telegram may post several at once.
+        await self.app.update_processor.process_update(update, self.app.process_update(update))
         return web.Response(text="ok")
 
     # -- handlers ---------------------------------------------------------------------------
