@@ -434,11 +434,61 @@ async def web_server_run(
             server, n, check, args.timeout, args.connect_concurrency, args.think_ms / 1000
         )
         result["startup_s"] = round(ready_s, 2)
+        if args.turn_cpu_conversations:
+            result["turn_cpu"] = await turn_cpu(server, args.turn_cpu_conversations, args.timeout)
         result["server_cpu_total_s"] = round(server.cpu(), 3)
     finally:
         result_exit = server.stop()
     result["server_exit"] = result_exit
     return result
+
+
+def loop_thread_cpu_ns(pid: int) -> int:
+    """CPU time of the server's main thread (its event loop, where a turn runs), in ns: the
+    first field of /proc/PID/task/PID/schedstat (utime/stime tick every 10 ms, too coarse)."""
+    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0])
+
+
+async def turn_cpu(server: Server, conversations: int, timeout: float) -> dict[str, Any]:
+    """Server CPU per turn, turn by turn: one conversation at a time on a quiet server, the
+    loop thread's CPU read before a 'say' frame and again once the reply is in and the
+    server had a moment to finish (marking a reply delivered comes after sending it)."""
+    samples: list[int] = []
+    errors = completed = 0
+    settle = 0.003
+    for _ in range(conversations):
+        try:
+            session, ws = await open_conversation(server.url, timeout)
+        except Exception:
+            errors += 1
+            continue
+        try:
+            for line in SCRIPT:
+                await asyncio.sleep(settle)
+                before = loop_thread_cpu_ns(server.proc.pid)
+                await ws.send_str(json.dumps({"type": "say", "text": line}))
+                message = await ws.receive(timeout=timeout)
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    raise ConversationError(f"socket {message.type.name}")
+                await asyncio.sleep(settle)
+                samples.append(loop_thread_cpu_ns(server.proc.pid) - before)
+            completed += 1
+        except Exception:
+            errors += 1
+        finally:
+            await ws.close()
+            await session.close()
+    us = sorted(n / 1000 for n in samples)
+
+    def pct(p: float) -> float:
+        return round(us[min(len(us) - 1, max(0, math.ceil(p * len(us) / 100) - 1))], 1)
+
+    return {
+        "turns": len(us),
+        "completed": completed,
+        "errors": errors,
+        **({"p50_us": pct(50), "p90_us": pct(90), "p99_us": pct(99)} if us else {}),
+    }
 
 
 async def run_web(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -470,7 +520,9 @@ async def run_web(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     finally:
         store.close()
     result["serve_warnings"] = serve_log_problems(caredesk.log)
-    result["errors"] += abs(result["cases"] - n) + (result["server_exit"] != 0)
+    # The conversations of the per-turn CPU measurement file cases too.
+    filed = n + result.get("turn_cpu", {}).get("completed", 0)
+    result["errors"] += abs(result["cases"] - filed) + (result["server_exit"] != 0)
     out["caredesk"] = result
     return out
 
@@ -802,12 +854,28 @@ def print_web(w: dict[str, Any], profile: Path | None) -> None:
     print(f"  {'':24}{'caredesk':>16}{'echo baseline':>16}")
     for label, cell in rows:
         print(f"  {label:24}{cell(c):>16}{cell(e):>16}")
-    print(f"  cases in the store        {c['cases']}/{n} (read after the server stopped)")
+    more = c.get("turn_cpu", {}).get("completed", 0)
+    print(
+        f"  cases in the store        {c['cases']}/{n} + {more} of the per-turn CPU "
+        "conversations (read after the server stopped)"
+    )
     for name, r in (("caredesk", c), ("echo", e)):
         for kind, count in r["error_kinds"].items():
             print(f"    {name} error: {count} x {kind}")
     for text, count in c["serve_warnings"].items():
         print(f"    caredesk log: {count} x {text}")
+    ct, et = c.get("turn_cpu"), e.get("turn_cpu")
+    if ct and et and ct.get("turns") and et.get("turns"):
+        print(
+            f"  server CPU per turn, one conversation at a time ({ct['turns']} turns; the loop "
+            "thread's schedstat around each turn)"
+        )
+        for key in ("p50_us", "p90_us", "p99_us"):
+            print(f"    {key:22}{ct[key]:>16.1f}{et[key]:>16.1f}")
+        print(
+            f"    ratio caredesk/echo at the median {ct['p50_us'] / et['p50_us']:.1f}x; "
+            f"aim (issue): median <= 100 us: {'met' if ct['p50_us'] <= 100 else 'not met'}"
+        )
     ce, ee = c["turn_ms"], e["turn_ms"]
     if ce and ee and ee["p50"] and ee["p99"] and e["turns_per_s"]:
         print(
@@ -938,6 +1006,14 @@ def main() -> int:
         help="run caredesk serve under `python -m cProfile -o FILE` and print its top functions",
     )
     parser.add_argument("--profile-top", type=int, default=30, metavar="K")
+    parser.add_argument(
+        "--turn-cpu-conversations",
+        type=int,
+        default=50,
+        metavar="K",
+        help="web: after the load, K conversations one at a time, each turn's server CPU "
+        "measured on its own (median and p99; default 50, 0 for none)",
+    )
     parser.add_argument("--json", action="store_true", help="also print one JSON object")
     args = parser.parse_args()
     if args.profile_server:

@@ -164,11 +164,13 @@ class ChatService:
         with write_transaction(self.db):
             if update_key is not None and not claim_update(self.db, channel, update_key, now):
                 return Turn([])
-            if start_if_new and load_conversation(self.db, key) is None:
+            state = load_conversation(self.db, key)
+            if start_if_new and state is None:
                 state, greeting = self.flow.start(now)
                 save_conversation(self.db, key, channel, state, now)
                 self._log(key, None, greeting, now)
-            turn = self._turn(channel, key, text, attachments, now)
+                state = load_conversation(self.db, key)  # as every later turn reads it
+            turn = self._turn(channel, key, text, attachments, now, state)
             self._log(key, text, turn.replies, now)
         return turn
 
@@ -179,11 +181,12 @@ class ChatService:
         text: str,
         attachments: Sequence[Attachment],
         now: datetime,
+        state: State | None,
     ) -> Turn:
+        """`state`: the conversation as stored, read once by the caller in this transaction."""
         asked = STATUS.match(text) if not attachments else None
         if asked:
             return Turn([Reply(self.status(key, asked.group("ref")))])
-        state = load_conversation(self.db, key)
         replies: list[Reply] = []
         hours = self.flow.config.dialogue.add_to_case_hours
         if attachments and state is not None and in_window(state, now, hours):

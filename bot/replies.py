@@ -72,6 +72,7 @@ class ReplyRenderer:
         self.templates_dir = templates_dir if templates_dir is not None else default_templates_dir()
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.templates_dir),
+            auto_reload=False,  # compiled once: no stat() of the template file per reply
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,

@@ -8,9 +8,10 @@ in PTB: nothing that must survive a restart is kept in process memory.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from telegram.error import (
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -55,6 +57,8 @@ COMMANDS = (
     ("cancel", "Stop this conversation; nothing is sent"),
     ("status", "Status of your case: /status CD-2026-000123"),
 )
+#: Updates being handled at once, across chats (each chat still one at a time, in order).
+MAX_CONCURRENT_UPDATES = 256
 
 
 def conversation_key(chat_id: int | str) -> str:
@@ -98,6 +102,47 @@ def keyboard(choices: tuple[str, ...]) -> ReplyKeyboardMarkup | ReplyKeyboardRem
     )
 
 
+class PerChatOrder(BaseUpdateProcessor):
+    """Different chats are answered concurrently; the updates of one chat one at a time, in
+    the order they arrived.
+
+    Without it PTB handles one update at a time: a hundred residents typing at once wait for
+    each other's Bot API round trips. With plain `concurrent_updates` two quick messages of
+    one resident could be answered out of order. PTB starts updates in the order it received
+    them and its semaphore is FIFO; each then queues on its chat's lock (asyncio.Lock is FIFO
+    too, and taken without a pause when free), so a chat's order holds. The turns themselves
+    stay synchronous on the loop, so SQLite still sees one writer at a time.
+    """
+
+    __slots__ = ("_chats",)
+
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates)
+        #: A lock per chat with an update in flight; dropped when its last update is done.
+        self._chats: dict[int, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock, users = self._chats.setdefault(chat.id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._chats[chat.id]
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
 class TelegramChannel:
     def __init__(
         self,
@@ -123,6 +168,7 @@ class TelegramChannel:
             .token(token)
             .base_url(self.cfg.api_base_url)
             .base_file_url(self.cfg.api_file_url)
+            .concurrent_updates(PerChatOrder())
         )
         if self.cfg.mode == "webhook":
             builder = builder.updater(None)
@@ -190,7 +236,8 @@ class TelegramChannel:
             update = Update.de_json(data, self.app.bot)
         except (ValueError, TypeError, KeyError):
             raise web.HTTPBadRequest(text="not a Telegram update") from None
-        await self.app.process_update(update)
+        # Through the same per-chat order as polled updates: Telegram may post several at once.
+        await self.app.update_processor.process_update(update, self.app.process_update(update))
         return web.Response(text="ok")
 
     # -- handlers ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import aiosmtplib
 
 from bot.config import MailConfig, SmtpConfig
 from bot.outbox_worker import DeliveryError
-from mail.parse import one_line
+from mail.parse import MAIL_POLICY, one_line
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def build_message(item: OutboxItem, mail: MailConfig, now: datetime) -> EmailMes
     (every value is one line; the email package refuses CR/LF in headers as well)."""
     if not item.recipient:
         raise DeliveryError("no recipient", permanent=True)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = formataddr((one_line(mail.from_name), mail.address))
     msg["To"] = one_line(item.recipient)
     msg["Subject"] = one_line(item.subject)

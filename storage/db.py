@@ -256,16 +256,17 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
 
     With several writers (the service's loop, the IMAP thread, a `caredesk chat` in another
     terminal) a deferred transaction that read first can fail to upgrade to a writer; an
-    immediate one waits its turn (busy_timeout) instead. Inside, `db.atomic()` keeps the
-    savepoint semantics: an error rolls everything back. Nested calls become savepoints."""
+    immediate one waits its turn (busy_timeout) instead. An error rolls everything back.
+    Nested calls become savepoints (`db.atomic()`); the outermost needs none: its ROLLBACK
+    undoes all (a savepoint there cost two statements and a random name on every chat turn).
+    """
     if db.conn.in_transaction:
         with db.atomic():
             yield db
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        with db.atomic():
-            yield db
+        yield db
     except BaseException:
         if db.conn.in_transaction:
             db.execute("ROLLBACK")

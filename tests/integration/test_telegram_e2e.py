@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -274,3 +275,62 @@ async def test_webhook_mode_checks_the_secret(api, tmp_path, monkeypatch):
         assert "thank you for contacting" in api.sent[0]["text"]
     finally:
         await runner.cleanup()
+
+
+class GatedBotApi(FakeBotApi):
+    """Holds every sendMessage to the chats in `held` until `gate` is set: a Bot API that is
+    slow for one resident."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: set[int] = set()
+        self.gate = asyncio.Event()
+
+    async def _send_message(self, params):
+        if self._chat_id(params) in self.held:
+            await self.gate.wait()
+        return await super()._send_message(params)
+
+
+async def test_chats_are_answered_concurrently_each_in_its_order(tmp_path):
+    """Two residents type at once: a reply held up for one does not hold up the other, and
+    each chat's lines are read in the order the resident sent them (an answer never lands
+    on the wrong question)."""
+    api = GatedBotApi()
+    await api.start()
+    config = parse_config({"dialogue": {"rate_per_minute": 1000}})
+    b = await Bot(api, tmp_path / "caredesk.db", config).start()
+    first, second = 5001, 5002
+    try:
+        for chat in (first, second):
+            api.push_text(chat, "/start")
+            assert await api.wait_for(lambda c=chat: len(api.sent_to(c)) == 2, 10)  # two messages
+        api.held.add(first)
+        api.push_text(first, FULL[0])  # its reply is held at the Bot API
+        api.push_text(second, FULL[0])
+        assert await api.wait_for(lambda: len(api.sent_to(second)) > 2, 10)
+        assert len(api.sent_to(first)) == 2, "the held chat's reply is still waiting"
+        api.gate.set()
+        # The rest of both conversations, interleaved line by line, all pushed at once.
+        for line in (*FULL[1:], "confirm"):
+            api.push_text(first, line)
+            api.push_text(second, line)
+        assert await api.wait_for(lambda: count_cases(b.services.db) == 2, 20)
+        await asyncio.sleep(0.1)  # the acknowledgements' last messages
+        for chat in (first, second):
+            assert any("We received your complaint [CD-" in t for t in api.sent_to(chat))
+        cases = list_cases(b.services.db)
+        assert len(cases) == 2
+        for summary in cases:
+            case = get_case(b.services.db, summary["ref"])
+            assert case["person"]["name"] == "Jane Doe"
+            assert case["channel"] == "telegram"
+        # Same answers, same order: both chats were told the same things in the same order.
+        assert strip_refs(api.sent_to(first)) == strip_refs(api.sent_to(second))
+    finally:
+        await b.stop()
+        await api.stop()
+
+
+def strip_refs(texts: list[str]) -> list[str]:
+    return [re.sub(r"CD-\d{4}-\d{6}", "CD-REF", t) for t in texts]

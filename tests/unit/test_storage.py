@@ -800,3 +800,24 @@ def test_second_writer_waits_for_the_first(fresh_db: OpenDb, tmp_path: Path) -> 
     thread.join(15)
     assert not thread.is_alive()
     assert result == {"ref": "CD-2026-000002"}
+
+
+def test_write_transaction_rolls_back_all_or_only_the_inner_part(
+    db: sqlite_utils.Database,
+) -> None:
+    """The outermost transaction has no savepoint of its own: an error still undoes all of
+    it; a nested one is a savepoint, so an error caught inside undoes only its own part."""
+    from storage.db import write_transaction
+
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    with pytest.raises(RuntimeError), write_transaction(db):
+        save_conversation(db, "web:a", "web", {"step": 1}, now)
+        raise RuntimeError("mid-turn")
+    assert load_conversation(db, "web:a") is None and not db.conn.in_transaction
+    with write_transaction(db):
+        save_conversation(db, "web:b", "web", {"step": 1}, now)
+        with pytest.raises(RuntimeError), write_transaction(db):
+            save_conversation(db, "web:c", "web", {"step": 1}, now)
+            raise RuntimeError("inner")
+    assert load_conversation(db, "web:b") == {"step": 1}
+    assert load_conversation(db, "web:c") is None

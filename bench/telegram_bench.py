@@ -1,0 +1,247 @@
+"""Telegram with many residents at once: update -> reply latency with 100 chats in flight.
+
+A benchmark, not a test: it prints figures and what they are compared with, never pass/fail.
+Run from the repository root:
+
+    PYTHONPATH=. .venv/bin/python bench/telegram_bench.py [--chats 100] [--json]
+
+In this process: caredesk's TelegramChannel (long polling, poll_timeout 1) against the
+loopback FakeBotApi of the tests (tests/telegram_api.py), on a temp store. Each chat sends
+/start (not timed), then the complaint script of tests/unit/test_flow.py (FULL + "confirm",
+10 turns); all chats at once. A turn is timed from the moment its update is queued at the
+fake until the fake receives the turn's first (and last) sendMessage.
+
+The real Bot API is a network round trip away (tens of milliseconds), the loopback fake is
+not: each sendMessage is answered after --api-ms (default 30 ms, a sleep: no CPU). Residents
+type like people: a pause of 0.5-1.5x --think-ms before each line (default 2000 ms; the
+first /start at a random moment within it); --think-ms 0 is a closed loop instead (each line
+as soon as the previous turn's last message arrived: the process is then saturated and the
+latency is Little's law, whatever the ordering).
+
+Two channels, the same run, each on its own store and chats:
+- "one at a time": python-telegram-bot's default, one update handled after the other (how
+  the channel ran before `PerChatOrder`): every chat waits for every other chat's Bot API
+  round trips;
+- "per-chat order": `PerChatOrder`, chats concurrently, each chat's updates in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from telegram.ext import Application, ApplicationBuilder
+
+from bench.chat_bench import (
+    AIM_P99_MS,
+    SCRIPT,
+    Expected,
+    TgSamples,
+    TimedBotApi,
+    caredesk_expected,
+    error_kind,
+    machine,
+    stats,
+    tg_pass,
+    tg_start,
+)
+from bot.app import build_services
+from bot.config import parse_config
+from bot.telegram import TelegramChannel
+from storage.cases import count_cases
+from tests.telegram_api import JSONDict
+
+
+class OneAtATime(TelegramChannel):
+    """The channel as it was built before: PTB handles one update after the other."""
+
+    def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
+        return (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(self.cfg.api_base_url)
+            .base_file_url(self.cfg.api_file_url)
+            .build()
+        )
+
+
+class DistantBotApi(TimedBotApi):
+    """The fake Bot API, answering sendMessage after a network round trip's time."""
+
+    def __init__(self, lag_s: float) -> None:
+        super().__init__()
+        self.lag_s = lag_s
+
+    async def _send_message(self, params: JSONDict) -> JSONDict:
+        await asyncio.sleep(self.lag_s)
+        return await super()._send_message(params)
+
+
+async def resident(
+    api: TimedBotApi,
+    chat: int,
+    expected: Expected,
+    think_s: float,
+    timeout: float,
+    out: TgSamples,
+    rng: random.Random,
+) -> None:
+    """One chat: /start at a random moment, then each line after a pause."""
+    try:
+        await asyncio.sleep(rng.uniform(0, think_s))
+        await tg_start(api, chat, expected, timeout)
+        for i, (line, count) in enumerate(zip(SCRIPT, expected.turns, strict=True)):
+            await asyncio.sleep(rng.uniform(0.5 * think_s, 1.5 * think_s))
+            before = len(api.sent_ns[chat])
+            t0 = time.perf_counter_ns()
+            api.push_text(chat, line)
+            if not await api.wait_count(chat, before + count, timeout):
+                raise RuntimeError(f"turn {i + 1}: not all messages within {timeout} s")
+            out.first.append(api.sent_ns[chat][before] - t0)
+            out.last.append(api.sent_ns[chat][before + count - 1] - t0)
+    except Exception as exc:
+        out.errors[error_kind(exc)] += 1
+
+
+async def paced_pass(
+    api: TimedBotApi, ids: list[int], expected: Expected, think_s: float, timeout: float
+) -> dict[str, Any]:
+    out = TgSamples()
+    rng = random.Random(9)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(resident(api, c, expected, think_s, timeout, out, rng) for c in ids))
+    run_s = time.perf_counter() - t0
+    turns = len(out.first)
+    return {
+        "chats": len(ids),
+        "turns": turns,
+        "run_s": round(run_s, 3),
+        "turns_per_s": round(turns / run_s, 1) if run_s else 0.0,
+        "first_ms": stats(out.first),
+        "last_ms": stats(out.last),
+        "errors": sum(out.errors.values()),
+        "error_kinds": dict(out.errors),
+    }
+
+
+async def run_mode(
+    channel_class: type[TelegramChannel], args: argparse.Namespace, tmp: Path
+) -> dict[str, Any]:
+    chats, timeout = args.chats, args.timeout
+    expected = caredesk_expected(tmp)
+    api = DistantBotApi(args.api_ms / 1000)
+    await api.start()
+    try:
+        config = parse_config(
+            {
+                "telegram": {
+                    "api_base_url": api.base_url,
+                    "api_file_url": api.base_file_url,
+                    "poll_timeout": 1,
+                }
+            }
+        )
+        services = build_services(config, tmp / "telegram.db")
+        try:
+            channel = channel_class(services.chat, config.telegram, api.token)
+            await channel.start()
+            try:
+                ids = list(range(7_000_000, 7_000_000 + chats))
+                if args.think_ms:
+                    result = await paced_pass(api, ids, expected, args.think_ms / 1000, timeout)
+                else:
+                    result = await tg_pass(api, ids, expected, timeout, concurrent=True)
+            finally:
+                await channel.stop()
+            result["cases"] = count_cases(services.db)
+        finally:
+            services.db.close()
+    finally:
+        await api.stop()
+    result["errors"] += abs(result["cases"] - chats)
+    return result
+
+
+def print_mode(name: str, r: dict[str, Any]) -> None:
+    first, last = r["first_ms"], r["last_ms"]
+    print(
+        f"  {name:16} turns {r['turns']:5}  {r['turns_per_s']:7.1f} turns/s   "
+        f"first reply p50 {first.get('p50', 0):8.2f} p90 {first.get('p90', 0):8.2f} "
+        f"p99 {first.get('p99', 0):8.2f} max {first.get('max', 0):8.2f} ms   "
+        f"last p99 {last.get('p99', 0):8.2f} ms   cases {r['cases']}  errors {r['errors']}"
+        + "".join(f"\n    error: {n} x {kind}" for kind, n in r["error_kinds"].items())
+    )
+
+
+async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, cls in (("one_at_a_time", OneAtATime), ("per_chat_order", TelegramChannel)):
+        where = tmp / name
+        where.mkdir()
+        out[name] = await run_mode(cls, args, where)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--chats", type=int, default=100, metavar="N", help="default 100")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, metavar="S", help="wait for one turn (default 60)"
+    )
+    parser.add_argument(
+        "--api-ms",
+        type=float,
+        default=30.0,
+        metavar="MS",
+        help="the fake Bot API answers sendMessage after MS (a network round trip; default 30)",
+    )
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=2000.0,
+        metavar="MS",
+        help="a resident's pause before each line, 0.5-1.5x MS (default 2000; 0: closed loop)",
+    )
+    parser.add_argument("--json", action="store_true", help="also print one JSON object")
+    args = parser.parse_args()
+    ctx = machine()
+    print(
+        f"machine   python {ctx['python']}, {ctx['cpus']} CPUs, load {ctx['loadavg']}, "
+        f"python-telegram-bot {ctx['python_telegram_bot']}; everything on loopback"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="caredesk-tgbench-"))
+    try:
+        out = asyncio.run(run(args, tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    pace = f"think time {args.think_ms:.0f} ms" if args.think_ms else "closed loop"
+    print(
+        f"\nTELEGRAM  {args.chats} chats at once x {len(SCRIPT)} turns (FULL + confirm), "
+        f"{pace}, Bot API round trip {args.api_ms:.0f} ms; turn = update queued at the fake "
+        "Bot API -> its sendMessage"
+    )
+    print_mode("one at a time", out["one_at_a_time"])
+    print_mode("per-chat order", out["per_chat_order"])
+    before = out["one_at_a_time"]["first_ms"].get("p99", 0.0)
+    after = out["per_chat_order"]["first_ms"].get("p99", 0.0)
+    if before and after:
+        print(f"  p99 first reply: {before:.2f} ms -> {after:.2f} ms ({before / after:.1f}x)")
+    print(
+        f"  aim (issue): p99 < {AIM_P99_MS:.0f} ms with {args.chats} chats at once: "
+        f"{'met' if after and after < AIM_P99_MS else 'not met'} ({after:.2f} ms)"
+    )
+    if args.json:
+        print(json.dumps({"machine": ctx, **out}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
