@@ -257,6 +257,12 @@ def t_feedback(ctx: Context, state: State) -> Test:
     return miss("not feedback")
 
 
+def t_enquiry(ctx: Context, state: State) -> Test:
+    if state.final_kind is Kind.OTHER:
+        return fire("a question is recorded and answered by a person; no investigation clock")
+    return miss("not a question or a message for someone else")
+
+
 def t_ack_reply(kind: Kind | None, email: bool = False) -> Callable[[Context, State], Test]:
     def test(ctx: Context, state: State) -> Test:
         if email and not ctx.email:
@@ -475,6 +481,13 @@ GATES: tuple[Rule, ...] = (
         t_feedback,
         "record",
         "feedback-thanks",
+    ),
+    _status(
+        "enquiry",
+        "a question, or a message for someone else, is recorded; staff answer it",
+        t_enquiry,
+        "record",
+        "enquiry-answer",
     ),
     _status(
         "acknowledge-hazard",

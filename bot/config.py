@@ -39,6 +39,8 @@ DEFAULT_REVIEW: Mapping[str, str] = {
     "missing-info": "auto",
     "anonymous-declined": "review",
     "out-of-scope": "review",
+    # A question: staff add the answer to the drafted reply before it goes.
+    "enquiry-answer": "review",
     "interim-ack": "review",
     "closing": "review",
 }

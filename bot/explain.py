@@ -26,7 +26,12 @@ ASSUMED_EMAIL = "resident@example.org"
 #: `--channel chat` reads the message as the web chat's (the dialogue's questions unanswered).
 CHANNELS = {"email": "email", "chat": "web"}
 #: The kinds a message is labelled with, apart from hazard and scope (issue 9).
-KIND_LABELS = {Kind.COMPLAINT: "complaint", Kind.REQUEST: "request", Kind.FEEDBACK: "feedback"}
+KIND_LABELS = {
+    Kind.COMPLAINT: "complaint",
+    Kind.REQUEST: "request",
+    Kind.FEEDBACK: "feedback",
+    Kind.OTHER: "other",
+}
 
 
 @dataclass(frozen=True)

@@ -331,6 +331,17 @@ class Intake:
                 f"Your message has been recorded under reference {ref}. A member of our "
                 f"{care.name} team {follow}."
             )
+        if kind == "enquiry-answer":
+            if how is None:
+                return (
+                    f"Thank you for your question. It has been recorded under reference {ref}. "
+                    "We have no email address or phone number to answer you, so please call "
+                    f"{care.name} at {care.phone} ({care.hours}) and quote the reference."
+                )
+            return (
+                f"Thank you for your question. It has been recorded under reference {ref}, and a "
+                f"member of our {care.name} team will answer it and {how} by {human_day(due)}."
+            )
         if kind == "missing-info":
             return None
         if how is None:

@@ -18,6 +18,9 @@ class Kind(StrEnum):
     FEEDBACK = "feedback"
     OUT_OF_SCOPE = "out-of-scope"
     HAZARD = "hazard"
+    #: An enquiry: a question for information, or a message meant for someone else. Neither
+    #: dissatisfaction (01.03) nor a request to act: recorded, and a person answers it.
+    OTHER = "other"
 
 
 KIND_LABELS: dict[Kind, str] = {
@@ -26,6 +29,7 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.FEEDBACK: "feedback",
     Kind.OUT_OF_SCOPE: "message",
     Kind.HAZARD: "report of a potential hazard",
+    Kind.OTHER: "question",
 }
 
 
@@ -176,6 +180,10 @@ class Decision:
         for key in ("hazard-inspection", "follow-up", "email-response"):
             if key in self.deadlines:
                 return self.deadlines[key]
+        if self.kind is Kind.OTHER:  # an enquiry is answered within the acknowledgement window
+            for key in ("email-ack", "complaint-ack"):
+                if key in self.deadlines:
+                    return self.deadlines[key]
         return None
 
 

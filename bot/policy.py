@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.config import RulesConfig
+from bot.enquiry import EnquiryRule
 from bot.model import ITEMS, Kind, RuleHit
 from bot.phrases import Near, PhraseRule
 
@@ -568,6 +569,11 @@ COMPLAINT = (
     "damn",
     "waiting",
     "for nothing",
+    "have to wait",
+    "how much longer",
+    "how many more",
+    "how long do i have to",
+    "how long must",
     # a service that failed the resident again (01.03)
     "again",
     "every single",
@@ -867,6 +873,7 @@ REQUIRED: Mapping[Kind, tuple[str, ...]] = {
     Kind.FEEDBACK: ("what",),
     Kind.HAZARD: ("what",),
     Kind.OUT_OF_SCOPE: ("what",),
+    Kind.OTHER: ("what",),
 }
 
 
@@ -893,23 +900,24 @@ class Rules:
     abuse: PhraseRule
     scope: tuple[tuple[str, PhraseRule], ...]
     sensitive: PhraseRule
-    kinds: tuple[tuple[Kind, PhraseRule], ...]
+    kinds: tuple[tuple[Kind, PhraseRule | EnquiryRule], ...]
 
     @classmethod
     def from_config(cls, cfg: RulesConfig | None = None) -> Rules:
         cfg = cfg or RulesConfig()
+        safety = _rule(
+            "safety-threat",
+            "mentions an immediate safety threat",
+            SAFETY,
+            cfg.safety,
+            not_events=(*SAFETY_NOT_EVENTS, *cfg.safety_not_events),
+            near=SAFETY_NEAR,
+            # Missing a hazard costs more than a false alarm: only a negator right before
+            # the phrase counts ("nobody is in danger", but "no one noticed the fire").
+            window=1,
+        )
         return cls(
-            safety=_rule(
-                "safety-threat",
-                "mentions an immediate safety threat",
-                SAFETY,
-                cfg.safety,
-                not_events=(*SAFETY_NOT_EVENTS, *cfg.safety_not_events),
-                near=SAFETY_NEAR,
-                # Missing a hazard costs more than a false alarm: only a negator right before
-                # the phrase counts ("nobody is in danger", but "no one noticed the fire").
-                window=1,
-            ),
+            safety=safety,
             # "not an idiot" is still the word: abuse and sensitive mentions are not negated.
             abuse=_rule("abusive-language", "abusive language", ABUSE, cfg.abuse, negation=False),
             scope=(
@@ -978,6 +986,16 @@ class Rules:
                 (
                     Kind.COMPLAINT,
                     _rule("sarcasm", "praise that says the opposite", SARCASM, (), negation=False),
+                ),
+                (
+                    # A question for information or a message for someone else, with no
+                    # dissatisfaction (read above) and no request to act (bot/enquiry.py).
+                    Kind.OTHER,
+                    EnquiryRule(
+                        "question",
+                        "asks a question or is meant for someone else, with no request to act",
+                        hazard=safety,
+                    ),
                 ),
                 (
                     Kind.FEEDBACK,

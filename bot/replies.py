@@ -27,6 +27,7 @@ REPLY_KINDS: tuple[str, ...] = (
     "ack-hazard",
     "ack-copy",
     "feedback-thanks",
+    "enquiry-answer",
     "anonymous-declined",
     "out-of-scope",
     "missing-info",

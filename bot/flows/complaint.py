@@ -118,7 +118,7 @@ KIND_NAMES = {
     "complaint": "Complaint",
     "request": "Request for service",
     "feedback": "Compliment or suggestion",
-    "other": "Something else",
+    "other": "Question or other message",
 }
 EDITABLE = {
     "what": "what",
@@ -147,6 +147,7 @@ KIND_ARTICLES = {
     "complaint": "a complaint",
     "request": "a request for service",
     "feedback": "a compliment or suggestion",
+    "other": "a question or other message",
 }
 CONFIRM_WORDS = frozenset({"confirm", "confirmed", "send", "submit"})
 #: "My name is Jane Doe" -> "Jane Doe".
@@ -171,9 +172,9 @@ def _investigated(d: Data) -> bool:
 
 
 def _name_optional(d: Data) -> bool:
-    """Only allegations need a name (02.01); hazards, requests and compliments do not, but a
-    redirect does (decide() declines an anonymous out-of-scope message too)."""
-    return _hazard(d) or (d.get("kind") in ("feedback", "request") and not d.get("scope"))
+    """Only allegations need a name (02.01); hazards, requests, compliments and questions do
+    not, but a redirect does (decide() declines an anonymous out-of-scope message too)."""
+    return _hazard(d) or (d.get("kind") in ("feedback", "request", "other") and not d.get("scope"))
 
 
 def _text_item(key: str) -> Callable[[str, Data, datetime], Outcome]:
@@ -451,7 +452,7 @@ class ComplaintFlow:
                     "(yes / no)"
                 ),
                 self._parse_safety,
-                lambda d: d.get("kind") in ("complaint", "request", "other"),
+                self._asks_safety,
                 ("safety",),
                 "If someone is in danger, 911 is the fastest help. Hazards reported to the "
                 "City are inspected within one business day, even if you don't give your name.",
@@ -604,6 +605,17 @@ class ComplaintFlow:
             ),
         )
 
+    def _asks_safety(self, d: Data) -> bool:
+        """The danger question comes first for anything that may report a problem; a question
+        for information, read from the first message, is not asked it (its words are still
+        read for a hazard, and the question rule never takes a message that names one)."""
+        if d.get("kind") in ("complaint", "request"):
+            return True
+        return d.get("kind") == "other" and not self._is_enquiry(d)
+
+    def _is_enquiry(self, d: Data) -> bool:
+        return "what" in d and self.rules.classify(str(d["what"]))[0] is Kind.OTHER
+
     # -- prompts ---------------------------------------------------------------------------
 
     def _what_prompt(self, d: Data) -> str:
@@ -717,10 +729,16 @@ class ComplaintFlow:
             return self._kind_fallback(text, d, now)
         choice = KINDS.get(normalise(text)) or KINDS.get(first_word(text))
         if choice and words <= 4:
-            return Outcome({"kind": choice, **self._rescope(d)})
+            updates: dict[str, object] = {"kind": choice, **self._rescope(d)}
+            if choice == "other" and "what" in d and "scope_found" not in updates:
+                # 'edit type' -> 'Something else': the description decides, as when first told.
+                updates.update(self._kind_of({**d, **updates}))
+            return Outcome(updates)
         if words >= FREE_TEXT_WORDS:
             return self._free_text_first(text, now)
         kind, hit = self.rules.classify(text)
+        if kind is Kind.OTHER:
+            return self._free_text_first(text, now)  # a short question is the whole message
         if hit.rule != "default-complaint":
             return Outcome(
                 {"kind": kind.value, **self._rescope(d)},

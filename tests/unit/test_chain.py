@@ -75,6 +75,7 @@ FIRES: list[tuple[str, Submission, Facts, Policy]] = [
     ("request-words", email("There is a pothole on Elm Street"), Facts(), POLICY),
     ("thanks-words", email("Thank you"), Facts(), POLICY),
     ("sarcasm", email("Oh great, the truck came at 5 in the morning as usual"), Facts(), POLICY),
+    ("question", email("What day is the leaf collection on Oak Avenue?"), Facts(), POLICY),
     ("hazard-report", email("There is a gas leak at the arena"), Facts(), POLICY),
     ("default-complaint", email("About the arena on Saturday morning"), Facts(), POLICY),
     (
@@ -90,6 +91,7 @@ FIRES: list[tuple[str, Submission, Facts, Policy]] = [
     ("anonymous-allegation", replace(CHAT, person=Person()), Facts(), POLICY),
     ("out-of-scope", email("I want to dispute my parking ticket"), Facts(), POLICY),
     ("feedback", email("Great job on the new library, well done"), Facts(), POLICY),
+    ("enquiry", chat("Where can I buy a dog licence?"), Facts(), POLICY),
     ("acknowledge-hazard", email("There is a gas leak at the arena"), Facts(), POLICY),
     ("acknowledge-email", EMAIL, Facts(), POLICY),
     ("acknowledge-request", replace(CHAT, kind_hint=Kind.REQUEST), Facts(), POLICY),
@@ -130,6 +132,7 @@ def test_the_chain_in_order():
         "resident-choice",
         "complaint-words",
         "sarcasm",
+        "question",
         "praise-words",
         "request-words",
         "hazard-report",
@@ -143,6 +146,7 @@ def test_the_chain_in_order():
         "anonymous-allegation",
         "out-of-scope",
         "feedback",
+        "enquiry",
         "acknowledge-hazard",
         "acknowledge-email",
         "acknowledge-request",
@@ -346,6 +350,14 @@ def test_holds_keep_their_first_reason():
         ("The driver was rude to me yesterday", "complaint", False, None, "open"),
         ("There is a pothole on Elm Street", "request", False, None, "open"),
         ("Great job on the new library, well done", "feedback", False, None, "recorded"),
+        ("What day is the leaf collection on Oak Avenue?", "other", False, None, "recorded"),
+        (
+            "Is this the right address for the arena's lost and found?",
+            "other",
+            False,
+            None,
+            "recorded",
+        ),
         ("There is a gas leak, the driver was rude", "complaint", True, None, "open"),
         ("I want to dispute my parking ticket", "complaint", False, "appeal", "redirected"),
         (
@@ -387,6 +399,18 @@ def test_explain_reads_the_date_and_says_its_assumptions():
     )
     with pytest.raises(ValueError, match="channel"):
         explain("x", NOW, POLICY, channel="fax")
+
+
+def test_an_enquiry_is_recorded_with_a_drafted_answer_and_no_follow_up_clock():
+    found = explain("How do I book the community centre hall for a party?", NOW, POLICY)
+    d = found.decision
+    assert (found.as_dict()["kind"], d.kind, d.status) == ("other", Kind.OTHER, Status.RECORDED)
+    assert set(d.deadlines) == {"email-ack"} and d.next_date == d.deadlines["email-ack"]
+    assert [(r.kind, r.review) for r in d.replies] == [("enquiry-answer", True)]
+    anonymous = explain("When is the next hazardous waste day?", NOW, POLICY, anonymous=True)
+    assert anonymous.decision.status is Status.RECORDED  # not an allegation: 02.01 not applied
+    web = explain("Where can I buy a dog licence?", NOW, POLICY, channel="chat")
+    assert set(web.decision.deadlines) == {"complaint-ack"}
 
 
 def test_explain_and_decide_agree():

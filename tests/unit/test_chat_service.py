@@ -117,6 +117,41 @@ def test_out_of_scope_gets_a_reviewed_redirect(services):
     assert "reply by email" in text_of(turn)
 
 
+def test_a_question_is_recorded_with_a_drafted_answer_and_no_follow_up_clock(services):
+    s = services()
+    turn = converse(
+        s.chat,
+        [
+            "When does the outdoor rink at Sandy Beach Road open this winter?",
+            "Sam Lee",
+            "sam@example.org",
+            "confirm",
+        ],
+    )
+    case = get_case(s.db, turn.ref)
+    assert (case["kind"], case["status"]) == ("other", "recorded")
+    assert case["follow_up_due"] is None and case["hazard_due"] is None
+    assert case["ack_due"] == "2026-11-26T21:30:00+00:00"  # the acknowledgement clock applies
+    assert [(d["reply_kind"], d["status"]) for d in case["drafts"]] == [
+        ("enquiry-answer", "pending")
+    ]
+    assert case["outbox"] == []  # the answer waits for staff
+    said = text_of(turn)
+    assert "Thank you for your question" in said and "Thursday, November 26, 2026" in said
+
+
+def test_an_anonymous_question_is_recorded_not_declined(services):
+    s = services()
+    turn = converse(
+        s.chat,
+        ["4", "no", "Is this the right address for transit lost and found?", "skip", "confirm"],
+    )
+    case = get_case(s.db, turn.ref)
+    assert (case["kind"], case["status"]) == ("other", "recorded")
+    assert [d["reply_kind"] for d in case["drafts"]] == ["enquiry-answer"]
+    assert "02.01" not in text_of(turn) and "please call" in text_of(turn)
+
+
 def test_cancelled_conversation_files_nothing(services):
     s = services()
     converse(s.chat, [*FULL, "cancel"])

@@ -70,6 +70,15 @@ CASES = [
     # something coming down where people walk (found after the held-out run; see the note)
     ("Bricks from the old library are falling onto the path by the entrance", Kind.HAZARD, None),
     ("The retaining wall behind the arena is crumbling", Kind.HAZARD, None),
+    # a question for information, or a message for someone else, is an enquiry (not 01.03)
+    ("When does the outdoor rink on Sandy Beach Road open for the season?", Kind.OTHER, None),
+    ("how do i sign my daughter up for swimming lessons", Kind.OTHER, None),
+    ("Hi, where can I get a permit for a yard sale", Kind.OTHER, None),
+    ("Is the Brock Road transfer station open on Boxing Day?", Kind.OTHER, None),
+    ("Who do I contact about renting a picnic shelter in Kinsmen Park?", Kind.OTHER, None),
+    ("Hello, I'm trying to reach the lost and found at the recreation complex", Kind.OTHER, None),
+    ("Can you tell me which bins go out this week? Thanks", Kind.OTHER, None),
+    ("Do I need a permit to build a backyard deck?", Kind.OTHER, None),
 ]
 
 
@@ -84,6 +93,18 @@ GUARDS = [
     ("The fire hydrant in front of our house needs painting", Kind.REQUEST, None),
     ("Is the flood rebate program open this year? Please send the form", Kind.REQUEST, None),
     ("Leaves are falling onto the path and nobody sweeps them", Kind.COMPLAINT, None),
+    # a question with dissatisfaction is a complaint; one asking the City to act, a request
+    ("Why has nobody repaired the swings at Diana Princess park?", Kind.COMPLAINT, None),
+    ("How many more weeks do I have to wait for my new green bin?", Kind.COMPLAINT, None),
+    ("Can you send someone to fix the streetlight on Rosebank Road?", Kind.REQUEST, None),
+    ("The bench at the bus stop is broken. When will it be repaired?", Kind.REQUEST, None),
+    ("Our recycling was not picked up on Monday. When is the next pickup?", Kind.REQUEST, None),
+    # a question about a hazard is a hazard; a suggestion put as a question is feedback
+    ("Is it normal that the manhole cover on Oak Avenue is missing?", Kind.HAZARD, None),
+    ("Is anyone dealing with the wires hanging over the sidewalk?", Kind.HAZARD, None),
+    ("Have you considered adding a crosswalk by the library?", Kind.FEEDBACK, None),
+    # a question about a matter with its own process is still redirected (02.03)
+    ("How do I dispute a parking ticket I got downtown?", Kind.OUT_OF_SCOPE, "appeal"),
 ]
 
 
@@ -104,6 +125,19 @@ def test_every_decision_names_what_it_matched():
     hit = decide(sub, NOW, POLICY).hits[0]
     assert hit.rule == "safety-threat"
     assert "'tree' with 'leaning'" in hit.reason
+
+
+def test_an_enquiry_names_the_question_it_read():
+    sub = Submission(
+        channel="email",
+        received_at=NOW,
+        text="Good morning. What time does the Pickering Museum Village open on Sundays?",
+        person=RESIDENT,
+    )
+    decision = decide(sub, NOW, POLICY)
+    hit = decision.hits[0]
+    assert (decision.kind, hit.rule) == (Kind.OTHER, "question")
+    assert "'what time does the...'" in hit.reason
 
 
 RULE = PhraseRule(

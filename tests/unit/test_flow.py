@@ -634,3 +634,36 @@ def test_summary_reads_short_confirmations_and_not_a_yes_with_a_correction(answe
     assert (talk.state["status"] == "confirmed") is confirmed
     if not confirmed:
         assert talk.step == "when"
+
+
+def test_something_else_described_as_a_question_is_filed_as_an_enquiry():
+    talk = Talk()
+    talk.say("4", "no")
+    out = talk.say("How do I register my son for the March break camp at the arena?")
+    assert talk.data["kind"] == "other" and "a question or other message" in out
+    assert talk.step == "name" and "skip" in out  # no when, who or outcome; the name optional
+    talk.say("skip")
+    assert talk.step == "summary"
+    assert "- Type: Question or other message" in talk.last[-1]
+    assert "recorded but not investigated" not in talk.last[-1]  # 02.01 is for allegations
+
+
+def test_a_question_as_the_first_message_skips_the_danger_question():
+    talk = Talk()
+    out = talk.say("Where can I buy a dog licence?")
+    assert talk.data["kind"] == "other" and talk.data["what"].startswith("Where can I")
+    assert talk.step == "name" and "danger" not in out
+    complaint = Talk()
+    complaint.say("Why has nobody fixed the swings at the park?")
+    assert complaint.data["kind"] == "complaint"
+
+
+def test_edit_type_to_something_else_lets_the_description_decide():
+    talk = Talk()
+    talk.say("2", "no", "When is the next hazardous waste day in Pickering?")
+    talk.say("not sure")  # when did you notice it
+    while talk.step != "summary":
+        talk.say("skip")
+    talk.say("edit type", "4")
+    assert talk.data["kind"] == "other" and talk.step == "summary"
+    assert "- Type: Question or other message" in talk.last[-1]

@@ -50,7 +50,12 @@ SCOPE = [
     "My parking ticket was issued while the meter was broken",
     "My supervisor at the works yard keeps changing my shifts",
 ]
-WHAT = HAZARDS + NOT_HAZARDS + PLAIN + SCOPE
+ENQUIRIES = [
+    "How do I book a room at the Oak Avenue community centre?",
+    "Is this the right address for the transit lost and found?",
+    "When does the outdoor pool on Elm Street open for the summer?",
+]
+WHAT = HAZARDS + NOT_HAZARDS + PLAIN + SCOPE + ENQUIRIES
 
 ANSWERS: dict[str, list[str]] = {
     # Short choices, and first messages in the resident's own words (free text first).
@@ -73,12 +78,14 @@ KIND_OF_TYPE = {
     "Complaint": "complaint",
     "Request for service": "request",
     "Compliment or suggestion": "feedback",
+    "Question or other message": "other",
 }
 SUBJECT_OF_KIND = {
     "hazard": "We received your report of a potential hazard",
     "complaint": "We received your complaint",
     "request": "We received your request for service",
     "feedback": "Thank you for your feedback",
+    "other": "Thank you for your question",
 }
 KEYS = itertools.count()
 
@@ -159,6 +166,9 @@ def test_summary_case_and_reply_agree(chat, data):
         assert KIND_OF_TYPE[facts["type"]] == kind, (said, summary, case["rules"])
         if case["status"] != "declined":
             assert SUBJECT_OF_KIND[kind] in reply, (said, reply)
+    if kind == "other":  # an enquiry: recorded, answered by a person, no follow-up clock
+        assert case["status"] == "recorded" and case["follow_up_due"] is None, said
+        assert [d["reply_kind"] for d in case["drafts"]] == ["enquiry-answer"], said
     # The resident's answer to the danger question wins over any phrase.
     if settled.get("safety") is False:
         assert kind != "hazard", (said, case["rules"])

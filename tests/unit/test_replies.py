@@ -183,6 +183,28 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
             next_date="Wednesday, November 25, 2026",
         ),
     ),
+    "enquiry-answer": (
+        "enquiry-answer",
+        context(
+            ref="CD-2026-000131",
+            kind_label="question",
+            resident_name="Sam Okafor",
+            items={
+                **NO_ITEMS,
+                "what": "What day is the yard waste collection on Fairport Road in the spring?",
+                "contact": "sam.okafor@example.com",
+            },
+            next_date="Wednesday, November 25, 2026",
+        ),
+    ),
+    "enquiry-answer.anonymous": (
+        "enquiry-answer",
+        context(
+            ref="CD-2026-000132",
+            kind_label="question",
+            items={**NO_ITEMS, "what": "Is this the right address for transit lost and found?"},
+        ),
+    ),
     "feedback-thanks": (
         "feedback-thanks",
         context(
