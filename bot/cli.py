@@ -322,16 +322,24 @@ def process_clock() -> Clock:
         raise ConfigError(str(exc)) from None
 
 
+def moment(at: str | None, clock: Clock) -> datetime | None:
+    """The moment a command acts as of: `--at ISO`, else the clock. A bad --at is one line on
+    stderr and None (the caller exits with status 2)."""
+    if not at:
+        return clock.now()
+    try:
+        return parse_received(at)
+    except ValueError as exc:
+        print(f"caredesk: error: --at: {exc}", file=sys.stderr)
+        return None
+
+
 def cmd_retention(args: argparse.Namespace, db: Any, config: Config, clock: Clock) -> int:
     from bot.retention import run
 
-    now = clock.now()
-    if args.at:
-        try:
-            now = parse_received(args.at)
-        except ValueError as exc:
-            print(f"caredesk: error: --at: {exc}", file=sys.stderr)
-            return 2
+    now = moment(args.at, clock)
+    if now is None:
+        return 2
     plan_only = args.dry_run
     report = run(db, config.retention_days, now, dry_run=plan_only)
     done = report.erasures
@@ -368,13 +376,9 @@ def cmd_explain(args: argparse.Namespace, config: Config) -> int:
     from bot.decide import Policy
     from bot.explain import explain, format_explanation
 
-    now = process_clock().now()
-    if args.at:
-        try:
-            now = parse_received(args.at)
-        except ValueError as exc:
-            print(f"caredesk: error: --at: {exc}", file=sys.stderr)
-            return 2
+    now = moment(args.at, process_clock())
+    if now is None:
+        return 2
     stdin = args.text == ["-"]
     texts = [line.strip() for line in sys.stdin] if stdin else [" ".join(args.text)]
     policy = Policy.from_config(config)
