@@ -198,6 +198,23 @@ def _not_known(key: str) -> Callable[[str, Data, datetime], Outcome]:
     return fallback
 
 
+#: Words that start a sentence, or that a sentence has and a name does not ("I want an
+#: apology" typed at the name question is an answer to another question).
+SENTENCE_STARTS = frozenset({"i", "we", "the", "it", "they", "please", "this", "that", "there"})
+SENTENCE_WORDS = frozenset(
+    {"a", "an", "and", "the", "to", "of", "is", "was", "want", "would", "please", "not"}
+)
+
+
+def _reads_like_a_sentence(name: str) -> bool:
+    words = [w.strip(".,!?").lower() for w in name.split()]
+    return (
+        len(words) > 6
+        or (len(words) > 1 and words[0] in SENTENCE_STARTS)
+        or sum(w in SENTENCE_WORDS for w in words) >= 2
+    )
+
+
 def _min_words(text: str, words: int, message: str) -> str:
     if len(text.split()) < words:
         raise Reask(message)
@@ -949,6 +966,11 @@ class ComplaintFlow:
             )
         if not any(ch.isalpha() for ch in name) or not 2 <= len(name) <= 100:
             raise Reask("Please type your name, for example Jane Doe.")
+        if _reads_like_a_sentence(name):
+            raise Reask(
+                "That reads like a sentence rather than a name; I've kept your earlier "
+                "answers. What is your name? For example Jane Doe."
+            )
         return Outcome({"name": name})
 
     def _name_fallback(self, text: str, d: Data, now: datetime) -> Outcome:

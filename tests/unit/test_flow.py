@@ -625,6 +625,24 @@ def test_my_name_is_is_not_part_of_the_name():
 
 
 @pytest.mark.parametrize(
+    "answer",
+    ["I want an apology and the driver retrained", "the driver of the truck was rude"],
+)
+def test_a_sentence_at_the_name_question_is_not_taken_as_the_name(answer):
+    talk = Talk()
+    talk.say(*FULL[:6], answer)
+    assert "name" not in talk.data and talk.step == "name"
+    assert any("rather than a name" in line for line in talk.last)
+
+
+@pytest.mark.parametrize("name", ["Jane Doe", "Mary-Anne de la Cruz", "José Álvarez-Núñez", "Li"])
+def test_names_people_have_are_accepted(name):
+    talk = Talk()
+    talk.say(*FULL[:6], name)
+    assert talk.data["name"] == name
+
+
+@pytest.mark.parametrize(
     ("answer", "confirmed"),
     [("yes please", True), ("confirm it", True), ("yes but the date is wrong", False)],
 )
