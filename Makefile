@@ -32,7 +32,10 @@ test: install system-deps lint
 
 bench: install system-deps
 	$(PY) bench/dialogue_bench.py
+	PYTHONPATH=. $(PY) bench/understanding.py
 	PYTHONPATH=. $(PY) bench/mail_bench.py
+	PYTHONPATH=. $(PY) bench/chat_bench.py
+	PYTHONPATH=. $(PY) bench/telegram_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
