@@ -744,6 +744,9 @@ class ComplaintFlow:
         words = len(text.split())
         if is_unsure(text):
             return self._kind_fallback(text, d, now)
+        if normalise(text).rstrip("?!. ") in GREETINGS:
+            # A greeting is manners, not a wrong answer: greet back and ask again, kindly.
+            return Outcome(say=("Hello! How can I help you today?",), then="kind")
         choice = KINDS.get(normalise(text)) or KINDS.get(first_word(text))
         if choice and words <= 4:
             updates: dict[str, object] = {"kind": choice, **self._rescope(d)}

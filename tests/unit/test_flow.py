@@ -685,3 +685,13 @@ def test_edit_type_to_something_else_lets_the_description_decide():
     talk.say("edit type", "4")
     assert talk.data["kind"] == "other" and talk.step == "summary"
     assert "- Type: Question or other message" in talk.last[-1]
+
+
+def test_a_greeting_at_the_first_question_is_greeted_back_not_refused():
+    talk = Talk()
+    for greeting in ("hi", "hello?", "Good morning!"):
+        talk.say(greeting)
+        assert talk.step == "kind"
+        assert not any("didn't catch" in line for line in talk.last)
+    talk.say("complaint")
+    assert talk.data["kind"] == "complaint"
