@@ -463,11 +463,7 @@ class ComplaintFlow:
             ),
             Step(
                 "safety",
-                lambda d: (
-                    "First, is anyone in immediate danger, or is there a hazard "
-                    "right now, such as a gas leak, a downed wire, flooding or a sinkhole? "
-                    "(yes / no)"
-                ),
+                self._safety_prompt,
                 self._parse_safety,
                 self._asks_safety,
                 ("safety",),
@@ -790,11 +786,16 @@ class ComplaintFlow:
     def _free_text_first(self, text: str, now: datetime) -> Outcome:
         """A first message in the resident's own words may answer several questions at once."""
         kind, _hit = self.rules.classify(text)
+        found = self.rules.safety.check(text)
         updates: dict[str, object] = {
             "kind": kind.value,
             "what": text,
-            "safety_found": bool(self.rules.safety.check(text)),
+            "safety_found": bool(found),
         }
+        if found:
+            # What the rule matched ("the phrase 'gas leak'"), so the danger question can say
+            # what it is about and the resident's answer to it is an informed one.
+            updates["safety_phrase"] = found.reason.rsplit(": ", 1)[-1].removeprefix("the phrase ")
         updates.update(self._scope_updates(text))
         label = KIND_ARTICLES[kind.value]
         try:
@@ -810,6 +811,15 @@ class ComplaintFlow:
                 f"{label} (you can change that at the end).",
             ),
         )
+
+    def _safety_prompt(self, d: Data) -> str:
+        question = (
+            "is anyone in immediate danger, or is there a hazard right now, such as a gas "
+            "leak, a downed wire, flooding or a sinkhole? (yes / no)"
+        )
+        if d.get("safety_phrase"):
+            return f"You mentioned {d['safety_phrase']}, which can be dangerous. First, {question}"
+        return f"First, {question}"
 
     def _scope_updates(self, text: str) -> dict[str, object]:
         found = self.rules.out_of_scope(text)
@@ -1071,7 +1081,7 @@ class ComplaintFlow:
 
 
 EDIT_CLEARS: dict[str, tuple[str, ...]] = {
-    "what": ("what", "scope_found", "scope"),
+    "what": ("what", "scope_found", "scope", "safety_phrase"),
     "when": (
         "when_text",
         "when_at",

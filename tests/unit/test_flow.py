@@ -695,3 +695,13 @@ def test_a_greeting_at_the_first_question_is_greeted_back_not_refused():
         assert not any("didn't catch" in line for line in talk.last)
     talk.say("complaint")
     assert talk.data["kind"] == "complaint"
+
+
+def test_the_danger_question_names_what_the_resident_wrote_that_can_be_dangerous():
+    talk = Talk()
+    talk.say("there's a wire sparking on the sidewalk outside 12 Elm St, kids walk past it")
+    assert talk.step == "safety"
+    assert "You mentioned 'wire sparking', which can be dangerous." in talk.last[-1]
+    talk = Talk()
+    talk.say(FULL[2])  # nothing dangerous in it: the plain question
+    assert talk.last[-1].startswith("First, is anyone in immediate danger")
