@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from bot.phone_digits import may_hold_phone
+
 #: A run of characters that can belong to an address. A run is a candidate when it has an "@"
 #: with something on both sides. Splitting into runs first keeps the search linear: the old
 #: single pattern (`run@run`) retried from every character of a long run, quadratic in its length.
@@ -97,12 +99,16 @@ def find_contact(text: str, region: str, lenient: bool = False) -> ContactDetail
     without_emails = _ADDRESS_RUN.sub(
         lambda m: " " if _is_address(m.group(0)) else m.group(0), text
     )
-    phones = [
-        phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        for match in phonenumbers.PhoneNumberMatcher(
-            without_emails, region, max_tries=PHONE_MAX_TRIES
-        )
-    ]
+    phones = (
+        [
+            phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+            for match in phonenumbers.PhoneNumberMatcher(
+                without_emails, region, max_tries=PHONE_MAX_TRIES
+            )
+        ]
+        if may_hold_phone(without_emails, region)
+        else []
+    )
     return ContactDetails(tuple(dict.fromkeys(emails)), tuple(dict.fromkeys(phones)))
 
 

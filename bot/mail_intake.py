@@ -100,8 +100,19 @@ def guard_trace(inbound: Inbound, me: MailIdentity) -> tuple[Traced, ...]:
     return tuple(out)
 
 
-def assess(inbound: Inbound, received_at: datetime, policy: Policy, me: MailIdentity) -> Assessment:
-    """What intake would do with a message and why; pure."""
+def assess(
+    inbound: Inbound,
+    received_at: datetime,
+    policy: Policy,
+    me: MailIdentity,
+    *,
+    decided: bool = True,
+) -> Assessment:
+    """What intake would do with a message and why; pure.
+
+    With `decided=False` a readable message's decision is left out (None): intake decides
+    again inside its transaction, with what the store knows, so running the policy chain here
+    as well was a second run of it for every message, thrown away."""
     guard = guard_trace(inbound, me)
     hit = next((RuleHit(t.rule, t.reason) for t in guard if t.fired), None)
     machine = hit is not None and hit.rule in MACHINE_RULES
@@ -121,8 +132,8 @@ def assess(inbound: Inbound, received_at: datetime, policy: Policy, me: MailIden
     )
     unverified = unverified_sender(inbound, cfg.mail.authserv_id)
     facts = Facts(sender_not_verified=unverified)
-    decision = decide(sub, received_at, policy, facts)
-    return Assessment(inbound, hit, thread, sub, decision, unverified, guard, facts)
+    chosen = decide(sub, received_at, policy, facts) if decided else None
+    return Assessment(inbound, hit, thread, sub, chosen, unverified, guard, facts)
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,7 @@ class MailIntake:
         if message_seen(self.db, inbound.key):
             return Processed("duplicate", rule="duplicate")
         received_at = min(received_at, now)
-        found = assess(inbound, received_at, self.policy, self.me)
+        found = assess(inbound, received_at, self.policy, self.me, decided=False)
         with write_transaction(self.db):
             if message_seen(self.db, inbound.key):  # another process got there first
                 return Processed("duplicate", rule="duplicate")
@@ -165,7 +176,7 @@ class MailIntake:
                     if decision.linked:  # the chain says: filed on its own, linked
                         return self._linked_case(found, raw, case[0], now, decision)
                 return self._add_to_case(found, raw, case, now)
-            if found.submission is not None and found.decision is not None:
+            if found.submission is not None:
                 decision = self._decide(found.submission, found.facts, now)
                 return self._new_case(found, raw, now, decision)[0]
             self._keep(

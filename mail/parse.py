@@ -34,6 +34,7 @@ from bot.model import Attachment, Inbound
 from mail.charset import decode_bytes
 from mail.courtesy import split_courtesy
 from mail.headers import damaged, recover_sender, recover_text
+from mail.quotes import may_have_quote
 
 MSG_ID = re.compile(r"<[^<>\s]+>")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -343,8 +344,9 @@ def trim_quoted(text: str) -> str:
     ("Hi," above a forward of their own complaint), the text is kept as it came."""
     lines = text.splitlines()
     trimmed = None
+    head = "\n".join(lines[:QUOTE_SCAN_LINES])
     with contextlib.suppress(Exception):
-        found = quotequail.unwrap("\n".join(lines[:QUOTE_SCAN_LINES]))
+        found = quotequail.unwrap(head) if may_have_quote(head) else None
         if found:
             own = [str(found[k]) for k in ("text_top", "text_bottom") if found.get(k)]
             trimmed = "\n\n".join(own)

@@ -25,11 +25,14 @@ def _json(value: Any) -> str:
 
 def next_reference(db: sqlite_utils.Database, prefix: str, year: int) -> str:
     """CD-2026-000123: a gapless counter per prefix and year, taken inside the caller's
-    transaction. The UPDATE comes first so the write lock is taken before anything is read."""
+    transaction. One upsert takes the write lock, counts and reads the new value (it was three
+    statements, the read last)."""
     name = f"ref:{prefix}:{year}"
-    db.execute("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)", [name])
-    db.execute("UPDATE counters SET value = value + 1 WHERE name = ?", [name])
-    value = db.execute("SELECT value FROM counters WHERE name = ?", [name]).fetchone()[0]
+    value = db.execute(
+        "INSERT INTO counters (name, value) VALUES (?, 1) "
+        "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        [name],
+    ).fetchone()[0]
     return f"{prefix}-{year}-{int(value):06d}"
 
 

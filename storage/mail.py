@@ -87,10 +87,14 @@ def bounced_since(db: sqlite_utils.Database, address: str, since: datetime) -> b
 
 
 def acks_since(db: sqlite_utils.Database, address: str, since: datetime) -> int:
-    """Automatic acknowledgements queued for an address since a time (the rate limit)."""
+    """Automatic acknowledgements queued for an address since a time (the rate limit).
+
+    By the address's own index: left to itself SQLite chose outbox_channel_created (no
+    statistics tell it that a recipient is rarer than a channel) and read every email queued
+    that day, for every message: a backlog of N took time in N squared."""
     row = db.execute(
-        "SELECT count(*) FROM outbox WHERE channel = 'email' AND recipient = ? "
-        "AND created_at >= ? AND draft_id IS NULL",
+        "SELECT count(*) FROM outbox INDEXED BY outbox_recipient WHERE channel = 'email' "
+        "AND recipient = ? AND created_at >= ? AND draft_id IS NULL",
         [address.lower(), utc(since)],
     ).fetchone()
     return int(row[0])

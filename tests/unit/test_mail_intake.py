@@ -531,3 +531,36 @@ def test_a_message_filed_under_the_old_key_is_still_a_duplicate_after_the_upgrad
     assert process(intake, mail()).action == "duplicate"  # same bytes
     other = mail(body="A different mail that borrows the same Message-ID, from someone.")
     assert process(intake, other).action == "cased"
+
+
+def test_a_new_message_runs_the_policy_chain_once(desk, monkeypatch):
+    """assess() decided without the store's facts and intake threw that decision away and
+    decided again inside its transaction: two runs of the chain for every message."""
+    import bot.mail_intake as mail_intake
+
+    runs = []
+    real = mail_intake.decide
+
+    def counted(*args, **kwargs):
+        runs.append(args[0].message_key)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mail_intake, "decide", counted)
+    services, intake = desk
+    result = process(intake, mail())
+    assert result.action == "cased"
+    assert len(runs) == 1
+    assert get_case(services.db, result.ref)["kind"] == "complaint"
+
+
+def test_assess_without_a_decision_keeps_everything_else():
+    from bot.decide import Policy
+    from bot.mail_intake import assess, mail_identity
+    from mail.parse import parse_message
+
+    policy = Policy.from_config(Config())
+    inbound = parse_message(mail())
+    full = assess(inbound, NOW, policy, mail_identity(policy))
+    bare = assess(inbound, NOW, policy, mail_identity(policy), decided=False)
+    assert full.decision is not None and bare.decision is None
+    assert replace(full, decision=None) == bare

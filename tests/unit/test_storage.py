@@ -300,6 +300,16 @@ def test_next_reference_is_zero_padded_to_six_digits(
     assert next_reference(db, "CD", 2026) == expected
 
 
+def test_next_reference_is_one_statement(db: sqlite_utils.Database) -> None:
+    """Taken for every case filed, inside the write transaction: one upsert, not three."""
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    refs = [next_reference(db, "CD", 2026), next_reference(db, "CD", 2026)]
+    db.conn.set_trace_callback(None)
+    assert refs == ["CD-2026-000001", "CD-2026-000002"]
+    assert len(statements) == 2
+
+
 def test_next_reference_survives_reopening(fresh_db: OpenDb) -> None:
     assert next_reference(fresh_db(), "CD", 2026) == "CD-2026-000001"
     assert next_reference(fresh_db(), "CD", 2026) == "CD-2026-000002"
