@@ -193,7 +193,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE cases ADD COLUMN occurred_until TEXT",
         "ALTER TABLE cases ADD COLUMN when_precision TEXT",
         # issue 8: mail. The global hourly cap on acknowledgement mail counts recent email rows.
-        "CREATE INDEX outbox_channel_created ON outbox(channel, created_at)",
+        # Partial: only automatic emails, so the count reads the hour's acknowledgements and
+        # nothing else (a backlog of chat replies or drafts does not slow it down).
+        "CREATE INDEX outbox_email_acks ON outbox(created_at) "
+        "WHERE channel = 'email' AND draft_id IS NULL",
         # issue 8: hostile input. How often intake has started on a message: one that keeps
         # failing (or killing the process) is quarantined after [mail.imap] max_attempts.
         """CREATE TABLE mail_attempts (

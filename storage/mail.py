@@ -89,7 +89,7 @@ def bounced_since(db: sqlite_utils.Database, address: str, since: datetime) -> b
 def acks_since(db: sqlite_utils.Database, address: str, since: datetime) -> int:
     """Automatic acknowledgements queued for an address since a time (the rate limit).
 
-    By the address's own index: left to itself SQLite chose outbox_channel_created (no
+    By the address's own index: left to itself SQLite chose the channel index (no
     statistics tell it that a recipient is rarer than a channel) and read every email queued
     that day, for every message: a backlog of N took time in N squared."""
     row = db.execute(
@@ -101,7 +101,8 @@ def acks_since(db: sqlite_utils.Database, address: str, since: datetime) -> int:
 
 
 def acks_all_since(db: sqlite_utils.Database, since: datetime) -> int:
-    """Automatic emails queued to anyone since a time (the global hourly cap)."""
+    """Automatic emails queued to anyone since a time (the global hourly cap), by the partial
+    index of automatic emails: only the hour's acknowledgements are read."""
     row = db.execute(
         "SELECT count(*) FROM outbox WHERE channel = 'email' AND created_at >= ? "
         "AND draft_id IS NULL",

@@ -43,3 +43,10 @@ def test_counts_per_address_and_overall_by_the_address_index(tmp_path):
     [sql] = statements
     plan = " ".join(row[3] for row in services.db.execute("EXPLAIN QUERY PLAN " + sql))
     assert "outbox_recipient" in plan, plan
+    statements.clear()
+    services.db.conn.set_trace_callback(statements.append)
+    acks_all_since(services.db, since)
+    services.db.conn.set_trace_callback(None)
+    [sql] = statements
+    plan = " ".join(row[3] for row in services.db.execute("EXPLAIN QUERY PLAN " + sql))
+    assert "outbox_email_acks" in plan, plan
