@@ -3,7 +3,7 @@
 Runs N scripted conversations (the web page's script: a complaint from greeting to
 confirmation) through `ChatService.handle(..., start_if_new=True)` then `delivered`, as the
 web chat does, with a FrozenClock, and prints the CPU time per turn (median, p99, and by step
-of the script), the SQL statements per turn, then cProfile's top functions. The server's own
+of the script), the SQL statements run per turn, then cProfile's top functions. The server's own
 figure (with aiohttp and the socket) is bench/chat_bench.py --turn-cpu-conversations.
 
     .venv/bin/python bench/turn_profile.py -n 200 --top 25
@@ -90,7 +90,8 @@ def main() -> int:
         print(
             f"{args.n} conversations, {len(every)} turns: CPU per turn "
             f"median {statistics.median(every):.0f} us, p99 {pct(every, 99):.0f} us, "
-            f"mean {statistics.fmean(every):.0f} us; SQL statements per turn {per_turn_sql:.1f}"
+            f"mean {statistics.fmean(every):.0f} us; SQL executions per turn {per_turn_sql:.1f} "
+            "(each row of an executemany counts)"
         )
         sys.stdout.flush()
         print("by step (median / p99 us):")
