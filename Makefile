@@ -35,6 +35,7 @@ bench: install system-deps
 	PYTHONPATH=. $(PY) bench/understanding.py
 	PYTHONPATH=. $(PY) bench/mail_bench.py
 	PYTHONPATH=. $(PY) bench/chat_bench.py
+	$(PY) bench/turn_profile.py --no-profile
 	PYTHONPATH=. $(PY) bench/telegram_bench.py
 
 clean:

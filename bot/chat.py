@@ -9,6 +9,7 @@ then marks delivered; whatever a crash kept from being shown is shown on the nex
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from storage.conversations import (
     idle_conversations,
     load_conversation,
     log_chat,
+    log_chat_lines,
     save_conversation,
     touch_conversation,
 )
@@ -165,13 +167,13 @@ class ChatService:
             if update_key is not None and not claim_update(self.db, channel, update_key, now):
                 return Turn([])
             state = load_conversation(self.db, key)
+            greeting: list[Reply] = []
             if start_if_new and state is None:
                 state, greeting = self.flow.start(now)
-                save_conversation(self.db, key, channel, state, now)
-                self._log(key, None, greeting, now)
-                state = load_conversation(self.db, key)  # as every later turn reads it
+                stored = save_conversation(self.db, key, channel, state, now)
+                state = json.loads(stored)  # as every later turn reads it, without a SELECT
             turn = self._turn(channel, key, text, attachments, now, state)
-            self._log(key, text, turn.replies, now)
+            self._log(key, text, turn.replies, now, before=greeting)
         return turn
 
     def _turn(
@@ -233,12 +235,26 @@ class ChatService:
         )
         add_event(self.db, case_id, "resident-message", channel, now, {"message": message_id})
 
-    def _log(self, key: str, said: str | None, replies: Sequence[Reply], now: datetime) -> None:
+    def _log(
+        self,
+        key: str,
+        said: str | None,
+        replies: Sequence[Reply],
+        now: datetime,
+        *,
+        before: Sequence[Reply] = (),
+    ) -> None:
+        """The turn's transcript lines in one statement: `before` (the greeting the page
+        showed), what the resident said, the replies."""
+        lines: list[tuple[str, str, Sequence[str]]] = [
+            ("city", reply.text, reply.choices) for reply in before
+        ]
         if said:
             limit = self.flow.config.dialogue.max_message_chars
-            log_chat(self.db, key, "resident", cut_to(said, limit), now)
-        for reply in replies:
-            log_chat(self.db, key, "city", reply.text, now, reply.choices)
+            lines.append(("resident", cut_to(said, limit), ()))
+        lines += [("city", reply.text, reply.choices) for reply in replies]
+        if lines:
+            log_chat_lines(self.db, key, lines, now)
 
     def transcript(self, key: str) -> list[tuple[str, str, list[str]]]:
         return chat_log(self.db, key)

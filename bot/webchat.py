@@ -304,20 +304,20 @@ class WebChat:
             if rotated:  # the page's forms must carry the new session's token
                 await ws.send_json({"type": "session", "csrf": form_token(token)})
             await self._push(ws, self.chat.visit(CHANNEL, key))
+            # Who is at the other end does not change while the socket is open: work it out
+            # once, not on every frame.
+            peer = Peer(request, self.config.web.trusted_proxy)
             async for message in ws:
                 if message.type != WSMsgType.TEXT:
                     continue
-                await self._receive(ws, request, key, message.data)
+                await self._receive(ws, peer, key, message.data)
         finally:
             self.sockets.get(key, set()).discard(ws)
             if not self.sockets.get(key):
                 self.sockets.pop(key, None)
         return ws
 
-    async def _receive(
-        self, ws: web.WebSocketResponse, request: web.Request, key: str, data: str
-    ) -> None:
-        peer = Peer(request, self.config.web.trusted_proxy)
+    async def _receive(self, ws: web.WebSocketResponse, peer: Peer, key: str, data: str) -> None:
         if not self.clients.allow(peer.address, self.chat.clock.now()):
             await ws.send_json({"type": "replies", "replies": [{"text": TOO_FAST, "choices": []}]})
             return

@@ -11,6 +11,11 @@ import sqlite_utils
 
 from storage.cases import utc
 
+#: The state is written on every chat turn: compact JSON, no spaces (read back as the same value).
+_encode_state = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: Most transcript lines offer no choices: their column value, without a json.dumps each.
+_NO_CHOICES = "[]"
+
 
 def load_conversation(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
     row = db.execute("SELECT state FROM conversations WHERE key = ?", [key]).fetchone()
@@ -27,14 +32,18 @@ def save_conversation(
     state: dict[str, Any],
     now: datetime,
     case_id: int | None = None,
-) -> None:
+) -> str:
+    """Insert or update the conversation; returns the state as stored (JSON text)."""
+    text = _encode_state(state)
+    at = utc(now)
     db.execute(
         """INSERT INTO conversations (key, channel, state, case_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
                case_id = COALESCE(excluded.case_id, conversations.case_id)""",
-        [key, channel, json.dumps(state, ensure_ascii=False), case_id, utc(now), utc(now)],
+        [key, channel, text, case_id, at, at],
     )
+    return text
 
 
 def delete_conversation(db: sqlite_utils.Database, key: str) -> None:
@@ -73,6 +82,30 @@ def log_chat(
     db.execute(
         "INSERT INTO chat_log (key, at, who, text, choices) VALUES (?, ?, ?, ?, ?)",
         [key, utc(now), who, text, json.dumps(list(choices), ensure_ascii=False)],
+    )
+
+
+def log_chat_lines(
+    db: sqlite_utils.Database,
+    key: str,
+    lines: Sequence[tuple[str, str, Sequence[str]]],
+    now: datetime,
+) -> None:
+    """Several transcript lines (who, text, choices) at once, in order: one statement for
+    a chat turn's lines instead of one per line. Call inside a transaction."""
+    at = utc(now)
+    db.conn.executemany(
+        "INSERT INTO chat_log (key, at, who, text, choices) VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                key,
+                at,
+                who,
+                text,
+                json.dumps(list(choices), ensure_ascii=False) if choices else _NO_CHOICES,
+            )
+            for who, text, choices in lines
+        ],
     )
 
 

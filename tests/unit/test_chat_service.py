@@ -476,3 +476,26 @@ def test_a_named_resident_without_contact_is_asked_only_for_a_way_to_reach_them(
     text = text_of(turn)
     assert "- how to reach you (an email address or a phone number)" in text
     assert "your name and how to reach you" not in text
+
+
+def test_a_first_web_message_reads_the_conversation_once_and_logs_every_line(services):
+    """The greeting's state is used as written, not read back; the transcript has the
+    greeting, the resident's line and the replies, in order, with their choices."""
+    s = services()
+    greeting = s.chat.greeting()
+    statements: list[str] = []
+    s.db.conn.set_trace_callback(statements.append)
+    try:
+        turn = s.chat.handle("web", "web:once", "1", start_if_new=True)
+    finally:
+        s.db.conn.set_trace_callback(None)
+    reads = [q for q in statements if q.lstrip().upper().startswith("SELECT STATE")]
+    assert len(reads) == 1
+    expected = [
+        *[("city", r.text, list(r.choices)) for r in greeting],
+        ("resident", "1", []),
+        *[("city", r.text, list(r.choices)) for r in turn.replies],
+    ]
+    assert s.chat.transcript("web:once") == expected
+    assert any(choices for _who, _text, choices in expected)  # choices are kept too
+    assert load_conversation(s.db, "web:once")["step"] == "safety"
