@@ -49,7 +49,9 @@ class Desk:
         self.db_path = tmp / "caredesk.db"
         self.port = free_port()
         self.proc: subprocess.Popen[str] | None = None
-        imap_cfg = {"idle": True, "after": "move", **imap}
+        # IDLE is re-issued every few seconds here, so a message announced late (while IDLE was
+        # being set up) costs a test seconds, not the 30 s recheck of production.
+        imap_cfg = {"idle": True, "after": "move", "idle_renew_seconds": 5, **imap}
         lines = [
             "[mail]",
             'address = "feedback@city.example"',

@@ -203,3 +203,45 @@ def test_a_message_that_keeps_failing_is_quarantined_across_restarts(tmp_path, d
     assert len(cases) == 2 and len(held) == 1
     assert held[0]["attention"] == "quarantined email: intake failed on this message 2 times"
     assert attempts(desk) == []
+
+
+class CountingDrains(Recording):
+    def drain(self, client):
+        self.events.append("drain")
+        return super().drain(client)
+
+
+def test_idle_is_left_for_a_search_at_least_every_recheck(tmp_path, dovecot, monkeypatch):
+    """Mail announced late (while IDLE was being set up) waits at most the recheck, never the
+    whole renewal: the intake leaves a quiet IDLE and searches again."""
+    monkeypatch.setenv("CAREDESK_IMAP_PASSWORD", dovecot.password)
+    monkeypatch.setattr("mail.imap.IDLE_RECHECK_SECONDS", 0.5)
+    config = parse_config({"mail": {"imap": imap_table(dovecot)}})
+    cfg = config.mail.imap
+    assert isinstance(cfg, ImapConfig) and cfg.idle_renew_seconds >= 60
+    events: list[str] = []
+    stop = threading.Event()
+
+    def run() -> None:  # SQLite connections belong to the thread that opens them
+        services = build_services(config, tmp_path / "caredesk.db", FrozenClock(NOW))
+        mail_intake = MailIntake(services.db, services.policy, services.intake)
+        intake = CountingDrains(
+            cfg,
+            lambda raw, received: None,
+            store_mail_state(services.db, mail_intake, services.clock),
+            stop,
+            config.mail.max_message_bytes,
+            events=events,
+        )
+        try:
+            intake.session()
+        finally:
+            services.db.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: events.count("drain") >= 4, 20, "four searches, one each recheck")
+    finally:
+        stop.set()
+        thread.join(10)
