@@ -187,29 +187,7 @@ class Intake:
                     out = compose(
                         self.policy, self.renderer, ref, sub, decision, planned.kind, channel
                     )
-                enqueue(
-                    self.db,
-                    case_id=case_id,
-                    channel=channel,
-                    recipient=recipient,
-                    reply_kind=out.kind,
-                    subject=out.subject,
-                    body=out.body,
-                    key=f"{ref}:{out.kind}:{channel}",
-                    now=now,
-                    headers=out.headers,
-                    # A live chat shows its own replies at once; a channel worker sends
-                    # them only if that did not happen (LIVE_GRACE later).
-                    not_before=now + LIVE_GRACE if channel in LIVE_CHANNELS else None,
-                )
-                add_event(
-                    self.db,
-                    case_id,
-                    "reply-queued",
-                    "policy",
-                    now,
-                    {"reply": out.kind, "channel": channel, "why": planned.why},
-                )
+                self._queue(case_id, ref, out, channel, recipient, now, planned.why)
             return None
         channel = "email" if sub.person.email else sub.channel
         recipient = sub.person.email or sub.conversation
@@ -263,17 +241,33 @@ class Intake:
             )
             return
         out = compose(self.policy, self.renderer, ref, sub, decision, COPY_KIND, "email")
+        self._queue(case_id, ref, out, "email", recipient, now, "email copy of the chat reply")
+
+    def _queue(
+        self,
+        case_id: int,
+        ref: str,
+        out: Outgoing,
+        channel: str,
+        recipient: str | None,
+        now: datetime,
+        why: str,
+    ) -> None:
+        """One reply into the outbox (idempotent per case, kind and channel), and on the
+        timeline. A live chat shows its own replies at once; a channel worker sends them only
+        if that did not happen (LIVE_GRACE later)."""
         queued = enqueue(
             self.db,
             case_id=case_id,
-            channel="email",
+            channel=channel,
             recipient=recipient,
             reply_kind=out.kind,
             subject=out.subject,
             body=out.body,
-            key=f"{ref}:{out.kind}:email",
+            key=f"{ref}:{out.kind}:{channel}",
             now=now,
             headers=out.headers,
+            not_before=now + LIVE_GRACE if channel in LIVE_CHANNELS else None,
         )
         if queued:
             add_event(
@@ -282,7 +276,7 @@ class Intake:
                 "reply-queued",
                 "policy",
                 now,
-                {"reply": out.kind, "channel": "email", "why": "email copy of the chat reply"},
+                {"reply": out.kind, "channel": channel, "why": why},
             )
 
     def _facts(self, sub: Submission, now: datetime) -> Facts:
