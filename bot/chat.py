@@ -23,7 +23,7 @@ from bot.extract import cut_to
 from bot.flows.after_filing import added_files, in_window
 from bot.flows.base import State
 from bot.flows.complaint import ComplaintFlow, submission_from_state
-from bot.intake import Intake
+from bot.intake import Intake, files_data, names_meta
 from bot.model import KIND_LABELS, Attachment, Kind, Reply
 from bot.ratelimit import RateLimiter
 from bot.wording import human_day
@@ -192,10 +192,21 @@ class ChatService:
         replies: list[Reply] = []
         hours = self.flow.config.dialogue.add_to_case_hours
         if attachments and state is not None and in_window(state, now, hours):
-            # Evidence sent soon after filing belongs to the case just filed.
-            add_event(
-                self.db, int(state["case_id"]), "attachments", channel, now, _files(attachments)
-            )
+            # Evidence sent soon after filing belongs to the case just filed: on the timeline
+            # without file names, the names (if any) with a message, as intake keeps them.
+            case_id = int(state["case_id"])
+            meta = names_meta(attachments)
+            if meta is not None:
+                insert_message(
+                    self.db,
+                    case_id=case_id,
+                    direction="in",
+                    channel=channel,
+                    body="",
+                    now=now,
+                    meta=meta,
+                )
+            add_event(self.db, case_id, "attachments", channel, now, files_data(attachments))
             replies.append(Reply(added_files(state["ref"], len(attachments))))
             if not text:
                 return Turn(replies)
@@ -365,12 +376,3 @@ class ChatService:
             [Reply(i.body if i.case_id is None else f"{i.subject}\n\n{i.body}") for i in items],
             [i.id for i in items],
         )
-
-
-def _files(attachments: Sequence[Attachment]) -> dict[str, Any]:
-    return {
-        "files": [
-            {"name": a.name, "type": a.content_type, "size": a.size, "ref": a.ref}
-            for a in attachments
-        ]
-    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ import sqlite_utils
 from bot.ack_limits import address_facts
 from bot.decide import Facts, Policy, decide
 from bot.extract import format_phone
-from bot.model import ITEM_LABELS, KIND_LABELS, Decision, PlannedReply, Submission
+from bot.model import ITEM_LABELS, KIND_LABELS, Attachment, Decision, PlannedReply, Submission
 from bot.policy import REDIRECTS
 from bot.replies import RenderedReply, ReplyRenderer
 from bot.when import when_of
@@ -103,9 +104,7 @@ class Intake:
                 now=now,
                 # File names can name people: kept with the message, which retention erases,
                 # not on the append-only timeline.
-                meta={"attachments": [a.name for a in sub.attachments]}
-                if any(a.name for a in sub.attachments)
-                else None,
+                meta=names_meta(sub.attachments),
             )
             add_event(
                 self.db,
@@ -149,12 +148,7 @@ class Intake:
                     "attachments",
                     sub.channel,
                     now,
-                    {
-                        "files": [
-                            {"type": a.content_type, "size": a.size, "ref": a.ref}
-                            for a in sub.attachments
-                        ]
-                    },
+                    files_data(sub.attachments),
                 )
             notices = [
                 self._route(case_id, ref, sub, decision, planned, now)
@@ -398,6 +392,18 @@ def quote(text: str | None, limit: int = QUOTE_CHARS) -> str | None:
     if len(line) <= limit:
         return line or None
     return line[: limit - 1].rstrip() + "\u2026"
+
+
+def files_data(attachments: Sequence[Attachment]) -> dict[str, Any]:
+    """Evidence as the append-only timeline keeps it: type, size and where the file is. No
+    file names: they can name people, and the timeline is never erased."""
+    return {"files": [{"type": a.content_type, "size": a.size, "ref": a.ref} for a in attachments]}
+
+
+def names_meta(attachments: Sequence[Attachment]) -> dict[str, Any] | None:
+    """The file names, kept with the message (which retention erases), when there are any."""
+    names = [a.name for a in attachments]
+    return {"attachments": names} if any(names) else None
 
 
 def missing_label(item: str, sub: Submission) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -468,6 +469,21 @@ def test_a_photo_after_filing_joins_the_case(services):
     [event] = [e for e in get_case(s.db, filed.ref)["events"] if e["type"] == "attachments"]
     assert event["data"]["files"][0]["ref"] == "AgACphoto"
     assert load_conversation(s.db, "telegram:5")["status"] == "filed"
+
+
+def test_a_file_name_sent_after_filing_stays_off_the_timeline(services):
+    """File names can name people: kept with a message (erased by retention), never on the
+    append-only timeline, as for evidence sent before filing."""
+    from bot.model import Attachment
+
+    s = services()
+    filed = converse(s.chat, [*FULL, "confirm"], key="telegram:6")
+    doc = Attachment("jane-doe-medical-note.pdf", "application/pdf", 999, "BQACdoc")
+    s.chat.handle("telegram", "telegram:6", "", attachments=[doc])
+    case = get_case(s.db, filed.ref)
+    assert "jane-doe" not in json.dumps(case["events"])
+    metas = [m for (m,) in s.db.execute("SELECT meta FROM messages WHERE direction = 'in'")]
+    assert any("jane-doe-medical-note.pdf" in m for m in metas)
 
 
 def test_a_named_resident_without_contact_is_asked_only_for_a_way_to_reach_them(services):
