@@ -130,10 +130,10 @@ def build_parser() -> Parser:
         "serve",
         help="run the service: health endpoint and configured workers",
         description="Run caredesk's HTTP service (the web chat at /, health at /healthz, the "
-        "staff pages at /staff/) and the workers that are configured. A channel whose server cannot "
-        "be reached (Telegram's Bot API, IMAP, SMTP) is retried with backoff while the others "
-        "run; /healthz then says status 'degraded' and gives the reason per channel. Webhook "
-        "mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET.",
+        "staff pages at /staff/) and the workers that are configured. A channel whose server "
+        "cannot be reached (Telegram's Bot API, IMAP, SMTP) is retried with backoff while the "
+        "others run; /healthz then says status 'degraded' and gives the reason per channel. "
+        "Webhook mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET.",
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"

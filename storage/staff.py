@@ -56,9 +56,7 @@ _ACCOUNT_COLUMNS = "s.id, s.email, s.name, s.role, s.disabled, s.created_at, s.u
 
 
 def _account(row: tuple[Any, ...]) -> StaffAccount:
-    return StaffAccount(
-        int(row[0]), row[1], row[2], row[3], bool(row[4]), str(row[5]), str(row[6])
-    )
+    return StaffAccount(int(row[0]), row[1], row[2], row[3], bool(row[4]), str(row[5]), str(row[6]))
 
 
 # -- accounts ---------------------------------------------------------------------------------
@@ -85,12 +83,16 @@ def add_staff(
 
 
 def get_staff(db: sqlite_utils.Database, email: str) -> StaffAccount | None:
-    row = db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM staff s WHERE s.email = ?", [email]).fetchone()
+    row = db.execute(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM staff s WHERE s.email = ?", [email]
+    ).fetchone()
     return _account(row) if row else None
 
 
 def get_staff_by_id(db: sqlite_utils.Database, staff_id: int) -> StaffAccount | None:
-    row = db.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM staff s WHERE s.id = ?", [staff_id]).fetchone()
+    row = db.execute(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM staff s WHERE s.id = ?", [staff_id]
+    ).fetchone()
     return _account(row) if row else None
 
 

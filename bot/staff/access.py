@@ -63,7 +63,7 @@ class StaffSite:
 
 
 STAFF = web.AppKey("staff", StaffSite)
-_SESSION = web.RequestKey("staff_session", StaffSession | None)  # type: ignore[arg-type]
+_SESSION = web.RequestKey("staff_session", StaffSession)
 
 
 def make_pages() -> jinja2.Environment:
@@ -131,8 +131,9 @@ def audit_view(
     detail: Mapping[str, Any] | None = None,
 ) -> None:
     """A resident's personal data was shown: `viewed-case CD-2026-000123`, `viewed-draft 7`."""
-    audit_action(request, f"viewed-{target_kind}", target_kind=target_kind, target=target,
-                 detail=detail)
+    audit_action(
+        request, f"viewed-{target_kind}", target_kind=target_kind, target=target, detail=detail
+    )
 
 
 # -- access rules ----------------------------------------------------------------------------
@@ -157,13 +158,20 @@ def require_role(role: str) -> Callable[[Handler], Handler]:
             if session is None:
                 if request.method in SAFE_METHODS:
                     raise web.HTTPSeeOther(f"{PREFIX}/login?next={quote(request.path_qs)}")
-                raise refused(request, 403, "You are signed out",
-                              "Your session has ended. Sign in again, then try once more.")
+                raise refused(
+                    request,
+                    403,
+                    "You are signed out",
+                    "Your session has ended. Sign in again, then try once more.",
+                )
             if ROLE_RANK[session.staff.role] < needed:
                 audit_action(request, "access-refused", detail={"path": request.path})
-                raise refused(request, 403, "You cannot use this page",
-                              f"This page is for the {role} role. Ask an administrator if you "
-                              "need it.")
+                raise refused(
+                    request,
+                    403,
+                    "You cannot use this page",
+                    f"This page is for the {role} role. Ask an administrator if you need it.",
+                )
             return await handler(request)
 
         checked.staff_access = role  # type: ignore[attr-defined]
@@ -224,7 +232,8 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
     site = request.app[STAFF]
     token = request.cookies.get(SESSION_COOKIE, "")
     session = load_session(site.db, token, site.clock.now(), site.config.staff)
-    request[_SESSION] = session
+    if session is not None:
+        request[_SESSION] = session
     if request.method not in SAFE_METHODS and not await _csrf_ok(request, session, access):
         raise refused(
             request,

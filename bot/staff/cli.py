@@ -81,8 +81,11 @@ def add_staff_parser(commands: Any) -> None:
         description="If no enabled admin account exists, create one with a generated password "
         "and print it once, with where to sign in. Does nothing when an admin exists.",
     )
-    ensure.add_argument("--email", default=DEFAULT_ADMIN_EMAIL, help="the admin's address "
-                        f"(default {DEFAULT_ADMIN_EMAIL})")
+    ensure.add_argument(
+        "--email",
+        default=DEFAULT_ADMIN_EMAIL,
+        help=f"the admin's address (default {DEFAULT_ADMIN_EMAIL})",
+    )
     ensure.add_argument("--name", default=DEFAULT_ADMIN_NAME, help="the admin's name")
     ensure.add_argument(
         "--url",
@@ -151,13 +154,13 @@ def _run(args: argparse.Namespace, db: sqlite_utils.Database, clock: Clock, acto
         return 0
     # ensure-admin
     login = f"{args.url.rstrip('/')}/staff/login"
-    created = ensure_admin(db, args.email, args.name, now, actor)
-    if created is None:
+    first = ensure_admin(db, args.email, args.name, now, actor)
+    if first is None:
         print(f"staff pages: {login} (an admin account exists; `caredesk staff list`)")
         return 0
     print(
-        f"created the first admin account: {created.account.email}\n"
-        f"one-time password (shown only now): {created.password}\n"
+        f"created the first admin account: {first.account.email}\n"
+        f"one-time password (shown only now): {first.password}\n"
         f"sign in at {login}, then add staff with `caredesk staff add` and set your own "
         "password with `caredesk staff reset-password --password-stdin`"
     )

@@ -152,8 +152,9 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(next_page)
     _set_cookie(response, request, sessions.SESSION_COOKIE, token)
     response.del_cookie(sessions.LOGIN_COOKIE, path=f"{PREFIX}/")
-    record_audit(site.db, f"staff:{result.account.email}", "signed-in", now,
-                 staff_id=result.account.id)
+    record_audit(
+        site.db, f"staff:{result.account.email}", "signed-in", now, staff_id=result.account.id
+    )
     raise response
 
 

@@ -67,8 +67,15 @@ def test_add_with_a_generated_password_prints_it_once(store: Path) -> None:
 
 def test_add_with_password_on_stdin(store: Path) -> None:
     result = staff(
-        store, "add", "bo@city.example.org", "--name", "Bo", "--role", "admin",
-        "--password-stdin", stdin=PASSWORD + "\n",
+        store,
+        "add",
+        "bo@city.example.org",
+        "--name",
+        "Bo",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
     )
     assert result.returncode == 0, result.stderr
     assert "password" not in result.stdout.replace("added", "")
@@ -83,12 +90,24 @@ def test_add_with_password_on_stdin(store: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "stdin", "status", "message"),
     [
-        (["add", "not-an-address", "--name", "X", "--role", "agent"], None, 2,
-         "is not an email address"),
-        (["add", "x@city.example.org", "--name", "X", "--role", "boss"], None, 2,
-         "invalid choice: 'boss'"),
-        (["add", "x@city.example.org", "--name", "X", "--role", "agent", "--password-stdin"],
-         "short\n", 2, "at least 12 characters"),
+        (
+            ["add", "not-an-address", "--name", "X", "--role", "agent"],
+            None,
+            2,
+            "is not an email address",
+        ),
+        (
+            ["add", "x@city.example.org", "--name", "X", "--role", "boss"],
+            None,
+            2,
+            "invalid choice: 'boss'",
+        ),
+        (
+            ["add", "x@city.example.org", "--name", "X", "--role", "agent", "--password-stdin"],
+            "short\n",
+            2,
+            "at least 12 characters",
+        ),
         (["disable", "ghost@city.example.org"], None, 1, "no staff account"),
         (["reset-password", "ghost@city.example.org"], None, 1, "no staff account"),
     ],
@@ -112,8 +131,9 @@ def test_an_address_is_added_once(store: Path) -> None:
 def test_disable_and_reset_password(store: Path) -> None:
     staff(store, "add", "ana@city.example.org", "--name", "Ana", "--role", "agent")
     before = stored_hash(store, "ana@city.example.org")
-    reset = staff(store, "reset-password", "ana@city.example.org", "--password-stdin",
-                  stdin=PASSWORD + "\n")
+    reset = staff(
+        store, "reset-password", "ana@city.example.org", "--password-stdin", stdin=PASSWORD + "\n"
+    )
     assert reset.returncode == 0
     assert "sessions have ended" in reset.stdout
     after = stored_hash(store, "ana@city.example.org")

@@ -4,19 +4,19 @@
 from __future__ import annotations
 
 import re
-from http.cookies import SimpleCookie
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 import aiohttp
 import aiohttp.abc
 import pytest
-from argon2 import PasswordHasher, profiles
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher, profiles
 
 from bot.app import Services, build_app, build_services
 from bot.clock import FrozenClock
@@ -132,7 +132,7 @@ async def test_sign_in_sets_a_strict_http_only_cookie_and_shows_who(site: Site) 
     response = await login(site.client, AGENT)
     assert response.status == 303
     assert response.headers["Location"] == "/staff/"
-    set_cookie = [h for h in response.headers.getall("Set-Cookie") if SESSION_COOKIE in h][0]
+    set_cookie = next(h for h in response.headers.getall("Set-Cookie") if SESSION_COOKIE in h)
     assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
     assert "Path=/staff/" in set_cookie
     assert "Secure" not in set_cookie  # plain http, and not forced by the configuration
@@ -470,4 +470,3 @@ async def test_staff_pages_keep_their_own_strict_headers_on_errors(site: Site) -
     ):
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
         assert response.headers["Cache-Control"] == "no-store"
-

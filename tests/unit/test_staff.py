@@ -75,7 +75,10 @@ def test_generated_passwords_meet_the_rules_and_differ() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("Ana@City.Example.org", "ana@city.example.org"), ("  bo@city.example.org ", "bo@city.example.org")],
+    [
+        ("Ana@City.Example.org", "ana@city.example.org"),
+        ("  bo@city.example.org ", "bo@city.example.org"),
+    ],
 )
 def test_addresses_are_validated_and_lower_cased(typed: str, expected: str) -> None:
     assert normalize_email(typed) == expected
@@ -109,8 +112,14 @@ def test_sessions_store_only_a_hash_and_expire(db) -> None:
 
 @pytest.mark.parametrize("statement", ["UPDATE audit SET actor = 'x'", "DELETE FROM audit"])
 def test_the_audit_log_is_append_only(db, statement: str) -> None:
-    record_audit(db, "staff:a@city.example.org", "viewed-case", NOW, target_kind="case",
-                 target="CD-2026-000001")
+    record_audit(
+        db,
+        "staff:a@city.example.org",
+        "viewed-case",
+        NOW,
+        target_kind="case",
+        target="CD-2026-000001",
+    )
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute(statement)
 
