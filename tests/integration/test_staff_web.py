@@ -22,7 +22,7 @@ from bot.app import Services, build_app, build_services
 from bot.clock import FrozenClock
 from bot.config import Config, StaffConfig
 from bot.staff import passwords
-from bot.staff.access import public, require_role
+from bot.staff.access import audit_view, public, require_role
 from bot.staff.accounts import create_account
 from bot.staff.sessions import LOGIN_COOKIE, SESSION_COOKIE, session_hash
 from storage.cases import add_event, insert_case, insert_person, next_reference
@@ -470,3 +470,26 @@ async def test_staff_pages_keep_their_own_strict_headers_on_errors(site: Site) -
     ):
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
         assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_audit_view_records_who_saw_which_case(tmp_path: Path) -> None:
+    @require_role("agent")
+    async def case_page(request: web.Request) -> web.Response:
+        audit_view(request, "case", request.match_info["ref"])
+        return web.Response(text="the case")
+
+    def extra(app: web.Application) -> None:
+        app.router.add_get("/staff/cases/{ref}", case_page)
+
+    s = await start_site(tmp_path, extra=extra)
+    try:
+        await login(s.client, AGENT)
+        s.clock.advance(timedelta(minutes=3))
+        assert (await s.client.get("/staff/cases/CD-2026-000007")).status == 200
+        [row] = audit_rows(s.db, "viewed-case")
+        assert row["actor"] == f"staff:{AGENT}"
+        assert row["staff_id"] == get_staff(s.db, AGENT).id
+        assert (row["target_kind"], row["target"]) == ("case", "CD-2026-000007")
+        assert row["at"] == (START + timedelta(minutes=3)).isoformat()
+    finally:
+        await s.client.close()
