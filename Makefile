@@ -20,6 +20,7 @@ system-deps:
 
 run: install
 	$(VENV)/bin/caredesk init
+	$(VENV)/bin/caredesk staff ensure-admin --url http://$(HOST):$(PORT)
 	$(VENV)/bin/caredesk serve --host $(HOST) --port $(PORT)
 
 lint: install

@@ -34,6 +34,7 @@ from bot.mail_intake import MailIntake, store_mail_state, warm_up
 from bot.outbox_worker import DeliveryError, OutboxWorker
 from bot.replies import ReplyRenderer
 from bot.retention import run as run_retention_once
+from bot.staff.pages import install_staff
 from bot.telegram import TelegramChannel, TelegramSender
 from bot.webchat import WebChat, security_headers
 from mail.imap import ImapIntake
@@ -115,6 +116,7 @@ def build_app(services: Services) -> web.Application:
     webchat = WebChat(services.chat, services.config)
     app[WEBCHAT] = webchat
     webchat.routes(app)
+    install_staff(app, services.db, services.config, services.clock)
 
     async def close_sockets(app: web.Application) -> None:
         for sockets in list(webchat.sockets.values()):

@@ -129,11 +129,11 @@ def build_parser() -> Parser:
     serve = commands.add_parser(
         "serve",
         help="run the service: health endpoint and configured workers",
-        description="Run caredesk's HTTP service (the web chat at /, health at /healthz; later "
-        "the staff pages) and the workers that are configured. A channel whose server cannot "
-        "be reached (Telegram's Bot API, IMAP, SMTP) is retried with backoff while the others "
-        "run; /healthz then says status 'degraded' and gives the reason per channel. Webhook "
-        "mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET.",
+        description="Run caredesk's HTTP service (the web chat at /, health at /healthz, the "
+        "staff pages at /staff/) and the workers that are configured. A channel whose server "
+        "cannot be reached (Telegram's Bot API, IMAP, SMTP) is retried with backoff while the "
+        "others run; /healthz then says status 'degraded' and gives the reason per channel. "
+        "Webhook mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET.",
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
@@ -250,6 +250,10 @@ def build_parser() -> Parser:
     )
     retention_run.add_argument("--json", action="store_true", help="print JSON")
 
+    from bot.staff.cli import add_staff_parser
+
+    add_staff_parser(commands)
+
     config = commands.add_parser(
         "config",
         help="check or show the configuration",
@@ -311,6 +315,10 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         return cmd_cases(args, services.db, config, services.clock)
     if args.command == "retention":
         return cmd_retention(args, services.db, config, services.clock)
+    if args.command == "staff":
+        from bot.staff.cli import cmd_staff
+
+        return cmd_staff(args, services.db, services.clock)
     return cmd_serve(args, services)
 
 
@@ -582,7 +590,7 @@ def cmd_serve(args: argparse.Namespace, services: Any) -> int:
         "            `.venv/bin/caredesk cases list` shows what was filed.\n"
         f"  mail:     {describe_mail(services.config)}\n"
         f"  telegram: {describe_telegram(services.config)}\n"
-        "  not yet:  staff review pages (a later issue).",
+        f"  staff:    {base}/staff/  (sign in with a staff account; `caredesk staff --help`)",
         flush=True,
     )
     try:

@@ -140,6 +140,24 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class StaffConfig:
+    """The staff pages under /staff/: sessions and sign-in throttling."""
+
+    #: A session unused for this long ends (the next page asks to sign in again).
+    idle_minutes: int = 30
+    #: A session ends this long after sign-in however busy it was (a working day).
+    absolute_hours: int = 10
+    #: Force the Secure cookie flag (it is set anyway when the request came over https).
+    secure_cookie: bool = False
+    #: After this many failed sign-ins to one account within `throttle_minutes`...
+    account_failures: int = 5
+    #: ...or this many from one client address (whatever the accounts)...
+    client_failures: int = 20
+    #: ...sign-in is refused for the rest of this window.
+    throttle_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class RulesConfig:
     """Extra phrases added to the built-in classification rules (bot/policy.py)."""
 
@@ -259,6 +277,7 @@ class Config:
     mail: MailConfig = field(default_factory=MailConfig)
     web: WebConfig = field(default_factory=WebConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    staff: StaffConfig = field(default_factory=StaffConfig)
     reference_prefix: str = "CD"
     #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
     retention_days: int = 2555
@@ -339,6 +358,7 @@ def parse_config(
             "mail",
             "web",
             "telegram",
+            "staff",
         },
     )
     city = _section(
@@ -426,6 +446,19 @@ def parse_config(
             "poll_timeout": _positive_int,
         },
     )
+    staff = _section(
+        raw,
+        "staff",
+        StaffConfig,
+        {
+            "idle_minutes": _positive_int,
+            "absolute_hours": _positive_int,
+            "secure_cookie": _bool,
+            "account_failures": _positive_int,
+            "client_failures": _positive_int,
+            "throttle_minutes": _positive_int,
+        },
+    )
     if telegram.mode == "webhook" and not telegram.webhook_url.startswith("https://"):
         raise ConfigError(
             "telegram.webhook_url: webhook mode needs the public https:// URL "
@@ -435,6 +468,7 @@ def parse_config(
         mail=mail,
         web=web,
         telegram=telegram,
+        staff=staff,
         city=city,
         care=care,
         ombudsman=ombudsman,

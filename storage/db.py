@@ -209,6 +209,51 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (folder, uidvalidity, uid)
         )""",
     ),
+    (
+        # 6 (issue 11): staff accounts, their sessions, sign-in throttling, and the audit log
+        # naming which staff member did what. Passwords only as argon2id hashes.
+        """CREATE TABLE staff (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('agent', 'supervisor', 'admin')),
+            password_hash TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # The session id is never stored, only its SHA-256: a copy of the store opens no session.
+        """CREATE TABLE staff_sessions (
+            id_hash TEXT PRIMARY KEY,
+            staff_id INTEGER NOT NULL REFERENCES staff(id),
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        )""",
+        "CREATE INDEX staff_sessions_staff ON staff_sessions(staff_id)",
+        # Failed and successful sign-ins, by a hash of the typed address and of the client's
+        # address (neither kept in plain text); old rows are pruned as new ones come.
+        """CREATE TABLE login_attempts (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            account TEXT NOT NULL,
+            client TEXT NOT NULL,
+            ok INTEGER NOT NULL
+        )""",
+        "CREATE INDEX login_attempts_account ON login_attempts(account, at)",
+        "CREATE INDEX login_attempts_client ON login_attempts(client, at)",
+        "CREATE INDEX login_attempts_at ON login_attempts(at)",
+        # The audit log says which staff member (if one) and what kind of thing was touched.
+        "ALTER TABLE audit ADD COLUMN staff_id INTEGER REFERENCES staff(id)",
+        "ALTER TABLE audit ADD COLUMN target_kind TEXT",
+        "CREATE INDEX audit_target ON audit(target_kind, target)",
+        "CREATE INDEX audit_staff ON audit(staff_id, at)",
+        # A record of who did what is only worth something if nobody can rewrite it.
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -27,6 +27,7 @@ from bot.config import (
     ConfigError,
     DialogueConfig,
     RulesConfig,
+    StaffConfig,
     WebConfig,
     find_config_file,
     load_config,
@@ -200,6 +201,7 @@ def test_shipped_example_configuration_loads_and_matches_the_defaults() -> None:
     assert config.store_path == EXAMPLE.parent / "caredesk.db"
     assert config.reference_prefix == "CD"
     assert config.web == WebConfig()
+    assert config.staff == StaffConfig()
 
 
 def test_loading_is_deterministic(tmp_path: Path) -> None:
