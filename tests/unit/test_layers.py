@@ -101,3 +101,20 @@ def test_no_adapter_or_store_imports_a_worker():
     for path in MODULES:
         if module_name(path).startswith(("mail", "storage")):
             assert not any(t.endswith("_worker") for t in imports_of(path)), path
+
+
+def test_the_pure_policy_has_no_import_cycle():
+    """decide() is the chain's entry point; the chain never imports it back (it did, for the
+    `Policy` type, which now lives with the rules in bot/policy.py)."""
+    graph = {
+        module_name(p): imports_of(p) for p in MODULES if layer_of(module_name(p)) in PURE | CORE
+    }
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for target in graph.get(start, ()):
+            if target == goal or (target not in seen and reaches(target, goal, seen | {target})):
+                return True
+        return False
+
+    cyclic = sorted(m for m in graph if reaches(m, m, {m}))
+    assert cyclic == []
