@@ -31,7 +31,7 @@ from bot.health import (
 )
 from bot.intake import Intake
 from bot.mail_intake import MailIntake, store_mail_state, warm_up
-from bot.outbox_worker import DeliveryError, OutboxWorker
+from bot.outbox_worker import OutboxWorker
 from bot.replies import ReplyRenderer
 from bot.retention import run as run_retention_once
 from bot.staff.pages import install_staff
@@ -41,7 +41,7 @@ from mail.imap import ImapIntake
 from mail.smtp import SmtpSender
 from storage.cases import count_cases
 from storage.db import SCHEMA_VERSION, open_store, schema_version
-from storage.outbox import pending_drafts
+from storage.outbox import DeliveryError, pending_drafts
 
 log = logging.getLogger(__name__)
 

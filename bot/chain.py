@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from bot.chain_engine import (
     Action,
@@ -39,10 +38,7 @@ from bot.chain_engine import (
     run,
 )
 from bot.model import ITEMS, Decision, Kind, RuleHit, Status, Submission, Traced
-from bot.policy import REQUIRED, Rules
-
-if TYPE_CHECKING:
-    from bot.decide import Policy
+from bot.policy import REQUIRED, Policy, Rules
 
 __all__ = [
     "AddressFacts",

@@ -15,14 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from bot.model import Kind, PlannedReply, RuleHit, Status, Submission, Traced
 from bot.phrases import PhraseScan
-from bot.policy import Rules
-
-if TYPE_CHECKING:
-    from bot.decide import Policy
+from bot.policy import Policy, Rules
 
 
 @dataclass(frozen=True)

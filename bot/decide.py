@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.chain import Facts, classify_only, declines, evaluate, is_anonymous, missing_items
-from bot.clock import BusinessCalendar, due_for
-from bot.config import Config
 from bot.model import Decision, Kind, RuleHit, Submission
-from bot.policy import Rules
+from bot.policy import Policy, Rules
 
 __all__ = [
     "Classified",
@@ -26,22 +24,6 @@ __all__ = [
     "is_anonymous",
     "missing_items",
 ]
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Everything decide() needs besides the submission and the time, built once at start."""
-
-    config: Config
-    rules: Rules
-    calendar: BusinessCalendar
-
-    @classmethod
-    def from_config(cls, config: Config) -> Policy:
-        return cls(config, Rules.from_config(config.rules), config.calendar())
-
-    def due(self, sla_kind: str, received: datetime) -> datetime:
-        return due_for(sla_kind, received, self.calendar, self.config.sla)
 
 
 @dataclass(frozen=True)

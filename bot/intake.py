@@ -8,7 +8,6 @@ replies the policy wants a person to vet become drafts.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,20 +20,19 @@ from bot.decide import Facts, Policy, decide
 from bot.extract import format_phone
 from bot.model import ITEM_LABELS, KIND_LABELS, Attachment, Decision, PlannedReply, Submission
 from bot.policy import REDIRECTS
-from bot.replies import RenderedReply, ReplyRenderer
+from bot.replies import ReplyRenderer
 from bot.when import when_of
 from bot.wording import describe_when, human_datetime, human_day
-from mail.parse import one_line
+from mail.identity import identity_of
 from storage.cases import add_event, insert_case, insert_message, insert_person, next_reference
 from storage.db import write_transaction
-from storage.outbox import enqueue, insert_draft
+from storage.outbox import enqueue, insert_draft, reply_key
 
 log = logging.getLogger(__name__)
 
 #: Channels where the resident is in a live conversation that can show a reply right away.
 LIVE_CHANNELS = frozenset({"console", "web", "telegram"})
 LIVE_GRACE = timedelta(seconds=60)
-RE_PREFIX = re.compile(r"^(?:\s*(?:re|aw|sv|fwd?|tr)\s*:\s*)+", re.IGNORECASE)
 #: What an email acknowledgement quotes of a message is cut to this many characters each:
 #: the sender named in From may not be the writer, so the city never mails a whole text back.
 QUOTE_CHARS = 200
@@ -258,7 +256,7 @@ class Intake:
             reply_kind=out.kind,
             subject=out.subject,
             body=out.body,
-            key=f"{ref}:{out.kind}:{channel}",
+            key=reply_key(ref, out.kind, channel),
             now=now,
             headers=out.headers,
             not_before=now + LIVE_GRACE if channel in LIVE_CHANNELS else None,
@@ -340,26 +338,6 @@ class Intake:
         )
 
 
-def email_envelope(
-    policy: Policy, ref: str, sub: Submission, reply: RenderedReply
-) -> tuple[str, dict[str, str]]:
-    """`Re: <their subject> [REF]`, threading headers, and a Message-ID derived from the
-    case and reply kind so that a retry is recognisably the same message."""
-    theirs = RE_PREFIX.sub("", sub.subject or "").strip()
-    # Another case's reference quoted by this sender stays out of our subject: a reply to
-    # this message then threads to this case, not back to that one.
-    refs = re.compile(rf"\s*\[{re.escape(policy.config.reference_prefix)}-\d{{4}}-\d{{6}}\]", re.I)
-    theirs = refs.sub(lambda m: m.group(0) if ref in m.group(0).upper() else "", theirs).strip()
-    subject = f"Re: {theirs} [{ref}]" if theirs else reply.subject
-    if f"[{ref}]" in theirs:
-        subject = f"Re: {theirs}"
-    headers = {"Message-ID": f"<{ref}.{reply.kind}@{policy.config.mail.message_id_domain}>"}
-    if sub.thread_ids:
-        headers["In-Reply-To"] = sub.thread_ids[-1]
-        headers["References"] = " ".join(sub.thread_ids[-20:])
-    return one_line(subject), headers
-
-
 def compose(
     policy: Policy,
     renderer: ReplyRenderer,
@@ -378,7 +356,10 @@ def compose(
         context = {k: v for k, v in context.items() if k in COPY_CONTEXT_KEYS}
     reply = renderer.render(kind, context)
     if channel == "email":
-        subject, headers = email_envelope(policy, ref, sub, reply)
+        # Subject, Message-ID and threading headers are mail's (mail/identity.py).
+        me = identity_of(policy.config)
+        subject = me.reply_subject(ref, sub.subject, reply.subject)
+        headers = me.reply_headers(ref, reply.kind, sub.thread_ids)
         return Outgoing(reply.kind, subject, reply.body, headers)
     return Outgoing(reply.kind, reply.subject, reply.body, {})
 

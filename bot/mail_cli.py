@@ -143,8 +143,8 @@ def _check_imap(config: Config) -> bool:
 async def _check_smtp(config: Config) -> bool:
     import aiosmtplib
 
-    from bot.outbox_worker import DeliveryError
     from mail.smtp import SmtpSender
+    from storage.outbox import DeliveryError
 
     cfg = config.mail.smtp
     assert cfg is not None

@@ -23,9 +23,10 @@ from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, RuleHit, Status, Submission, Traced
 from mail.authres import unverified_sender
-from mail.autoreply import MACHINE_RULES, MailIdentity, find_thread
+from mail.autoreply import MACHINE_RULES, bounce_reason, failed_recipient, find_thread
 from mail.autoreply import RULES as AUTOREPLY_RULES
 from mail.charset import warm as warm_charsets
+from mail.identity import MailIdentity, identity_of, thread_ids
 from mail.imap import MailState
 from mail.parse import parse_message, raw_key
 from storage.cases import add_event, insert_message
@@ -45,17 +46,13 @@ from storage.mail import (
     set_case_status,
     store_raw,
 )
+from storage.outbox import reply_key
 
 log = logging.getLogger(__name__)
 
 
 def mail_identity(policy: Policy) -> MailIdentity:
-    cfg = policy.config
-    return MailIdentity(
-        own_addresses=frozenset(cfg.mail.own_addresses),
-        message_id_domain=cfg.mail.message_id_domain,
-        reference_prefix=cfg.reference_prefix,
-    )
+    return identity_of(policy.config)
 
 
 @dataclass(frozen=True)
@@ -128,7 +125,7 @@ def assess(
     sub = replace(
         submission_from_email(inbound, received_at, cfg.tz, cfg.dialogue.phone_region),
         message_key=inbound.key,
-        thread_ids=tuple(dict.fromkeys([*inbound.references, *filter(None, [inbound.message_id])])),
+        thread_ids=thread_ids(inbound),
     )
     unverified = unverified_sender(inbound, cfg.mail.authserv_id)
     facts = Facts(sender_not_verified=unverified)
@@ -292,7 +289,7 @@ class MailIntake:
                     {"why": "the resident replied after the case was closed"},
                 )
             return Processed("threaded", found.thread, found.hit.rule)
-        if self._is_bounce(inbound, found.hit.rule):
+        if bounce_reason(inbound):
             address = self._bounced_address(inbound, found.thread)
             if address:
                 record_bounce(self.db, address, case_id, now)
@@ -316,25 +313,15 @@ class MailIntake:
             )
         return Processed("threaded", found.thread, found.hit.rule)
 
-    @staticmethod
-    def _is_bounce(inbound: Inbound, rule: str) -> bool:
-        content_type = inbound.headers.get("content-type", "").lower()
-        return (
-            rule == "bounce-subject"
-            or "x-failed-recipients" in inbound.headers
-            or (inbound.content_type == "multipart/report" and "delivery-status" in content_type)
-        )
-
     def _bounced_address(self, inbound: Inbound, ref: str) -> str | None:
         """The address our acknowledgement was sent to, found by its derived Message-ID."""
         for message_id in inbound.mentioned_ids:
-            if self.me.ref_in_message_id(message_id) == ref:
-                kind = message_id.strip("<>").split("@", 1)[0].split(".", 1)[-1]
-                item = outbox_by_key(self.db, f"{ref}:{kind}:email")
+            ours = self.me.reply_in_message_id(message_id)
+            if ours and ours[0] == ref:
+                item = outbox_by_key(self.db, reply_key(ref, ours[1], "email"))
                 if item and item[1]:
                     return item[1]
-        failed = inbound.headers.get("x-failed-recipients", "").split(",")[0].strip()
-        return failed.lower() or None
+        return failed_recipient(inbound)
 
     def quarantine(self, raw: bytes, received_at: datetime, now: datetime, why: str) -> Processed:
         """A message intake kept failing on: a case for staff with the raw message, so that

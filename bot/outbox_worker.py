@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 import sqlite_utils
 
@@ -22,26 +21,17 @@ from bot.failpoints import failpoint
 from storage.cases import add_event
 from storage.db import write_transaction
 from storage.mail import set_attention
-from storage.outbox import OutboxItem, due_items, mark_failed, mark_retry, mark_sent
+from storage.outbox import (
+    DeliveryError,
+    OutboxItem,
+    Sender,
+    due_items,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+)
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryError(Exception):
-    """A channel could not deliver; `permanent` says whether trying again can help."""
-
-    def __init__(self, message: str, permanent: bool, code: int | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.code = code
-
-
-class Sender(Protocol):
-    channel: str
-
-    async def send(self, item: OutboxItem, now: datetime) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 class OutboxWorker:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from bot.config import RulesConfig
+from bot.clock import BusinessCalendar, due_for
+from bot.config import Config, RulesConfig
 from bot.enquiry import EnquiryRule
 from bot.model import ITEMS, Kind, RuleHit
 from bot.phrases import Near, PhraseRule
@@ -1049,3 +1051,19 @@ class Rules:
             "no phrase rule matched; treated as a complaint so a person "
             "reads it and nothing that needs follow-up is missed",
         )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything decide() needs besides the submission and the time, built once at start."""
+
+    config: Config
+    rules: Rules
+    calendar: BusinessCalendar
+
+    @classmethod
+    def from_config(cls, config: Config) -> Policy:
+        return cls(config, Rules.from_config(config.rules), config.calendar())
+
+    def due(self, sla_kind: str, received: datetime) -> datetime:
+        return due_for(sla_kind, received, self.calendar, self.config.sla)

@@ -43,8 +43,7 @@ from telegram.ext import (
 from bot.chat import ChatService, Turn
 from bot.config import TelegramConfig
 from bot.model import Attachment, Reply
-from bot.outbox_worker import DeliveryError
-from storage.outbox import OutboxItem
+from storage.outbox import DeliveryError, OutboxItem
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.model import Inbound, RuleHit
+from mail.identity import MailIdentity, canonical_address
 
 SYSTEM_LOCAL_PARTS = frozenset(
     {
@@ -140,6 +141,8 @@ MODERATION_SUBJECT = re.compile(
     r"|auto-response for your message to)",
     re.IGNORECASE,
 )
+#: The report-type parameter of a multipart/report that carries delivery status (RFC 3464).
+_DELIVERY_STATUS = re.compile(r"report-type\s*=\s*\"?delivery-status\b", re.IGNORECASE)
 _COMMENT = re.compile(r"\([^()]*\)")
 _ADDRESS = re.compile(r"[^\s<>,;\"()]+@[^\s<>,;\"()]+")
 
@@ -158,54 +161,8 @@ def header_token(value: str) -> str:
     return parts[0].lower() if parts else ""
 
 
-def canonical_address(address: str) -> str:
-    """Lower-case, with a +tag dropped from the local part: feedback+x@City.Example and
-    feedback@city.example are the same mailbox."""
-    local, at, domain = address.strip().strip("<>").lower().rpartition("@")
-    if not at:
-        return domain
-    return f"{local.split('+', 1)[0]}@{domain}"
-
-
 def _subject(m: Inbound) -> str:
     return unicodedata.normalize("NFC", m.subject)
-
-
-@dataclass(frozen=True)
-class MailIdentity:
-    """Who "we" are, so our own mail and replies to it are recognised."""
-
-    own_addresses: frozenset[str]
-    message_id_domain: str
-    reference_prefix: str = "CD"
-
-    @property
-    def own_mailboxes(self) -> frozenset[str]:
-        """Our addresses as `canonical_address` writes them (case and +tag dropped)."""
-        return self._mailboxes  # type: ignore[attr-defined,no-any-return]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "_mailboxes", frozenset(canonical_address(a) for a in self.own_addresses)
-        )
-        prefix = re.escape(self.reference_prefix)
-        domain = re.escape(self.message_id_domain)
-        object.__setattr__(self, "_ref", re.compile(rf"\[({prefix}-\d{{4}}-\d{{6}})\]", re.I))
-        object.__setattr__(
-            self, "_ours", re.compile(rf"^<({prefix}-\d{{4}}-\d{{6}})\.[\w.-]+@{domain}>$", re.I)
-        )
-
-    def message_id(self, ref: str, reply_kind: str, attempt_tag: str = "") -> str:
-        """Derived from the case and reply kind, so a retry is recognisably the same mail."""
-        return f"<{ref}.{reply_kind}{attempt_tag}@{self.message_id_domain}>"
-
-    def ref_in_message_id(self, message_id: str) -> str | None:
-        match = self._ours.match(message_id.strip())  # type: ignore[attr-defined]
-        return match.group(1).upper() if match else None
-
-    def ref_in_subject(self, subject: str) -> str | None:
-        match = self._ref.search(subject)  # type: ignore[attr-defined]
-        return match.group(1).upper() if match else None
 
 
 def find_thread(msg: Inbound, me: MailIdentity, deep: bool = False) -> str | None:
@@ -230,12 +187,40 @@ def unreadable(m: Inbound, me: MailIdentity) -> str | None:
     return "the message could not be parsed; kept for staff" if m.unreadable else None
 
 
-def delivery_report(m: Inbound, me: MailIdentity) -> str | None:
-    if m.content_type == "multipart/report":
-        return "a delivery, disposition or feedback report (multipart/report)"
+def _bounce_by_headers(m: Inbound) -> str | None:
+    if m.content_type == "multipart/report" and _DELIVERY_STATUS.search(
+        m.headers.get("content-type", "")
+    ):
+        return "a delivery status report (multipart/report)"
     if "x-failed-recipients" in m.headers:
         return "a bounce (X-Failed-Recipients)"
     return None
+
+
+def _bounce_by_subject(m: Inbound) -> str | None:
+    subject = _subject(m)
+    if BOUNCE_SUBJECT.match(subject) or BOUNCE_SUBJECT_LONG.match(subject):
+        return f"a delivery failure or delay warning by its subject ({m.subject[:60]!r})"
+    return None
+
+
+def bounce_reason(m: Inbound) -> str | None:
+    """Why `m` is a bounce (a mail system reporting that mail it was given failed or is late),
+    or None. The one test of what a bounce is: the loop guard's rules below and intake, which
+    mutes the address a bounce names, both use it, whichever guard rule fired first."""
+    return _bounce_by_headers(m) or _bounce_by_subject(m)
+
+
+def failed_recipient(m: Inbound) -> str | None:
+    """The first address a bounce names in X-Failed-Recipients (exim and others), lower-case."""
+    failed = m.headers.get("x-failed-recipients", "").split(",")[0].strip()
+    return failed.lower() or None
+
+
+def delivery_report(m: Inbound, me: MailIdentity) -> str | None:
+    if m.content_type == "multipart/report":
+        return "a delivery, disposition or feedback report (multipart/report)"
+    return _bounce_by_headers(m)
 
 
 def empty_return_path(m: Inbound, me: MailIdentity) -> str | None:
@@ -310,10 +295,7 @@ def own_message_id(m: Inbound, me: MailIdentity) -> str | None:
 
 
 def bounce_subject(m: Inbound, me: MailIdentity) -> str | None:
-    subject = _subject(m)
-    if BOUNCE_SUBJECT.match(subject) or BOUNCE_SUBJECT_LONG.match(subject):
-        return f"a delivery failure or delay warning by its subject ({m.subject[:60]!r})"
-    return None
+    return _bounce_by_subject(m)
 
 
 def autoreply_subject(m: Inbound, me: MailIdentity) -> str | None:

@@ -15,9 +15,8 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from bot.config import MailConfig, SmtpConfig
-from bot.outbox_worker import DeliveryError
 from mail.parse import MAIL_POLICY, one_line
-from storage.outbox import OutboxItem
+from storage.outbox import DeliveryError, OutboxItem
 
 log = logging.getLogger(__name__)
 

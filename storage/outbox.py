@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -30,6 +30,36 @@ class OutboxItem:
     idempotency_key: str
     attempts: int
     headers: dict[str, str] = field(default_factory=dict)
+
+
+# The delivery contract lives beside the item it delivers, so that a channel adapter (mail/,
+# the chat channels, the tracker forwarders) implements it without importing the worker that
+# drives it (bot/outbox_worker.py).
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; `permanent` says whether trying again can help."""
+
+    def __init__(self, message: str, permanent: bool, code: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code
+
+
+class Sender(Protocol):
+    """What an outbox worker drives: one channel's way out. `send` raises DeliveryError."""
+
+    channel: str
+
+    async def send(self, item: OutboxItem, now: datetime) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def reply_key(ref: str, reply_kind: str, channel: str) -> str:
+    """The idempotency key of a reply: one reply of a kind per case and channel. A second
+    enqueue of it is a no-op, and a bounce that quotes the reply's Message-ID finds the row."""
+    return f"{ref}:{reply_kind}:{channel}"
 
 
 def insert_draft(

@@ -12,11 +12,11 @@ from bot.app import build_services
 from bot.clock import FrozenClock
 from bot.config import Config
 from bot.mail_intake import MailIntake
-from bot.outbox_worker import DeliveryError, OutboxWorker
+from bot.outbox_worker import OutboxWorker
 from mail.smtp import build_message
 from storage.cases import count_cases, get_case
 from storage.mail import record_bounce
-from storage.outbox import due_items
+from storage.outbox import DeliveryError, due_items
 
 from .test_chat_service import converse
 from .test_flow import FULL
