@@ -22,7 +22,6 @@ EDIT_CLEARS: dict[str, tuple[str, ...]] = {
         "when_at",
         "when_end",
         "when_precision",
-        "when_has_time",
         "when_time",
         "when_tries",
         "when_ask_time",

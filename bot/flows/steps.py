@@ -41,29 +41,8 @@ from bot.flows.prompts import (
     ask_who,
 )
 
-#: States outside the table with a longer name in the diagram: the stand-in for "any row".
+#: The diagram's stand-in for "any row of the table" (commands, pauses, edits lead there).
 ANY_QUESTION = "asking"
-STATES = {ANY_QUESTION: "any question above"}
-#: The arrows that belong to no single row: (from, Arrow). "[*]" is the start.
-AROUND: tuple[tuple[str, Arrow], ...] = (
-    ("[*]", Arrow("kind", "greeting")),
-    (
-        ANY_QUESTION,
-        Arrow(
-            ANY_QUESTION,
-            "back, help, why, a first abusive message (a warning)",
-        ),
-    ),
-    (ANY_QUESTION, Arrow("kind", "restart")),
-    (ANY_QUESTION, Arrow("cancelled", "cancel")),
-    (ANY_QUESTION, Arrow("ended", "abusive language a second time (the first time: a warning)")),
-    (ANY_QUESTION, Arrow("paused", "no message for dialogue.idle_minutes")),
-    ("paused", Arrow(ANY_QUESTION, "resume, or any answer = the same question")),
-    ("filed", Arrow("filed", "a message within dialogue.add_to_case_hours joins the case")),
-    ("filed", Arrow("kind", "new / start again / a greeting / after the window")),
-    ("cancelled", Arrow("kind", "any message starts again")),
-    ("ended", Arrow("kind", "a message after dialogue.abuse_cooloff_minutes")),
-)
 
 
 def always(d: Data) -> bool:
@@ -255,3 +234,21 @@ def complaint_steps(read: Answers, say: Wording) -> tuple[Step, ...]:
             ),
         ),
     )
+
+
+#: States outside the table with a longer name in the diagram.
+STATES = {ANY_QUESTION: "any question above"}
+#: The arrows that belong to no single row, as (from, Arrow); "[*]" is the start (drawn first).
+AROUND: tuple[tuple[str, Arrow], ...] = (
+    ("[*]", Arrow("kind", "greeting")),
+    (ANY_QUESTION, Arrow(ANY_QUESTION, "back, help, why, or a first abusive message")),
+    (ANY_QUESTION, Arrow("kind", "restart")),
+    (ANY_QUESTION, Arrow("cancelled", "cancel")),
+    (ANY_QUESTION, Arrow("ended", "abusive language a second time (the first time: a warning)")),
+    (ANY_QUESTION, Arrow("paused", "no message for dialogue.idle_minutes")),
+    ("paused", Arrow(ANY_QUESTION, "resume, or any answer = the same question")),
+    ("filed", Arrow("filed", "a message within dialogue.add_to_case_hours joins the case")),
+    ("filed", Arrow("kind", "new / start again / a greeting / after the window")),
+    ("cancelled", Arrow("kind", "any message starts again")),
+    ("ended", Arrow("kind", "a message after dialogue.abuse_cooloff_minutes")),
+)
