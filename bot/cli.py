@@ -259,11 +259,12 @@ def build_parser() -> Parser:
     flow_commands.required = True
     flow_commands.add_parser(
         "diagram",
-        help="print the dialogue's Mermaid diagram (docs/dialogue.md)",
+        help="print the dialogue's Mermaid diagram, drawn from its table",
         description="Print the complaint dialogue's Mermaid state diagram, drawn from its table "
         "(bot/flows/steps.py): every question, where each answer leads, and the states around "
-        "them (filed, paused, cancelled, ended). docs/dialogue.md is this output; after "
-        "changing the table, run `caredesk flow diagram > docs/dialogue.md`. Needs no store.",
+        "them (filed, paused, cancelled, ended). The diagram in that module's docstring is this "
+        "output: after changing the table, paste it there (a test fails until you do). Needs "
+        "no store.",
     )
 
     config = commands.add_parser(
@@ -392,11 +393,11 @@ def cmd_retention(args: argparse.Namespace, db: Any, config: Config, clock: Cloc
 
 def cmd_flow_diagram(config: Config) -> int:
     from bot.flows.complaint import ComplaintFlow
-    from bot.flows.diagram import markdown
+    from bot.flows.diagram import fenced
     from bot.policy import Rules
 
     flow = ComplaintFlow(config, Rules.from_config(config.rules))
-    sys.stdout.write(markdown(flow.table.values()))
+    sys.stdout.write(fenced(flow.table.values()))
     return 0
 
 

@@ -178,6 +178,6 @@ class Step:
     fallback: Callable[[str, Data, datetime], Outcome] | None = None
     why: str
     help: str
-    #: Where an answer leads, for the diagram (docs/dialogue.md); the flow itself always goes
+    #: Where an answer leads, for the diagram (bot/flows/steps.py); the flow itself always goes
     #: to the first step, in table order, that applies and is unanswered.
     arrows: tuple[Arrow, ...] = ()

@@ -1,6 +1,6 @@
 """The complaint dialogue's turns, pure: one message in, the new state and the replies out.
 
-The dialogue's shape is its table (bot/flows/steps.py, drawn in docs/dialogue.md), its words
+The dialogue's shape is its table (bot/flows/steps.py, with its diagram), its words
 are in bot/flows/prompts.py and its parsers in bot/flows/answers.py. This module moves a
 conversation through the table: an answer to the current row, a command that works at any row
 (back, help, why, restart, cancel), abuse, and the states around the questions (paused, filed,

@@ -1,7 +1,7 @@
 """The dialogue's Mermaid diagram, drawn from its table (bot/flows/steps.py): each row's
-arrows in table order, then the arrows around the questions. docs/dialogue.md is this text;
-`caredesk flow diagram` prints it and a test keeps the committed copy equal, so the picture
-cannot drift from the dialogue.
+arrows in table order, then the arrows around the questions. `caredesk flow diagram` prints
+it; the copy in the table module's docstring is its output, and a test keeps the two equal,
+so the picture cannot drift from the dialogue.
 """
 
 from __future__ import annotations
@@ -10,16 +10,6 @@ from collections.abc import Iterable
 
 from bot.flows.base import Arrow, Step
 from bot.flows.steps import AROUND, STATES
-
-HEADER = """\
-# The complaint dialogue
-
-Generated from the table in `bot/flows/steps.py` by `caredesk flow diagram > docs/dialogue.md`;
-do not edit by hand (a test checks that this file equals the generated one). Each question
-moves to the first row of the table, in order, that applies and is not answered yet, so a
-first message in the resident's own words (free text) may skip several questions. An answer
-a question cannot read asks it again with its choices, then takes the row's way out.
-"""
 
 
 def _line(source: str, arrow: Arrow) -> str:
@@ -39,6 +29,13 @@ def mermaid(steps: Iterable[Step]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(steps: Iterable[Step]) -> str:
-    """docs/dialogue.md: a short header and the diagram."""
-    return f"{HEADER}\n```mermaid\n{mermaid(steps)}```\n"
+def fenced(steps: Iterable[Step]) -> str:
+    """The diagram as a Markdown code block, as the table module's docstring holds it."""
+    return f"```mermaid\n{mermaid(steps)}```\n"
+
+
+def in_docstring(doc: str) -> str:
+    """The Mermaid block of a docstring (empty if it has none)."""
+    start = doc.find("```mermaid\n")
+    end = doc.find("```\n", start + 1)
+    return doc[start : end + 4] if start >= 0 and end >= 0 else ""

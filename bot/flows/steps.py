@@ -1,6 +1,6 @@
 """The complaint dialogue's shape: its table of steps, read top to bottom like its diagram
-(docs/dialogue.md, generated from this table by `caredesk flow diagram`; a test keeps the two
-equal).
+below (generated from this table: paste the output of `caredesk flow diagram`; a test fails
+when the two differ).
 
 It collects what the city's policy requires of a complaint (04.01: what, when, who, outcome,
 contact), asks early about immediate danger, declines anonymous allegations politely (02.01)
@@ -15,6 +15,52 @@ belong to one row (the greeting, filing, pausing, cancelling, ending).
 No dead ends: a question with fixed choices offers them once more after an answer it cannot
 read, then takes the row's `fallback` (a default it explains, or a way out), never a loop.
 The words are in bot/flows/prompts.py, the parsers in bot/flows/answers.py.
+
+```mermaid
+stateDiagram-v2
+    state "any question above" as asking
+    [*] --> kind: greeting
+    kind --> kind: a greeting = greet back
+    kind --> safety: complaint / request / something else
+    kind --> what: compliment or suggestion
+    kind --> safety: free text = what happened, its kind read from it
+    kind --> name: free text, a compliment or a question
+    safety --> what: yes = call 911, hazard case / no / not sure
+    safety --> scope: free text that sounds out of scope
+    safety --> when: free text
+    what --> scope: sounds out of scope
+    what --> when
+    what --> name: compliment, suggestion or question
+    scope --> name: yes, record it for a redirect
+    scope --> when: no, carry on
+    when --> when: unreadable once (the 2nd time, the words are kept)
+    when --> when_time: a complaint, and only a whole day was given
+    when --> who: a complaint
+    when --> name: a hazard or a request
+    when_time --> who
+    who --> outcome
+    outcome --> name
+    name --> name: refused once = explain policy 02.01
+    name --> on_behalf: a complaint, with a name
+    name --> contact: a name
+    name --> summary: no name
+    on_behalf --> third_party: someone else
+    on_behalf --> contact: me
+    third_party --> contact
+    contact --> summary
+    summary --> asking: edit ITEM = that question again, then back here
+    summary --> filed: confirm = decide() + store + acknowledgement
+    asking --> asking: back, help, why, or a first abusive message
+    asking --> kind: restart
+    asking --> cancelled: cancel
+    asking --> ended: abusive language a second time (the first time: a warning)
+    asking --> paused: no message for dialogue.idle_minutes
+    paused --> asking: resume, or any answer = the same question
+    filed --> filed: a message within dialogue.add_to_case_hours joins the case
+    filed --> kind: new / start again / a greeting / after the window
+    cancelled --> kind: any message starts again
+    ended --> kind: a message after dialogue.abuse_cooloff_minutes
+```
 """
 
 from __future__ import annotations

@@ -1,25 +1,25 @@
-"""The dialogue's diagram is drawn from its table and cannot drift: the committed
-docs/dialogue.md equals the generated one, every arrow points at a real state, and every move
-a scripted conversation makes is an arrow of the diagram (issue 10)."""
+"""The dialogue's diagram is drawn from its table and cannot drift: the one in the table
+module's docstring equals the generated one, every arrow points at a real state, and every move
+a scripted conversation makes is an arrow of the diagram, and every arrow is taken by one
+(issue 10)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.cli import main
 from bot.config import Config
+from bot.flows import steps
 from bot.flows.base import command_of
 from bot.flows.complaint import ComplaintFlow
-from bot.flows.diagram import markdown
+from bot.flows.diagram import fenced, in_docstring
 from bot.flows.steps import ANY_QUESTION, AROUND
 from bot.policy import Rules
 
-ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 25, 16, 38, tzinfo=TZ)
 FLOW = ComplaintFlow(Config(), Rules.from_config())
@@ -32,15 +32,15 @@ def arrows() -> set[tuple[str, str]]:
 
 
 def test_the_committed_diagram_is_the_one_drawn_from_the_table():
-    committed = (ROOT / "docs" / "dialogue.md").read_text(encoding="utf-8")
-    assert committed == markdown(FLOW.table.values()), (
-        "docs/dialogue.md is stale: run `caredesk flow diagram > docs/dialogue.md`"
+    committed = in_docstring(steps.__doc__ or "")
+    assert committed == fenced(FLOW.table.values()), (
+        "the diagram in bot/flows/steps.py is stale: paste the output of `caredesk flow diagram`"
     )
 
 
 def test_caredesk_flow_diagram_prints_it(capsys):
     assert main(["flow", "diagram"]) == 0
-    assert capsys.readouterr().out == markdown(FLOW.table.values())
+    assert capsys.readouterr().out == fenced(FLOW.table.values())
 
 
 def test_every_arrow_points_at_a_state_and_every_step_can_be_reached():
@@ -58,7 +58,7 @@ def test_every_arrow_points_at_a_state_and_every_step_can_be_reached():
 
 
 def test_the_diagram_shows_the_free_text_shortcut_and_the_states_around_the_questions():
-    text = markdown(FLOW.table.values())
+    text = fenced(FLOW.table.values())
     assert "kind --> safety: free text" in text
     for state in ("paused", "cancelled", "ended", "filed"):
         assert f"--> {state}:" in text and f"    {state} --> " in text
