@@ -254,6 +254,23 @@ def build_parser() -> Parser:
 
     add_staff_parser(commands)
 
+    flow = commands.add_parser(
+        "flow",
+        help="show the complaint dialogue's shape",
+        description="Show the complaint dialogue as its table defines it.",
+    )
+    flow_commands = flow.add_subparsers(dest="flow_command", metavar="ACTION", parser_class=Parser)
+    flow_commands.required = True
+    flow_commands.add_parser(
+        "diagram",
+        help="print the dialogue's Mermaid diagram, drawn from its table",
+        description="Print the complaint dialogue's Mermaid state diagram, drawn from its table "
+        "(bot/flows/steps.py): every question, where each answer leads, and the states around "
+        "them (filed, paused, cancelled, ended). The diagram in that module's docstring is this "
+        "output: after changing the table, paste it there (a test fails until you do). Needs "
+        "no store.",
+    )
+
     config = commands.add_parser(
         "config",
         help="check or show the configuration",
@@ -295,6 +312,8 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         return 0
     if args.command == "explain":
         return cmd_explain(args, config)
+    if args.command == "flow":
+        return cmd_flow_diagram(config)
     if args.command == "mail":
         from bot.mail_cli import cmd_mail_check, cmd_mail_inspect
 
@@ -377,6 +396,16 @@ def cmd_retention(args: argparse.Namespace, db: Any, config: Config, clock: Cloc
         f"{'planned (dry run, nothing changed)' if plan_only else 'done'}; "
         f"retention {config.retention_days} days, as of {now.isoformat()}"
     )
+    return 0
+
+
+def cmd_flow_diagram(config: Config) -> int:
+    from bot.flows.complaint import ComplaintFlow
+    from bot.flows.diagram import fenced
+    from bot.policy import Rules
+
+    flow = ComplaintFlow(config, Rules.from_config(config.rules))
+    sys.stdout.write(fenced(flow.table.values()))
     return 0
 
 

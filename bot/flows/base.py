@@ -154,17 +154,30 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Arrow:
+    """One arrow of the dialogue's diagram: where an answer (or an event) leads, and when."""
+
+    to: str
+    label: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Step:
-    """One row of a flow's table: what to ask, how to read the answer, which data it fills."""
+    """One row of a flow's table: when it is asked, what it fills, what to ask, how to read
+    the answer, and where the answer leads (the arrows the diagram is drawn from)."""
 
     name: str
-    prompt: Callable[[Data], str]
-    parse: Callable[[str, Data, datetime], Outcome]
+    #: Asked only when this holds of the data so far (and `fills` is not all answered yet).
     applies: Callable[[Data], bool]
     fills: tuple[str, ...]
-    why: str
-    help: str
+    prompt: Callable[[Data], str]
+    parse: Callable[[str, Data, datetime], Outcome]
     choices: Callable[[Data], tuple[str, ...]] = lambda data: ()
     #: The way out after MAX_TRIES unreadable answers: a sensible default with an explanation
     #: (it may raise Reask to say how to leave instead). None: the step asks again.
     fallback: Callable[[str, Data, datetime], Outcome] | None = None
+    why: str
+    help: str
+    #: Where an answer leads, for the diagram (bot/flows/steps.py); the flow itself always goes
+    #: to the first step, in table order, that applies and is unanswered.
+    arrows: tuple[Arrow, ...] = ()

@@ -393,7 +393,7 @@ def test_something_else_is_classified_so_the_right_questions_follow():
 
 def summary_of(talk: Talk) -> str:
     assert talk.step == "summary"
-    return FLOW._summary(talk.data)
+    return FLOW.say.summary(talk.data)
 
 
 def test_safety_accepts_a_sentence_that_starts_with_yes_or_no():
