@@ -18,7 +18,8 @@ _NO_CHOICES = "[]"
 
 
 def load_conversation(db: sqlite_utils.Database, key: str) -> dict[str, Any] | None:
-    row = db.execute("SELECT state FROM conversations WHERE key = ?", [key]).fetchone()
+    # db.conn, not db.execute, on the chat turn's path: no sqlite-utils wrapper per statement.
+    row = db.conn.execute("SELECT state FROM conversations WHERE key = ?", (key,)).fetchone()
     if row is None:
         return None
     state: dict[str, Any] = json.loads(row[0])
@@ -36,12 +37,12 @@ def save_conversation(
     """Insert or update the conversation; returns the state as stored (JSON text)."""
     text = _encode_state(state)
     at = utc(now)
-    db.execute(
+    db.conn.execute(
         """INSERT INTO conversations (key, channel, state, case_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
                case_id = COALESCE(excluded.case_id, conversations.case_id)""",
-        [key, channel, text, case_id, at, at],
+        (key, channel, text, case_id, at, at),
     )
     return text
 

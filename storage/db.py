@@ -263,18 +263,21 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     Nested calls become savepoints (`db.atomic()`); the outermost needs none: its ROLLBACK
     undoes all (a savepoint there cost two statements and a random name on every chat turn).
     """
-    if db.conn.in_transaction:
+    conn = db.conn
+    if conn.in_transaction:
         with db.atomic():
             yield db
         return
-    db.execute("BEGIN IMMEDIATE")
+    # The connection itself, not db.execute: sqlite-utils' wrapper parses each statement's
+    # first keyword to decide whether to commit, on every chat turn, for nothing here.
+    conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
     except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
+    conn.execute("COMMIT")
 
 
 def commit_durably(db: sqlite_utils.Database) -> None:
