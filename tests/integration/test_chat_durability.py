@@ -38,7 +38,8 @@ CHILD = textwrap.dedent(
     from bot.clock import FrozenClock
     from bot.config import Config
     from storage.checkpoint import defer_checkpoints
-    services = build_services(Config(), Path(sys.argv[1]), FrozenClock(datetime(2026, 11, 25, 21, 38, tzinfo=UTC)))
+    clock = FrozenClock(datetime(2026, 11, 25, 21, 38, tzinfo=UTC))
+    services = build_services(Config(), Path(sys.argv[1]), clock)
     defer_checkpoints(services.db)
     for line in {list(FULL[:3])!r}:
         services.chat.handle("web", {KEY!r}, line, start_if_new=True)
