@@ -40,6 +40,7 @@ from bot.webchat import WebChat, security_headers
 from mail.imap import ImapIntake
 from mail.smtp import SmtpSender
 from storage.cases import count_cases
+from storage.checkpoint import Checkpointer, defer_checkpoints, restore_checkpoints
 from storage.db import SCHEMA_VERSION, open_store, schema_version
 from storage.outbox import DeliveryError, pending_drafts
 
@@ -145,7 +146,43 @@ def build_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(close_store)
     app.cleanup_ctx.append(mail_workers)
     app.cleanup_ctx.append(retention_job)
+    app.cleanup_ctx.append(wal_checkpoints)
     return app
+
+
+#: How often `caredesk serve` checkpoints the WAL, off the request path (storage/checkpoint.py).
+CHECKPOINT_SECONDS = 1.0
+
+
+async def wal_checkpoints(app: web.Application) -> AsyncIterator[None]:
+    """Checkpoint the WAL every CHECKPOINT_SECONDS in a thread, not inside a chat turn's
+    COMMIT; if that fails, the commits checkpoint again as SQLite does by default."""
+    services = app[SERVICES]
+    if str(services.db_path) == ":memory:":
+        yield
+        return
+    checkpointer = Checkpointer(services.db_path)
+    defer_checkpoints(services.db)
+
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), CHECKPOINT_SECONDS)
+                # Even on the way out: a checkpoint under way is never cut short.
+                await asyncio.to_thread(checkpointer.run)
+        except Exception:
+            log.exception("WAL checkpoint error; commits checkpoint the WAL again")
+            restore_checkpoints(services.db)
+
+    task = asyncio.create_task(run(), name="wal-checkpoints")
+    yield
+    stop.set()
+    await task
+    restore_checkpoints(services.db)
+    await asyncio.to_thread(checkpointer.close)
 
 
 async def retention_job(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,6 @@ then marks delivered; whatever a crash kept from being shown is shown on the nex
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from bot.wording import human_day
 from storage.cases import add_event, cases_of_conversation, claim_update, insert_message
 from storage.conversations import (
     chat_log,
+    decode_state,
     delete_chat_log,
     delete_conversation,
     idle_conversations,
@@ -39,7 +39,7 @@ from storage.conversations import (
     save_conversation,
     touch_conversation,
 )
-from storage.db import write_transaction
+from storage.db import commit_durably, write_transaction
 from storage.outbox import enqueue, mark_sent, pending_for
 
 #: Chat channels with an outbox worker of their own (the web page has none: it is shown
@@ -171,9 +171,14 @@ class ChatService:
             if start_if_new and state is None:
                 state, greeting = self.flow.start(now)
                 stored = save_conversation(self.db, key, channel, state, now)
-                state = json.loads(stored)  # as every later turn reads it, without a SELECT
+                state = decode_state(stored)  # as every later turn reads it, without a SELECT
             turn = self._turn(channel, key, text, attachments, now, state)
             self._log(key, text, turn.replies, now, before=greeting)
+        if turn.ref is not None and not self.db.conn.in_transaction:
+            # The reference is about to be shown: make the case survive a power cut, not
+            # only a crash of the process (every turn's commit does that, in the WAL), before
+            # the resident reads it. One fsync per case filed, none on the other turns.
+            commit_durably(self.db)
         return turn
 
     def _turn(

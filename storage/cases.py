@@ -13,10 +13,21 @@ import sqlite_utils
 
 from bot.model import Decision, Person, Submission
 
+#: The last instant written and its text: a chat turn stamps several rows with one `now`,
+#: and isoformat() cost more than the rest of a row. One tuple, replaced whole, so another
+#: thread only ever sees a matching pair; it holds the datetime, so `is` cannot be fooled.
+_last_utc: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "0001-01-01T00:00:00+00:00")
+
 
 def utc(at: datetime) -> str:
     """Timestamps are stored as UTC ISO-8601, so they sort and compare as text."""
-    return at.astimezone(UTC).isoformat(timespec="seconds")
+    global _last_utc
+    last = _last_utc
+    if last[0] is at:
+        return last[1]
+    text = at.astimezone(UTC).isoformat(timespec="seconds")
+    _last_utc = (at, text)
+    return text
 
 
 def _json(value: Any) -> str:

@@ -8,8 +8,9 @@ ever add; each runs in its own transaction together with its version bump.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import sqlite_utils
 
@@ -298,8 +299,7 @@ def migrate(db: sqlite_utils.Database) -> int:
     return SCHEMA_VERSION
 
 
-@contextlib.contextmanager
-def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+class write_transaction:
     """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
 
     With several writers (the service's loop, the IMAP thread, a `caredesk chat` in another
@@ -307,19 +307,43 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     immediate one waits its turn (busy_timeout) instead. An error rolls everything back.
     Nested calls become savepoints (`db.atomic()`); the outermost needs none: its ROLLBACK
     undoes all (a savepoint there cost two statements and a random name on every chat turn).
+
+    A class rather than a @contextmanager generator, and the connection itself rather than
+    db.execute (sqlite-utils parses each statement's first keyword to decide whether to
+    commit): every chat turn opens one, and both cost more than the work they wrapped.
     """
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+
+    __slots__ = ("_nested", "db")
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self._nested: contextlib.AbstractContextManager[Any] | None = None
+
+    def __enter__(self) -> sqlite_utils.Database:
+        conn = self.db.conn
+        if conn.in_transaction:
+            self._nested = self.db.atomic()
+            self._nested.__enter__()
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Never swallows an exception (None): the caller's error goes on after ROLLBACK."""
+        if self._nested is not None:
+            self._nested.__exit__(kind, error, trace)
+            return
+        conn = self.db.conn
+        if kind is not None:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return
+        conn.execute("COMMIT")
 
 
 def commit_durably(db: sqlite_utils.Database) -> None:
