@@ -13,6 +13,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage.staff_schema import STAFF_DATA
+
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -209,6 +211,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (folder, uidvalidity, uid)
         )""",
     ),
+    STAFF_DATA,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
