@@ -82,8 +82,9 @@ def _conditions(f: CaseFilter, now: datetime) -> tuple[list[str], list[Any]]:
     params: list[Any] = []
     if f.ref:
         ref = f.ref.strip().upper()
-        where.append("(c.ref = ? OR (c.ref >= ? AND c.ref < ?))")
-        params += [ref, ref, ref + "\U0010ffff"]
+        # One range on the unique index covers both: the reference itself and those after it.
+        where.append("c.ref >= ? AND c.ref < ?")
+        params += [ref, ref + "\U0010ffff"]
     for column in ("status", "kind", "channel", "department"):
         value = getattr(f, column)
         if value:
