@@ -5,7 +5,7 @@ keyset pages: the next one asks for ids below the last one shown, which is one r
 an index wherever the page is (OFFSET would read and drop every earlier row: page 1,000 would
 cost a thousand pages). With text, the FTS5 index (rowid = case id, storage/staff_schema.py)
 is walked in descending rowid order and the other filters checked on each match, so the
-first page of a common word does not read every match.
+first page of common words reads only as far as the page.
 
 Overdue means a clock past `now` that still runs: the acknowledgement not yet sent, or an
 open case's response, follow-up or hazard-inspection deadline (storage/sla.py, the same
@@ -23,7 +23,8 @@ import sqlite_utils
 
 from storage.sla import overdue_ids_sql
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+#: Letters and digits: the tokenizer's own separators (underscore included) split words.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 #: Above this the query is cut: a pasted letter is not a search.
 MAX_TERMS = 12
 
@@ -66,15 +67,14 @@ class CasePage:
 
 
 def fts_query(text: str) -> str | None:
-    """Staff's words as an FTS5 query: every word must appear, the last one may be the start
-    of a word (typing "flood" finds "flooding"). Each word is quoted, so FTS5 operators and
-    punctuation a person types (AND, NEAR, quotes, colons) are just words. None if no word."""
+    """Staff's words as an FTS5 query: every word must appear (stemmed: "flood" finds
+    "flooding", storage/staff_schema.py). Each word is quoted, so FTS5 operators and
+    punctuation a person types (AND, NEAR, quotes, colons) are just words. None if no word.
+    No prefix queries: FTS5 reads every match of a prefix before the first page."""
     words = _WORD.findall(text)[:MAX_TERMS]
     if not words:
         return None
-    quoted = [f'"{w}"' for w in words]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+    return " ".join(f'"{w}"' for w in words)
 
 
 def _conditions(f: CaseFilter, now: datetime) -> tuple[list[str], list[Any]]:

@@ -7,7 +7,8 @@ Every count is a range scan of a small partial index holding only the cases whos
 runs (storage/staff_schema.py), so the figures cost the same with a year of closed cases.
 
 A clock runs until it is met:
-- acknowledgement (`ack_due`): until the first reply reached the resident (`acked_at`);
+- acknowledgement (`ack_due`): until the first reply reached the resident (`acked_at`) or the
+  case is closed;
 - response (`response_due`) and follow-up (`follow_up_due`): while the case is open;
 - hazard inspection (`hazard_due`): while open and no inspection recorded (`hazard_checked_at`).
 """
@@ -23,7 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from storage.cases import add_event, utc
-from storage.staff_schema import OPEN_STATUSES
+from storage.staff_schema import ACK_RUNNING, OPEN_STATUSES
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Clock:
 
 
 CLOCKS: tuple[Clock, ...] = (
-    Clock("acknowledgement", "ack_due", "acked_at IS NULL", "cases_ack_running"),
+    Clock("acknowledgement", "ack_due", ACK_RUNNING, "cases_ack_running"),
     Clock("response", "response_due", OPEN_STATUSES, "cases_response_running"),
     Clock("follow-up", "follow_up_due", OPEN_STATUSES, "cases_follow_up_running"),
     Clock(

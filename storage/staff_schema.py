@@ -11,7 +11,9 @@ One migration entry (storage/db.py appends it). Why each part is shaped as it is
   entries past `now` of a small index, however many closed cases the store holds.
 - `case_fts`: FTS5 over the case's text and the resident's inbound messages, one row a case
   (rowid = case id, so "newest first" is the index's own descending rowid order and a page
-  is a range scan). External content over the view `case_text`: the index keeps tokens only,
+  is a range scan). Porter stemming, so "flood" finds "flooding" without a prefix query (FTS5
+  builds a prefix query's whole match list in memory: 100 ms for a common word on 1M cases,
+  where whole terms are read lazily, newest first, only as far as the page). External content over the view `case_text`: the index keeps tokens only,
   never a second copy of the text; `rebuild` and `integrity-check` work against the view.
   Triggers keep it in step with every write, retention's erasure included: an erased case's
   words leave the index in the same transaction (tests/unit/test_case_search.py).
@@ -29,6 +31,9 @@ _INBOUND = (
 _FTS_COLUMNS = "subject, what, who, outcome, inbound"
 #: Statuses whose response, follow-up and hazard clocks still run.
 OPEN_STATUSES = "status IN ('open', 'unreadable')"
+#: The acknowledgement clock runs until the first reply is sent, whatever the status (a
+#: declined or redirected resident is owed an answer too), and stops when staff close the case.
+ACK_RUNNING = "acked_at IS NULL AND status != 'closed'"
 
 
 def _reindex(when: str, table: str, event: str, case_ids: str, condition: str) -> str:
@@ -61,7 +66,7 @@ STAFF_DATA: tuple[str, ...] = (
     """UPDATE cases SET acked_at = (
            SELECT MIN(o.sent_at) FROM outbox o WHERE o.case_id = cases.id AND o.status = 'sent')""",
     # Clocks still running: one small partial index each.
-    "CREATE INDEX cases_ack_running ON cases(ack_due) WHERE acked_at IS NULL",
+    f"CREATE INDEX cases_ack_running ON cases(ack_due) WHERE {ACK_RUNNING}",
     f"CREATE INDEX cases_response_running ON cases(response_due) WHERE {OPEN_STATUSES}",
     f"CREATE INDEX cases_follow_up_running ON cases(follow_up_due) WHERE {OPEN_STATUSES}",
     "CREATE INDEX cases_hazard_running ON cases(hazard_due) "
@@ -78,7 +83,7 @@ STAFF_DATA: tuple[str, ...] = (
                c.outcome AS outcome, {_INBOUND.format(case="c.id")} AS inbound
         FROM cases c""",
     f"""CREATE VIRTUAL TABLE case_fts USING fts5({_FTS_COLUMNS}, content='case_text',
-        content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
+        content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')""",
     "INSERT INTO case_fts(case_fts) VALUES ('rebuild')",
     _reindex("AFTER", "cases", "INSERT", "new.id", "1"),
     _reindex("BEFORE", "cases", "UPDATE OF subject, what, who, outcome", "old.id", "1"),

@@ -76,8 +76,10 @@ ALL = ["CD-2026-000004", "CD-2026-000003", "CD-2026-000002", "CD-2026-000001"]
         # Overdue: 000004's acknowledgement passed unsent; 000003's inspection is not due yet.
         (CaseFilter(overdue=True), ["CD-2026-000004"]),
         (CaseFilter(text="pothole"), ["CD-2026-000002"]),
-        (CaseFilter(text="POTHOLES library"), []),  # every word must be there
-        (CaseFilter(text="pot"), ["CD-2026-000002"]),  # the last word may be a beginning
+        (CaseFilter(text="POTHOLES garbage"), []),  # every word must be there
+        (CaseFilter(text="potholes"), ["CD-2026-000002"]),  # stemmed
+        (CaseFilter(text="pick"), ["CD-2026-000001"]),  # "picked"
+        (CaseFilter(text="pot"), []),  # no prefix search
         (CaseFilter(text="maple"), ["CD-2026-000001"]),
         (CaseFilter(text="plough driver"), ALL),  # `who`, on every case
         (CaseFilter(text="driveway", status="open"), ["CD-2026-000003", "CD-2026-000002"]),
@@ -155,13 +157,14 @@ def test_erasure_removes_the_text_from_the_index(store: sqlite_utils.Database) -
     assert refs(store, CaseFilter(text="garbage")) == []
     store.execute("CREATE VIRTUAL TABLE temp.fts_terms USING fts5vocab(main, case_fts, 'row')")
     terms = {r[0] for r in store.execute("SELECT term FROM temp.fts_terms").fetchall()}
-    assert "quokkaesque" not in terms and "maple" not in terms
-    assert "pothole" in terms  # other cases keep theirs
+    # Terms are stemmed ("maple" is kept as "mapl").
+    assert not [t for t in terms if t.startswith(("quokka", "mapl"))]
+    assert "pothol" in terms  # other cases keep theirs
     check_text_index(store)
     # The deletion is a marker that still spells the word until the segments are merged.
-    assert b"quokkaesque" in index_blocks(store)
+    assert b"quokkaesqu" in index_blocks(store)
     purge_text_index(store)
-    assert b"quokkaesque" not in index_blocks(store)
+    assert b"quokka" not in index_blocks(store)
     assert refs(store, CaseFilter(text="pothole")) == ["CD-2026-000002"]
     check_text_index(store)
 
@@ -169,9 +172,10 @@ def test_erasure_removes_the_text_from_the_index(store: sqlite_utils.Database) -
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("flood", '"flood"*'),
-        ("basement  flooding!", '"basement" "flooding"*'),
-        ('say "hi" NEAR(x)', '"say" "hi" "NEAR" "x"*'),
+        ("flood", '"flood"'),
+        ("basement  flooding!", '"basement" "flooding"'),
+        ('say "hi" NEAR(x)', '"say" "hi" "NEAR" "x"'),
+        ("snake_case", '"snake" "case"'),
         ("", None),
     ],
 )
