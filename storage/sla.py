@@ -98,23 +98,56 @@ def clock_figures(db: sqlite_utils.Database, bounds: BoardBounds) -> list[ClockF
     return out
 
 
+def _week(
+    db: sqlite_utils.Database, start: str, end: str, at: str
+) -> tuple[int, int, int, str | None]:
+    """received, acknowledged in time, overdue, and the week's latest acknowledgement
+    deadline, from the covering index on (received_at, ack_due, acked_at)."""
+    row = db.execute(
+        """SELECT count(*),
+                  coalesce(sum(acked_at IS NOT NULL AND acked_at <= ack_due), 0),
+                  coalesce(sum(ack_due IS NOT NULL AND (acked_at > ack_due
+                               OR (acked_at IS NULL AND ack_due < ?))), 0),
+                  max(ack_due)
+           FROM cases INDEXED BY cases_received WHERE received_at >= ? AND received_at < ?""",
+        [at, start, end],
+    ).fetchone()
+    last_due: str | None = row[3]
+    return int(row[0]), int(row[1]), int(row[2]), last_due
+
+
 def weekly_series(
     db: sqlite_utils.Database, week_starts: Sequence[datetime], now: datetime
 ) -> list[WeekFigures]:
-    """One row a week between consecutive `week_starts` (13 bounds give 12 weeks), read from
-    the covering index on (received_at, ack_due, acked_at)."""
+    """One row a week between consecutive `week_starts` (13 bounds give 12 weeks).
+
+    A week is final once it has ended and every acknowledgement deadline of its cases has
+    passed: no case can join it (cases are received now), and each of its cases is already
+    counted in time, late or missing for good. Final weeks are kept in `sla_weeks`, so the
+    board reads the index only for the last week or two, not a quarter of a year's cases."""
     at = utc(now)
+    bounds = [utc(w) for w in week_starts]
+    kept = {
+        (r[0], r[1]): (int(r[2]), int(r[3]), int(r[4]))
+        for r in db.execute(
+            "SELECT week_start, week_end, received, in_time, overdue FROM sla_weeks "
+            "WHERE week_start >= ? AND week_start < ?",
+            [bounds[0], bounds[-1]],
+        ).fetchall()
+    }
     out = []
-    for start, end in itertools.pairwise(week_starts):
-        received, in_time, late = db.execute(
-            """SELECT count(*),
-                      coalesce(sum(acked_at IS NOT NULL AND acked_at <= ack_due), 0),
-                      coalesce(sum(ack_due IS NOT NULL AND (acked_at > ack_due
-                                   OR (acked_at IS NULL AND ack_due < ?))), 0)
-               FROM cases INDEXED BY cases_received WHERE received_at >= ? AND received_at < ?""",
-            [at, utc(start), utc(end)],
-        ).fetchone()
-        out.append(WeekFigures(utc(start), int(received), int(in_time), int(late)))
+    for start, end in itertools.pairwise(bounds):
+        figures = kept.get((start, end))
+        if figures is None:
+            received, in_time, late, last_due = _week(db, start, end, at)
+            figures = (received, in_time, late)
+            if end <= at and (last_due is None or last_due < at):
+                db.execute(
+                    "INSERT OR REPLACE INTO sla_weeks (week_start, week_end, received, in_time, "
+                    "overdue, computed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [start, end, *figures, at],
+                )
+        out.append(WeekFigures(start, *figures))
     return out
 
 

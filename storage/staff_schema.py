@@ -13,8 +13,10 @@ One migration entry (storage/db.py appends it). Why each part is shaped as it is
   (rowid = case id, so "newest first" is the index's own descending rowid order and a page
   is a range scan). Porter stemming, so "flood" finds "flooding" without a prefix query (FTS5
   builds a prefix query's whole match list in memory: 100 ms for a common word on 1M cases,
-  where whole terms are read lazily, newest first, only as far as the page). External content over the view `case_text`: the index keeps tokens only,
-  never a second copy of the text; `rebuild` and `integrity-check` work against the view.
+  where whole terms are read lazily, newest first, only as far as the page). External
+  content over the view `case_text`: the index keeps tokens only, never a second copy of the
+  text; `rebuild` and `integrity-check` work against the view.
+- `sla_weeks`: the weekly SLA figures of weeks that can no longer change.
   Triggers keep it in step with every write, retention's erasure included: an erased case's
   words leave the index in the same transaction (tests/unit/test_case_search.py).
 """
@@ -73,6 +75,16 @@ STAFF_DATA: tuple[str, ...] = (
     f"WHERE hazard_checked_at IS NULL AND {OPEN_STATUSES}",
     # The weekly series reads only this index (covering): received, due and acknowledged.
     "CREATE INDEX cases_received ON cases(received_at, ack_due, acked_at)",
+    # Weekly SLA figures of weeks that can no longer change (storage/sla.py).
+    """CREATE TABLE sla_weeks (
+        week_start TEXT NOT NULL,
+        week_end TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        in_time INTEGER NOT NULL,
+        overdue INTEGER NOT NULL,
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (week_start, week_end)
+    )""",
     # Case list filters: each keeps newest-first (rowid order within the key) a range scan.
     "CREATE INDEX cases_kind ON cases(kind)",
     "CREATE INDEX cases_channel ON cases(channel)",

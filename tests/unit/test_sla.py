@@ -141,3 +141,30 @@ def test_weekly_series(db: sqlite_utils.Database) -> None:
         (1, 0, 0),
     ]
     assert all(w.received == 0 for w in series[:-2])
+
+
+def kept_weeks(db: sqlite_utils.Database) -> list[str]:
+    return [r[0] for r in db.execute("SELECT week_start FROM sla_weeks ORDER BY week_start")]
+
+
+def test_weeks_are_kept_once_they_can_no_longer_change(db: sqlite_utils.Database) -> None:
+    monday = local(2026, 3, 2, 9)  # last week has ended; its Friday case is due today
+    friday = local(2026, 2, 27, 14)
+    case_id = file_case(db, received=friday, deadlines={"complaint-ack": local(2026, 3, 2, 16, 30)})
+    weeks = week_starts(CAL, monday)
+    first = weekly_series(db, weeks, monday)
+    assert [(w.received, w.acknowledged_in_time, w.overdue) for w in first[-2:]] == [
+        (1, 0, 0),
+        (0, 0, 0),
+    ]
+    # The ten empty weeks before are final; last week is not (a deadline is still ahead).
+    last_week = local(2026, 2, 23).astimezone(UTC).isoformat()
+    assert len(kept_weeks(db)) == 10 and last_week not in kept_weeks(db)
+    assert weekly_series(db, weeks, monday) == first
+    # Acknowledged late, on Tuesday: from then on last week is final, and kept.
+    tuesday = local(2026, 3, 3, 10)
+    set_case(db, case_id, acked_at=tuesday.astimezone(UTC).isoformat())
+    later = weekly_series(db, week_starts(CAL, tuesday), tuesday)
+    assert (later[-2].received, later[-2].acknowledged_in_time, later[-2].overdue) == (1, 0, 1)
+    assert last_week in kept_weeks(db)
+    assert weekly_series(db, week_starts(CAL, tuesday), tuesday) == later
