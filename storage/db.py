@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
+from storage.staff_schema import STAFF_DATA
+
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -255,6 +257,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     ),
+    STAFF_DATA,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
