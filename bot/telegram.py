@@ -44,6 +44,7 @@ from bot.chat import ChatService, Turn
 from bot.config import TelegramConfig
 from bot.model import Attachment, Reply
 from bot.outbox_worker import DeliveryError
+from bot.telegram_http import AiohttpRequest
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,8 @@ class TelegramChannel:
             .base_url(self.cfg.api_base_url)
             .base_file_url(self.cfg.api_file_url)
             .concurrent_updates(PerChatOrder())
+            .request(AiohttpRequest())
+            .get_updates_request(AiohttpRequest(pool_size=1))
         )
         if self.cfg.mode == "webhook":
             builder = builder.updater(None)
