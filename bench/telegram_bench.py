@@ -23,8 +23,9 @@ Three channels (--modes picks some), the same run, each on its own store and cha
   the channel ran before `PerChatOrder`): every chat waits for every other chat's Bot API
   round trips;
 - "per-chat, httpx": `PerChatOrder`, chats concurrently, each chat's updates in order, with
-  PTB's default HTTP client (httpx), as the channel was before `AiohttpRequest`;
-- "per-chat order": the channel as it is: `PerChatOrder` and `AiohttpRequest`.
+  PTB's default HTTP client (httpx) and `send_message`, as the channel was before
+  `AiohttpRequest` and `LeanBot`;
+- "per-chat order": the channel as it is: `PerChatOrder`, `AiohttpRequest`, `LeanBot`.
 
 Besides update -> reply, each pass prints where a turn's time goes (queued at the fake ->
 handed to the bot in a getUpdates answer -> first sendMessage), how many updates a getUpdates
@@ -45,6 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from telegram import ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.ext import Application, ApplicationBuilder
 
 from bench.chat_bench import (
@@ -68,7 +70,8 @@ from tests.telegram_api import JSONDict
 
 
 class OneAtATime(TelegramChannel):
-    """The channel as it was built before: PTB handles one update after the other."""
+    """The channel as it was built before: PTB handles one update after the other, with its
+    default HTTP client (httpx) and `send_message`."""
 
     def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
         return (
@@ -79,9 +82,15 @@ class OneAtATime(TelegramChannel):
             .build()
         )
 
+    async def _send_text(
+        self, chat_id: int, text: str, markup: ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+    ) -> None:
+        await self.app.bot.send_message(chat_id, text, reply_markup=markup)
+
 
 class PerChatHttpx(TelegramChannel):
-    """The channel before its requests went over aiohttp: per-chat order, PTB's HTTPXRequest."""
+    """The channel before its requests went over aiohttp: per-chat order, PTB's HTTPXRequest
+    and `send_message`."""
 
     def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
         return (
@@ -92,6 +101,8 @@ class PerChatHttpx(TelegramChannel):
             .concurrent_updates(PerChatOrder())
             .build()
         )
+
+    _send_text = OneAtATime._send_text
 
 
 #: name -> (label, channel class); the last is the channel as it is now.

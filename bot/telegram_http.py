@@ -19,9 +19,11 @@ import urllib.request
 from urllib.parse import urlsplit
 
 import aiohttp
+from telegram import ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
+from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
 log = logging.getLogger(__name__)
@@ -137,3 +139,24 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+
+class LeanBot(ExtBot[None]):
+    """PTB's bot with one cheaper call: `send_text` sends a message and drops the answer.
+
+    `send_message` turns Telegram's answer into a `Message` (about a hundred and fifty
+    attributes, each set through a checked `__setattr__`): some 0.6 ms of CPU per message,
+    for an object the channel never reads. Errors are raised exactly as for `send_message`
+    (PTB maps the answer's status to BadRequest, Forbidden, RetryAfter... before parsing).
+    """
+
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        reply_markup: ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None,
+    ) -> None:
+        data: dict[str, object] = {"chat_id": chat_id, "text": text}
+        if reply_markup is not None:
+            data["reply_markup"] = reply_markup
+        await self._post("sendMessage", data)
