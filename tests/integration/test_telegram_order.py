@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from telegram.error import NetworkError
 
 from bot.config import parse_config
+from bot.outbox_worker import DeliveryError
+from bot.telegram import TelegramSender
+from storage.outbox import OutboxItem
 
+from ..telegram_api import FakeBotApi
 from ..unit.test_flow import FULL
-from .test_telegram_e2e import Bot, GatedBotApi, strip_refs
+from .test_telegram_e2e import START, Bot, GatedBotApi, strip_refs
 
 
 @pytest.fixture(autouse=True)
@@ -64,5 +69,46 @@ async def test_two_quick_messages_of_one_chat_answered_in_order_others_proceed(t
         assert expected[0] != expected[-1], "the two lines get different answers"
     finally:
         api.gate.set()
+        await b.stop()
+        await api.stop()
+
+
+def item(chat: int) -> OutboxItem:
+    return OutboxItem(
+        id=1,
+        case_id=None,
+        channel="telegram",
+        recipient=f"telegram:{chat}",
+        reply_kind="notice",
+        subject="",
+        body="Your conversation was paused.",
+        idempotency_key="k1",
+        attempts=0,
+    )
+
+
+async def test_replies_sent_lean_still_raise_telegrams_typed_errors(tmp_path):
+    """The channel sends without parsing Telegram's answer (LeanBot.send_text); a refusal is
+    still BadRequest/Forbidden/RetryAfter, so the outbox knows to give up or to retry."""
+    api = FakeBotApi()
+    await api.start()
+    b = await Bot(api, tmp_path / "caredesk.db").start()
+    assert b.channel is not None
+    sender = TelegramSender(b.channel)
+    try:
+        await sender.send(item(7001), START)
+        assert api.sent_to(7001) == ["Your conversation was paused."]
+        api.blocked_chats.add(7002)
+        with pytest.raises(DeliveryError) as refused:
+            await sender.send(item(7002), START)
+        assert refused.value.permanent
+        api.fail_next("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
+        with pytest.raises(DeliveryError) as later:
+            await sender.send(item(7001), START)
+        assert not later.value.permanent
+        api.fail_next("sendMessage", 500, "Internal Server Error")
+        with pytest.raises(NetworkError):
+            await b.channel.send(7001, b.services.chat.open("telegram", "telegram:7001"))
+    finally:
         await b.stop()
         await api.stop()
