@@ -43,6 +43,7 @@ from telegram.ext import (
 from bot.chat import ChatService, Turn
 from bot.config import TelegramConfig
 from bot.model import Attachment, Reply
+from bot.telegram_http import AiohttpRequest, LeanBot
 from storage.outbox import DeliveryError, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -162,13 +163,14 @@ class TelegramChannel:
         self.app.add_error_handler(self._handler_failed)
 
     def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
-        builder = (
-            ApplicationBuilder()
-            .token(token)
-            .base_url(self.cfg.api_base_url)
-            .base_file_url(self.cfg.api_file_url)
-            .concurrent_updates(PerChatOrder())
+        self.bot = LeanBot(
+            token,
+            base_url=self.cfg.api_base_url,
+            base_file_url=self.cfg.api_file_url,
+            request=AiohttpRequest(),
+            get_updates_request=AiohttpRequest(pool_size=1),
         )
+        builder = ApplicationBuilder().bot(self.bot).concurrent_updates(PerChatOrder())
         if self.cfg.mode == "webhook":
             builder = builder.updater(None)
         return builder.build()
@@ -306,9 +308,12 @@ class TelegramChannel:
         parts = split_text(reply.text)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            await self.app.bot.send_message(
-                chat_id, part, reply_markup=keyboard(reply.choices) if last else None
-            )
+            await self._send_text(chat_id, part, keyboard(reply.choices) if last else None)
+
+    async def _send_text(
+        self, chat_id: int, text: str, markup: ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+    ) -> None:
+        await self.bot.send_text(chat_id, text, markup)
 
 
 class TelegramSender:
