@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from bot.clock import SLA_DESCRIPTIONS, Clock, clock_from_env, due_for, parse_received
 from bot.config import Config, ConfigError, find_config_file, load_config, require_secrets
+from bot.model import Status
 from storage.db import StoreError
 
 DESCRIPTION = """\
@@ -85,7 +86,7 @@ def build_parser() -> Parser:
     )
     listing.add_argument(
         "--status",
-        choices=["open", "recorded", "declined", "redirected", "closed"],
+        choices=[status.value for status in Status],
         help="only cases with this status",
     )
     listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
@@ -129,8 +130,8 @@ def build_parser() -> Parser:
     serve = commands.add_parser(
         "serve",
         help="run the service: health endpoint and configured workers",
-        description="Run caredesk's HTTP service (the web chat at /, health at /healthz; later "
-        "the staff pages) and the workers that are configured. A channel whose server cannot "
+        description="Run caredesk's HTTP service (the web chat at /, health at /healthz, "
+        "Telegram's webhook) and the workers that are configured. A channel whose server cannot "
         "be reached (Telegram's Bot API, IMAP, SMTP) is retried with backoff while the others "
         "run; /healthz then says status 'degraded' and gives the reason per channel. Webhook "
         "mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET.",

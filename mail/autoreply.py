@@ -195,9 +195,9 @@ class MailIdentity:
             self, "_ours", re.compile(rf"^<({prefix}-\d{{4}}-\d{{6}})\.[\w.-]+@{domain}>$", re.I)
         )
 
-    def message_id(self, ref: str, reply_kind: str, attempt_tag: str = "") -> str:
+    def message_id(self, ref: str, reply_kind: str) -> str:
         """Derived from the case and reply kind, so a retry is recognisably the same mail."""
-        return f"<{ref}.{reply_kind}{attempt_tag}@{self.message_id_domain}>"
+        return f"<{ref}.{reply_kind}@{self.message_id_domain}>"
 
     def ref_in_message_id(self, message_id: str) -> str | None:
         match = self._ours.match(message_id.strip())  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ import pytest
 from bot.clock import BusinessCalendar, due_for
 from storage.db import open_store
 
-from ..unit.test_flow import FULL
+from ..scripts import FULL
 
 CAREDESK = [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from bot.config import Config, SmtpConfig
 from storage.cases import get_case, list_cases
 from storage.mail import record_bounce
 
-from ..unit.test_flow import FULL
+from ..scripts import FULL
 from .test_webchat_http import Site, Tab, browser
 
 

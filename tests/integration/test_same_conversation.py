@@ -22,9 +22,9 @@ from bot.telegram import TelegramChannel
 from storage.cases import get_case, list_cases
 from storage.conversations import chat_log
 
+from ..scripts import FULL
 from ..servers import free_port
 from ..telegram_api import FakeBotApi
-from ..unit.test_flow import FULL
 
 NOW = datetime(2026, 11, 25, 10, 15, tzinfo=ZoneInfo("America/Toronto"))
 SCRIPT = [*FULL, "edit who", "the driver of truck 42, badge 1187", "confirm"]
@@ -86,10 +86,7 @@ async def run_web_channel(db_path: Path) -> None:
         await runner.cleanup()
 
 
-async def run_telegram_channel(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    api = FakeBotApi()
-    await api.start()
+async def run_telegram_channel(db_path: Path, api: FakeBotApi) -> None:
     config = replace(
         Config(),
         telegram=parse_config(
@@ -109,7 +106,6 @@ async def run_telegram_channel(db_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert await api.wait_for(lambda: any("[CD-" in m["text"] for m in api.sent), 10)
     finally:
         await channel.stop()
-        await api.stop()
         services.db.close()
 
 
@@ -128,7 +124,7 @@ def reference(tmp_path_factory) -> tuple[dict, list[str]]:
 
 @pytest.mark.parametrize("channel", ["console", "telegram", "web"])
 async def test_the_same_conversation_gives_the_same_case_and_replies(
-    channel, reference, tmp_path, monkeypatch
+    channel, reference, tmp_path, make_bot_api
 ):
     db_path = tmp_path / "caredesk.db"
     if channel == "console":
@@ -136,7 +132,7 @@ async def test_the_same_conversation_gives_the_same_case_and_replies(
     elif channel == "web":
         await run_web_channel(db_path)
     else:
-        await run_telegram_channel(db_path, monkeypatch)
+        await run_telegram_channel(db_path, await make_bot_api())
     case, replies = outcome(db_path)
     expected_case, expected_replies = reference
     assert case == expected_case
