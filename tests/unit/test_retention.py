@@ -4,6 +4,8 @@ clock moved years ahead, and the store read row by row afterwards."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -306,18 +308,26 @@ def test_cutoff_counts_whole_days_back():
     assert cutoff(LATER, DAYS) == T0 + timedelta(days=1)
 
 
-async def test_serve_runs_the_job_on_its_clock(desk, make_services):
-    s, refs = desk
-    config = parse_config({"retention": {"every_hours": 24}})
-    services = make_services(config, now=LATER)
-    runner = web.AppRunner(build_app(services))
+@contextlib.asynccontextmanager
+async def serving(make_services, every_hours: int) -> AsyncIterator[None]:
+    """The HTTP service with its workers on the desk's store, its clock at LATER."""
+    config = parse_config({"retention": {"every_hours": every_hours}})
+    runner = web.AppRunner(build_app(make_services(config, now=LATER)))
     await runner.setup()
     try:
-        for _ in range(200):
-            await asyncio.sleep(0.05)
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def test_serve_runs_the_job_on_its_clock(desk, make_services):
+    s, refs = desk
+    async with serving(make_services, every_hours=24):
+        for _ in range(200):  # the job's first run, as soon as the service starts
             person = get_case(s.db, refs["jane"])["person"]
             if person["erased_at"]:
                 break
+            await asyncio.sleep(0.05)
         assert person == {
             "name": None,
             "email": None,
@@ -325,21 +335,13 @@ async def test_serve_runs_the_job_on_its_clock(desk, make_services):
             "erased_at": person["erased_at"],
         }
         assert person["erased_at"] is not None
-    finally:
-        await runner.cleanup()
     assert get_case(s.db, refs["omar"])["person"]["name"] == "Omar Open"
 
 
 async def test_serve_job_off_with_zero_hours(desk, make_services):
     s, refs = desk
-    config = parse_config({"retention": {"every_hours": 0}})
-    services = make_services(config, now=LATER)
-    runner = web.AppRunner(build_app(services))
-    await runner.setup()
-    try:
+    async with serving(make_services, every_hours=0):
         assert [t for t in asyncio.all_tasks() if t.get_name() == "retention"] == []
-    finally:
-        await runner.cleanup()
     assert get_case(s.db, refs["jane"])["person"]["name"] == "Jane Doe"
 
 
