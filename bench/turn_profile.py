@@ -28,20 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.app import Services, build_services
 from bot.clock import FrozenClock
 from bot.config import Config
+from tests.scripts import FILED
 
-#: The script of tests/unit/test_flow.py FULL, then "confirm": every step of a complaint.
-SCRIPT: tuple[str, ...] = (
-    "1",
-    "no",
-    "The garbage truck skipped our street and the driver was rude when I asked why",
-    "yesterday at 3pm",
-    "the driver of truck 42",
-    "pick up the garbage and an apology",
-    "Jane Doe",
-    "me",
-    "jane@example.com 905-555-0100",
-    "confirm",
-)
+#: Every step of a complaint, from the first menu to "confirm" (tests/scripts.py).
+SCRIPT = FILED
 NOW = datetime(2026, 11, 25, 16, 38, tzinfo=ZoneInfo("America/Toronto"))
 
 

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from bot.clock import SLA_DESCRIPTIONS, Clock, clock_from_env, due_for, parse_received
 from bot.config import Config, ConfigError, find_config_file, load_config, require_secrets
+from bot.model import Status
 from storage.db import StoreError
 
 DESCRIPTION = """\
@@ -85,7 +86,7 @@ def build_parser() -> Parser:
     )
     listing.add_argument(
         "--status",
-        choices=["open", "recorded", "declined", "redirected", "closed"],
+        choices=[status.value for status in Status],
         help="only cases with this status",
     )
     listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
@@ -130,10 +131,10 @@ def build_parser() -> Parser:
         "serve",
         help="run the service: health endpoint and configured workers",
         description="Run caredesk's HTTP service (the web chat at /, health at /healthz, the "
-        "staff pages at /staff/) and the workers that are configured. A channel whose server "
-        "cannot be reached (Telegram's Bot API, IMAP, SMTP) is retried with backoff while the "
-        "others run; /healthz then says status 'degraded' and gives the reason per channel. "
-        "Webhook mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET.",
+        "staff pages at /staff/, Telegram's webhook) and the workers that are configured. A "
+        "channel whose server cannot be reached (Telegram's Bot API, IMAP, SMTP) is retried with "
+        "backoff while the others run; /healthz then says status 'degraded' and gives the reason "
+        "per channel. Webhook mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET.",
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"

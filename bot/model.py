@@ -66,10 +66,6 @@ class Person:
     def reachable(self) -> bool:
         return bool(self.email or self.phone)
 
-    @property
-    def identified(self) -> bool:
-        return bool(self.name) and self.reachable
-
     def summary(self) -> str | None:
         parts = [p for p in (self.email, self.phone) if p]
         return ", ".join(parts) or None

@@ -75,16 +75,6 @@ class Plan:
     bounces: int
     update_ids: int
 
-    @property
-    def empty(self) -> bool:
-        return not (
-            self.cases
-            or self.conversations
-            or any(self.loose_mail.values())
-            or self.bounces
-            or self.update_ids
-        )
-
 
 def plan(db: sqlite_utils.Database, days: int, now: datetime) -> Plan:
     """What is due for erasure as of `now`. Reads only."""

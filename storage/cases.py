@@ -1,5 +1,5 @@
 """Cases, people, events, messages and the audit log. Callers wrap writes that belong together
-in one `db.atomic()`; every function here only runs its own statements.
+in one `storage.db.write_transaction()`; every function here only runs its own statements.
 """
 
 from __future__ import annotations

@@ -270,8 +270,8 @@ class StoreError(Exception):
 def connect(path: Path | str) -> sqlite_utils.Database:
     """Open the store with the settings every process must share."""
     db = sqlite_utils.Database(str(path))
-    # Autocommit outside db.atomic(): a lone write is its own transaction, and atomic()'s
-    # explicit BEGIN/COMMIT groups the writes that belong together.
+    # Autocommit outside write_transaction(): a lone write is its own transaction, and its
+    # explicit BEGIN IMMEDIATE/COMMIT groups the writes that belong together.
     db.conn.isolation_level = None
     db.execute("PRAGMA busy_timeout = 10000")
     db.execute("PRAGMA foreign_keys = ON")

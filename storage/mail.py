@@ -179,16 +179,6 @@ def fail_attempt(
     )
 
 
-def last_attempt_error(
-    db: sqlite_utils.Database, folder: str, uidvalidity: int, uid: int
-) -> str | None:
-    row = db.execute(
-        "SELECT last_error FROM mail_attempts WHERE folder = ? AND uidvalidity = ? AND uid = ?",
-        [folder, uidvalidity, uid],
-    ).fetchone()
-    return str(row[0]) if row and row[0] else None
-
-
 def forget_attempts(
     db: sqlite_utils.Database, folder: str, uidvalidity: int, uids: list[int]
 ) -> None:

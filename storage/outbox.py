@@ -1,8 +1,10 @@
 """Drafts awaiting review and the outbox of everything that leaves the machine.
 
 A row is written in the same transaction as the case change that caused it; a worker sends
-it and marks it sent. The idempotency key (case, reply kind, recipient) makes a second
-enqueue of the same reply a no-op, and lets a channel recognise a retry.
+it and marks it sent. The caller's idempotency key (for a reply: case reference, reply kind
+and channel, `CD-2026-000001:ack:email`; for a pause notice: the conversation and the
+instant) makes a second enqueue of the same message a no-op, and lets a channel recognise
+a retry.
 """
 
 from __future__ import annotations

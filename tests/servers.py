@@ -30,6 +30,10 @@ from imapclient import IMAPClient
 
 DOVECOT_BIN = "/usr/sbin/dovecot"
 LOOPBACK = "127.0.0.1"
+#: For the environment of a test and of the processes it starts: a proxy set in the
+#: environment would swallow every loopback call (TESTING.md). Both spellings, as clients
+#: read one or the other.
+NO_PROXY_ENV = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
 def free_port(host: str = LOOPBACK) -> int:

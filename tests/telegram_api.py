@@ -653,59 +653,14 @@ class FakeBotApi:
         """Queue a button press (callback_query with `data`) on message `message_id`."""
         return self.push_raw(self.make_callback(chat_id, data, message_id, user_id, first_name))
 
-    def push_photo(
-        self,
-        chat_id: int,
-        file_id: str = "AgACAgIAAxkBAAIBZ2fakePhotoFileIdAAH",
-        file_size: int = 12345,
-        width: int = 1280,
-        height: int = 960,
-        *,
-        caption: str | None = None,
-        data: bytes | None = None,
-        user_id: int | None = None,
-        first_name: str = "Resident",
-    ) -> int:
-        """Queue a photo message; `update.message.photo[-1]` is (file_id, file_size, w, h)."""
-        update = self.make_photo(
-            chat_id,
-            file_id,
-            file_size,
-            width,
-            height,
-            caption=caption,
-            data=data,
-            user_id=user_id,
-            first_name=first_name,
-        )
-        return self.push_raw(update)
+    def push_photo(self, chat_id: int, *args: Any, **kwargs: Any) -> int:
+        """Queue a photo message (the arguments of `make_photo`); `update.message.photo[-1]`
+        is (file_id, file_size, width, height)."""
+        return self.push_raw(self.make_photo(chat_id, *args, **kwargs))
 
-    def push_document(
-        self,
-        chat_id: int,
-        file_id: str = "BQACAgIAAxkBAAIBaGfakeDocumentFileIdAAH",
-        file_name: str = "letter.pdf",
-        mime_type: str = "application/pdf",
-        file_size: int = 54321,
-        *,
-        caption: str | None = None,
-        data: bytes | None = None,
-        user_id: int | None = None,
-        first_name: str = "Resident",
-    ) -> int:
-        """Queue a document message."""
-        update = self.make_document(
-            chat_id,
-            file_id,
-            file_name,
-            mime_type,
-            file_size,
-            caption=caption,
-            data=data,
-            user_id=user_id,
-            first_name=first_name,
-        )
-        return self.push_raw(update)
+    def push_document(self, chat_id: int, *args: Any, **kwargs: Any) -> int:
+        """Queue a document message (the arguments of `make_document`)."""
+        return self.push_raw(self.make_document(chat_id, *args, **kwargs))
 
     def redeliver(self, update_id: int, *, force: bool = False) -> int:
         """Re-queue a copy of a pushed (or webhook-posted) update with the same update_id.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,8 @@ import pytest
 from bot.clock import BusinessCalendar, due_for
 from storage.db import open_store
 
-from ..unit.test_flow import FULL
+from ..scripts import FULL
+from ..servers import free_port
 
 CAREDESK = [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,12 +255,6 @@ def test_bad_store_is_one_line(tmp_path):
     result = run("--db", str(bad), "cases", "list")
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "cannot open the store" in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_answers_its_health_endpoint(store):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ..servers import NO_PROXY_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 FAKETIME = shutil.which("faketime")
 #: "@" starts the fake clock there and lets it run (asyncio needs time to pass).
@@ -34,7 +36,7 @@ pytestmark = pytest.mark.skipif(
 
 def in_2027(*command: str) -> subprocess.CompletedProcess[str]:
     assert FAKETIME is not None
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1,localhost"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **NO_PROXY_ENV}
     env.pop("CAREDESK_NOW", None)
     return subprocess.run(
         [FAKETIME, "-f", IN_2027, *command],

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from mail.imap import PROCESSED_KEYWORD
 from storage.cases import count_cases, get_case, list_cases
 from storage.db import open_store
 
@@ -120,6 +121,29 @@ class Desk:
         finally:
             db.close()
 
+    def _scalar(self, sql: str) -> int:
+        db = open_store(self.db_path)
+        try:
+            return int(db.execute(sql).fetchone()[0])
+        finally:
+            db.close()
+
+    def pending_outbox(self) -> int:
+        return self._scalar("SELECT count(*) FROM outbox WHERE status = 'pending'")
+
+    def inbound(self) -> int:
+        return self._scalar("SELECT count(*) FROM messages WHERE direction = 'in'")
+
+    def wait_settled(self, inbound: int, timeout: float = 30) -> None:
+        """Wait until `inbound` mails are stored and nothing is left to send: from then on no
+        reply can reach SMTP, so what the sink holds is final (instead of sleeping and
+        hoping a duplicate would have come by then)."""
+        wait_until(
+            lambda: self.inbound() >= inbound and self.pending_outbox() == 0,
+            timeout,
+            f"{inbound} mails stored and the outbox sent",
+        )
+
     def wait_cases(self, n: int, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.count() < n:
@@ -187,12 +211,10 @@ def test_machine_mail_is_stored_and_never_answered(desk_factory, dovecot, smtp_s
     dovecot.append(resident_mail(1, "Out of office", "Auto-Submitted: auto-replied\r\n"))
     dovecot.append(resident_mail(2))
     smtp_sink.wait_for(1, timeout=30)
-    time.sleep(1.5)
+    desk.wait_settled(inbound=2)
     assert len(smtp_sink.messages) == 1
     assert desk.count() == 1
-    db = open_store(desk.db_path)
-    assert db.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0] == 2
-    db.close()
+    assert desk.inbound() == 2
 
 
 def test_crash_after_commit_before_move_loses_and_duplicates_nothing(
@@ -209,7 +231,7 @@ def test_crash_after_commit_before_move_loses_and_duplicates_nothing(
     desk.start()
     desk.wait_cases(10)
     acks = smtp_sink.wait_for(10, timeout=20)
-    time.sleep(1.0)
+    desk.wait_settled(inbound=10)
     ids = [parsed(a)["Message-ID"] for a in smtp_sink.messages]
     assert len(ids) == len(set(ids)) == 10
     assert desk.count() == 10
@@ -232,7 +254,7 @@ def test_killed_mid_batch_resumes_without_loss_or_duplicates(desk_factory, dovec
     desk.start()
     desk.wait_cases(40, timeout=30)
     smtp_sink.wait_for(40, timeout=30)
-    time.sleep(1.0)
+    desk.wait_settled(inbound=40)
     ids = [parsed(a)["Message-ID"] for a in smtp_sink.messages]
     assert len(ids) == len(set(ids)) == 40
     assert desk.count() == 40
@@ -249,7 +271,7 @@ def test_the_window_between_smtp_ok_and_commit_resends_the_same_message(
     desk.start()
     first, second = smtp_sink.wait_for(2, timeout=30)
     assert parsed(first)["Message-ID"] == parsed(second)["Message-ID"]
-    time.sleep(1.0)
+    desk.wait_settled(inbound=1)
     assert len(smtp_sink.messages) == 2 and desk.count() == 1
 
 
@@ -261,7 +283,7 @@ def test_smtp_451_is_retried_and_delivered_once(desk_factory, dovecot, smtp_sink
     [case] = wait_until(
         lambda: [c for c in desk.cases() if c["outbox"][0]["status"] == "sent"], what="sent"
     )
-    time.sleep(1.0)
+    desk.wait_settled(inbound=1)
     assert len(smtp_sink.messages) == 1
     assert len(smtp_sink.rcpt_attempts) == 3
     assert case["outbox"][0]["attempts"] == 3
@@ -320,7 +342,13 @@ def test_uidvalidity_reset_creates_no_duplicates(desk_factory, dovecot, smtp_sin
     assert dovecot.reset_uidvalidity() != before
     dovecot.append(resident_mail(3))
     smtp_sink.wait_for(4, timeout=30)
-    time.sleep(2.0)
+    # Every mail of the new UIDVALIDITY looked at (flagged) and every reply sent.
+    wait_until(
+        lambda: sum(PROCESSED_KEYWORD.encode() in f for f in dovecot.fetch_flags().values()) == 4,
+        30,
+        "all four flagged",
+    )
+    desk.wait_settled(inbound=4)
     assert desk.count() == 4
     assert len(smtp_sink.messages) == 4
     assert len(dovecot.folder_uids("INBOX")) == 4  # flag mode keeps mail in place
@@ -404,7 +432,7 @@ def test_an_unverified_sender_is_cased_but_gets_no_mail_until_staff_look(
         dovecot.append(forged.encode() + resident_mail(2))
         [ack] = smtp_sink.wait_for(1, timeout=30)
         desk.wait_cases(2)
-        time.sleep(1.5)
+        desk.wait_settled(inbound=2)
         assert len(smtp_sink.messages) == 1
         assert parsed(ack)["To"] == "resident1@example.com"
         held = next(c for c in desk.cases() if c["person"]["email"] == "resident2@example.com")

@@ -7,7 +7,7 @@ import json
 
 from storage.db import open_store
 
-from ..unit.test_flow import FULL
+from ..scripts import FULL
 from .test_cli import run
 
 COMPLAINT = "\n".join([*FULL, "confirm"]) + "\n"

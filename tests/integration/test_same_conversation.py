@@ -5,7 +5,6 @@ the same replies, because the channels only translate (DESIGN.md: one path for e
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.app import build_app, build_services
+from bot.app import Services, build_app, build_services
 from bot.clock import FrozenClock
 from bot.config import Config, parse_config
 from bot.console import run_console
@@ -22,9 +21,9 @@ from bot.telegram import TelegramChannel
 from storage.cases import get_case, list_cases
 from storage.conversations import chat_log
 
+from ..scripts import FULL
 from ..servers import free_port
 from ..telegram_api import FakeBotApi
-from ..unit.test_flow import FULL
 
 NOW = datetime(2026, 11, 25, 10, 15, tzinfo=ZoneInfo("America/Toronto"))
 SCRIPT = [*FULL, "edit who", "the driver of truck 42, badge 1187", "confirm"]
@@ -58,15 +57,12 @@ def outcome(db_path: Path) -> tuple[dict, list[str]]:
     return {f: case[f] for f in CASE_FIELDS}, said
 
 
-async def run_console_channel(db_path: Path) -> None:
-    services = build_services(Config(), db_path, FrozenClock(NOW))
+async def run_console_channel(services: Services) -> None:
     stdin = io.StringIO("\n".join(SCRIPT) + "\n")
     assert run_console(services.chat, "default", stdin, io.StringIO()) == 0
-    services.db.close()
 
 
-async def run_web_channel(db_path: Path) -> None:
-    services = build_services(Config(), db_path, FrozenClock(NOW))
+async def run_web_channel(services: Services) -> None:
     runner = web.AppRunner(build_app(services))
     await runner.setup()
     port = free_port()
@@ -86,18 +82,12 @@ async def run_web_channel(db_path: Path) -> None:
         await runner.cleanup()
 
 
-async def run_telegram_channel(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    api = FakeBotApi()
-    await api.start()
-    config = replace(
-        Config(),
-        telegram=parse_config(
-            {"telegram": {"api_base_url": api.base_url, "poll_timeout": 1}}
-        ).telegram,
-    )
-    services = build_services(config, db_path, FrozenClock(NOW))
-    channel = TelegramChannel(services.chat, config.telegram, api.token)
+def telegram_config(api: FakeBotApi) -> Config:
+    return parse_config({"telegram": {"api_base_url": api.base_url, "poll_timeout": 1}})
+
+
+async def run_telegram_channel(services: Services, api: FakeBotApi) -> None:
+    channel = TelegramChannel(services.chat, services.config.telegram, api.token)
     await channel.start()
     try:
         for line in ["/start", *SCRIPT]:
@@ -109,8 +99,6 @@ async def run_telegram_channel(db_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert await api.wait_for(lambda: any("[CD-" in m["text"] for m in api.sent), 10)
     finally:
         await channel.stop()
-        await api.stop()
-        services.db.close()
 
 
 @pytest.fixture(scope="module")
@@ -128,16 +116,16 @@ def reference(tmp_path_factory) -> tuple[dict, list[str]]:
 
 @pytest.mark.parametrize("channel", ["console", "telegram", "web"])
 async def test_the_same_conversation_gives_the_same_case_and_replies(
-    channel, reference, tmp_path, monkeypatch
+    channel, reference, tmp_path, make_services, make_bot_api
 ):
-    db_path = tmp_path / "caredesk.db"
     if channel == "console":
-        await run_console_channel(db_path)
+        await run_console_channel(make_services(now=NOW))
     elif channel == "web":
-        await run_web_channel(db_path)
+        await run_web_channel(make_services(now=NOW))
     else:
-        await run_telegram_channel(db_path, monkeypatch)
-    case, replies = outcome(db_path)
+        api = await make_bot_api()
+        await run_telegram_channel(make_services(telegram_config(api), now=NOW), api)
+    case, replies = outcome(tmp_path / "caredesk.db")
     expected_case, expected_replies = reference
     assert case == expected_case
     assert case["who"] == "the driver of truck 42, badge 1187"

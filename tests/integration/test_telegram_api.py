@@ -40,19 +40,6 @@ AnyApp = Application[Any, Any, Any, Any, Any, Any]
 CHAT = 4242
 
 
-@pytest.fixture
-async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBotApi]:
-    # A proxy in the environment would swallow every loopback call (TESTING.md).
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    fake = FakeBotApi()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
 def build_app(api: FakeBotApi) -> AnyApp:
     return (
         ApplicationBuilder()

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from bot.app import Services, build_services
+from bot.chat import Turn
 from bot.clock import PinnedClock
 from bot.config import Config, parse_config
 from bot.outbox_worker import OutboxWorker
 from bot.telegram import TelegramChannel, TelegramSender
 from storage.cases import count_cases, get_case, list_cases
 
+from ..scripts import FULL
 from ..telegram_api import FakeBotApi
-from ..unit.test_flow import FULL
 
 #: The bot's clock starts here (and runs at real speed): references carry this year, whatever
 #: the day the tests run.
@@ -46,31 +47,43 @@ class Bot:
         self.db_path = db_path
         self.services: Services | None = None
         self.channel: TelegramChannel | None = None
+        #: Turns whose replies all went out: the channel marks each one delivered then.
+        self.turns_done = 0
 
     async def start(self) -> Bot:
         self.services = build_services(self.config, self.db_path, PinnedClock(START))
-        self.channel = TelegramChannel(self.services.chat, self.config.telegram, self.api.token)
+        chat = self.services.chat
+        deliver = chat.delivered
+
+        def delivered(turn: Turn) -> None:
+            deliver(turn)
+            self.turns_done += 1
+
+        chat.delivered = delivered  # type: ignore[method-assign]
+        self.channel = TelegramChannel(chat, self.config.telegram, self.api.token)
         await self.channel.start()
         return self
+
+    async def turns(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until `count` turns in all were answered to the end (every message of each)."""
+        if not await self.api.wait_for(lambda: self.turns_done >= count, timeout):
+            raise AssertionError(f"{self.turns_done} of {count} turns answered in {timeout} s")
+
+    async def say(self, *lines: str, chat: int = CHAT) -> list[str]:
+        """Send lines one at a time, each waiting until its turn was answered (a reply may come
+        in several messages); returns the texts."""
+        texts = []
+        for line in lines:
+            before = len(self.api.sent)
+            self.api.push_text(chat, line)
+            await self.turns(self.turns_done + 1)
+            texts += [m["text"] for m in self.api.sent[before:]]
+        return texts
 
     async def stop(self) -> None:
         assert self.channel is not None and self.services is not None
         await self.channel.stop()
         self.services.db.close()
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
@@ -80,20 +93,8 @@ async def bot(api, tmp_path) -> AsyncIterator[Bot]:
     await b.stop()
 
 
-async def say(api: FakeBotApi, *lines: str, chat: int = CHAT) -> list[str]:
-    """Send lines one at a time, each waiting for the bot's answer; returns the texts."""
-    texts = []
-    for line in lines:
-        before = len(api.sent)
-        api.push_text(chat, line)
-        await api.wait_sent(before + 1)
-        await asyncio.sleep(0.05)  # a reply may come in several messages
-        texts += [m["text"] for m in api.sent[before:]]
-    return texts
-
-
 async def test_a_full_complaint(api, bot):
-    greeting = await say(api, "/start")
+    greeting = await bot.say("/start")
     assert "thank you for contacting" in greeting[0]
     keyboard = api.sent[-1]["reply_markup"]
     labels = [b["text"] for row in keyboard["keyboard"] for b in row]
@@ -103,65 +104,65 @@ async def test_a_full_complaint(api, bot):
         "Compliment or suggestion",
         "Something else",
     ]
-    out = await say(api, *FULL, "confirm")
+    out = await bot.say(*FULL, "confirm")
     ack = next(t for t in out if "We received your complaint [CD-2026-000001]" in t)
     assert "Ombudsman" in ack
     case = get_case(bot.services.db, "CD-2026-000001")
     assert case["channel"] == "telegram" and case["person"]["name"] == "Jane Doe"
-    assert (await say(api, "/status CD-2026-000001"))[0].startswith("CD-2026-000001: your")
+    assert (await bot.say("/status CD-2026-000001"))[0].startswith("CD-2026-000001: your")
 
 
 async def test_anonymous_allegation_is_declined(api, bot):
-    await say(api, "/start")
-    out = await say(api, *FULL[:6], "no", "no", "confirm")
+    await bot.say("/start")
+    out = await bot.say(*FULL[:6], "no", "no", "confirm")
     assert any("02.01" in t for t in out)
     [case] = list_cases(bot.services.db)
     assert case["status"] == "declined"
 
 
 async def test_safety_path(api, bot):
-    await say(api, "/start")
-    out = await say(api, "1", "yes")
+    await bot.say("/start")
+    out = await bot.say("1", "yes")
     assert any("call 911 now" in t for t in out)
-    await say(api, "Downed wire across the path in Kinsmen Park", "right now", "skip", "confirm")
+    await bot.say("Downed wire across the path in Kinsmen Park", "right now", "skip", "confirm")
     [case] = list_cases(bot.services.db)
     assert case["kind"] == "hazard"
 
 
 async def test_edit_at_summary_and_cancel(api, bot):
-    await say(api, "/start")
-    await say(api, *FULL)
-    out = await say(api, "edit when", "12 March 2026 at 10am")
+    await bot.say("/start")
+    await bot.say(*FULL)
+    out = await bot.say("edit when", "12 March 2026 at 10am")
     assert "Thursday, March 12, 2026 at 10 a.m." in out[-1]
-    out = await say(api, "/cancel")
+    out = await bot.say("/cancel")
     assert "Nothing has been sent" in out[-1]
     assert count_cases(bot.services.db) == 0
 
 
 async def test_restart_of_the_service_mid_conversation(api, tmp_path):
     first = await Bot(api, tmp_path / "caredesk.db").start()
-    await say(api, "/start", *FULL[:4])
+    await first.say("/start", *FULL[:4])
     await first.stop()
     second = await Bot(api, tmp_path / "caredesk.db").start()
     try:
-        out = await say(api, FULL[4])
+        out = await second.say(FULL[4])
         assert "What outcome are you looking for?" in out[-1]
-        await say(api, *FULL[5:], "confirm")
+        await second.say(*FULL[5:], "confirm")
         assert count_cases(second.services.db) == 1
     finally:
         await second.stop()
 
 
 async def test_a_redelivered_update_has_no_second_effect(api, bot):
-    await say(api, "/start", *FULL)
+    await bot.say("/start", *FULL)
     before = len(api.sent)
     update_id = api.push_text(CHAT, "confirm")
-    await api.wait_sent(before + 1)
-    await asyncio.sleep(0.2)
+    await bot.turns(bot.turns_done + 1)  # the acknowledgement, all of it
     sent_after_first = len(api.sent)
+    assert sent_after_first > before
     api.redeliver(update_id, force=True)  # as Telegram does after a crash before the offset
     assert await api.wait_for(lambda: api.deliveries.count(update_id) == 2)
-    await asyncio.sleep(0.5)
+    await bot.turns(bot.turns_done + 1)  # the channel has handled the second delivery too
     assert len(api.sent) == sent_after_first  # delivered twice, answered once
     assert count_cases(bot.services.db) == 1
 
@@ -170,19 +171,19 @@ async def test_rate_limit_is_polite(api, tmp_path):
     config = parse_config({"dialogue": {"rate_per_minute": 3}})
     b = await Bot(api, tmp_path / "caredesk.db", config).start()
     try:
-        out = await say(api, "/start", "1", "no", "The bus driver was rude to me", "yesterday")
+        out = await b.say("/start", "1", "no", "The bus driver was rude to me", "yesterday")
         assert "faster than I can take them in" in out[-1]
     finally:
         await b.stop()
 
 
 async def test_long_replies_are_split(api, bot):
-    await say(api, "/start", "1", "no")
-    out = await say(api, "word " * 2000)  # over the dialogue's 4000 characters: refused politely
+    await bot.say("/start", "1", "no")
+    out = await bot.say("word " * 2000)  # over the dialogue's 4000 characters: refused politely
     assert "longer than 4000 characters" in out[0]
     long_description = "The truck blocked the lane again. " * 115  # about 3900 characters
     before = len(api.sent)
-    await say(api, long_description, *FULL[3:])
+    await bot.say(long_description, *FULL[3:])
     summary_parts = [m for m in api.sent[before:] if "Here is what I have" in m["text"]]
     assert summary_parts, "the summary was sent"
     assert all(len(m["text"]) <= 4096 for m in api.sent)
@@ -191,12 +192,12 @@ async def test_long_replies_are_split(api, bot):
 
 
 async def test_photos_are_recorded_as_evidence(api, bot):
-    await say(api, "/start", *FULL[:3])
+    await bot.say("/start", *FULL[:3])
     before = len(api.sent)
     api.push_photo(CHAT, file_id="AgACAgQAAxkBAAIBPhoto", file_size=48213)
     await api.wait_sent(before + 1)
     assert "added the file" in api.sent[-1]["text"]
-    await say(api, *FULL[3:], "confirm")
+    await bot.say(*FULL[3:], "confirm")
     case = get_case(bot.services.db, "CD-2026-000001")
     [event] = [e for e in case["events"] if e["type"] == "attachments"]
     assert event["data"]["files"][0]["ref"] == "AgACAgQAAxkBAAIBPhoto"
@@ -204,14 +205,14 @@ async def test_photos_are_recorded_as_evidence(api, bot):
 
 
 async def test_a_paused_conversation_is_told_by_the_outbox_worker(api, bot):
-    await say(api, "/start", *FULL[:2])
+    await bot.say("/start", *FULL[:2])
     bot.services.db.execute("UPDATE conversations SET updated_at = '2000-01-01T00:00:00+00:00'")
     assert bot.services.chat.expire_idle(["telegram"]) == 1
     worker = OutboxWorker(bot.services.db, TelegramSender(bot.channel), bot.services.clock)
     before = len(api.sent)
     assert await worker.drain() == 1
     assert "paused our conversation" in api.sent[before]["text"]
-    out = await say(api, "resume")
+    out = await bot.say("resume")
     assert "Please tell me what happened" in out[-1]
 
 
@@ -292,12 +293,11 @@ class GatedBotApi(FakeBotApi):
         return await super()._send_message(params)
 
 
-async def test_chats_are_answered_concurrently_each_in_its_order(tmp_path):
+async def test_chats_are_answered_concurrently_each_in_its_order(tmp_path, make_bot_api):
     """Two residents type at once: a reply held up for one does not hold up the other, and
     each chat's lines are read in the order the resident sent them (an answer never lands
     on the wrong question)."""
-    api = GatedBotApi()
-    await api.start()
+    api = await make_bot_api(kind=GatedBotApi)
     config = parse_config({"dialogue": {"rate_per_minute": 1000}})
     b = await Bot(api, tmp_path / "caredesk.db", config).start()
     first, second = 5001, 5002
@@ -316,7 +316,7 @@ async def test_chats_are_answered_concurrently_each_in_its_order(tmp_path):
             api.push_text(first, line)
             api.push_text(second, line)
         assert await api.wait_for(lambda: count_cases(b.services.db) == 2, 20)
-        await asyncio.sleep(0.1)  # the acknowledgements' last messages
+        await b.turns(2 * len(["/start", *FULL, "confirm"]))  # the acknowledgements' last words
         for chat in (first, second):
             assert any("We received your complaint [CD-" in t for t in api.sent_to(chat))
         cases = list_cases(b.services.db)
@@ -329,7 +329,6 @@ async def test_chats_are_answered_concurrently_each_in_its_order(tmp_path):
         assert strip_refs(api.sent_to(first)) == strip_refs(api.sent_to(second))
     finally:
         await b.stop()
-        await api.stop()
 
 
 def strip_refs(texts: list[str]) -> list[str]:

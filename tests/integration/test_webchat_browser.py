@@ -57,7 +57,7 @@ from ..browser import (
 
 DESCRIPTION = "The garbage truck skipped our street and the driver was rude when I asked why"
 CONTACT = "jane@example.com 905-555-0100"
-#: (what the resident sends, what the next city message must contain); FULL of test_flow.py
+#: (what the resident sends, what the next city message must contain); FULL of tests/scripts.py
 #: with the quick answers' own labels where the dialogue offers buttons.
 SCRIPT: list[tuple[str, str]] = [
     ("Complaint", "immediate danger"),

@@ -24,8 +24,8 @@ from bot.config import Config
 from bot.webchat import COOKIE, conversation_key
 from storage.cases import get_case, list_cases
 
+from ..scripts import FULL
 from ..servers import free_port
-from ..unit.test_flow import FULL
 
 #: The service's clock starts here (and runs at real speed): references carry this year,
 #: whatever the day the tests run.

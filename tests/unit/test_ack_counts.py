@@ -6,10 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.app import build_services
-from bot.clock import FrozenClock
-from bot.config import Config
-from bot.mail_intake import MailIntake
 from storage.mail import acks_all_since, acks_since
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Toronto"))
@@ -25,9 +21,8 @@ def complaint(i: int, sender: str) -> bytes:
     ).encode()
 
 
-def test_counts_per_address_and_overall_by_the_address_index(tmp_path):
-    services = build_services(Config(), tmp_path / "c.db", FrozenClock(NOW))
-    intake = MailIntake(services.db, services.policy, services.intake)
+def test_counts_per_address_and_overall_by_the_address_index(make_mail_desk):
+    services, intake = make_mail_desk(now=NOW)
     for i in range(6):
         sender = "jane@example.com" if i < 2 else f"r{i}@example.com"
         assert intake.process(complaint(i, sender), NOW, NOW).action == "cased"

@@ -18,33 +18,15 @@ from bot.decide import Policy, classify, decide
 from bot.explain import explain
 from bot.model import Decision, Kind, Person, Status, Submission
 
+from ..scripts import COMPLAINT, EMAIL
+
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)  # a Wednesday
 POLICY = Policy.from_config(Config())
 REVIEW_MISSING = Policy.from_config(parse_config({"review": {"missing-info": "review"}}))
 ROOT = Path(__file__).resolve().parents[2]
 
-JANE = Person(name="Jane Doe", email="jane@example.com", phone="+19055550100")
-CHAT = Submission(
-    channel="web",
-    received_at=NOW,
-    text="The driver of truck 42 was rude to me and skipped our street",
-    what="The driver of truck 42 was rude to me and skipped our street",
-    when_text="yesterday at 3pm",
-    who="driver of truck 42",
-    outcome="an apology",
-    person=JANE,
-    safety=False,
-    scope_hint="",
-)
-EMAIL = Submission(
-    channel="email",
-    received_at=NOW,
-    text="I am unhappy that nobody replied to my letter about the arena",
-    what="I am unhappy that nobody replied to my letter about the arena",
-    person=Person(email="sam@example.org"),
-    subject="No reply",
-)
+CHAT = replace(COMPLAINT, when=None, safety=False)
 
 
 def email(text: str, **changes: object) -> Submission:

@@ -8,24 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import build_services
-from bot.clock import FrozenClock
-from bot.config import Config
 from storage.cases import count_cases, get_case, list_cases
 from storage.conversations import load_conversation
 
-from .test_flow import FULL
+from ..scripts import FULL
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 25, 16, 38, tzinfo=TZ)
-
-
-@pytest.fixture
-def services(tmp_path):
-    def make(config: Config | None = None):
-        return build_services(config or Config(), tmp_path / "caredesk.db", FrozenClock(NOW))
-
-    return make
 
 
 def converse(chat, lines, key="console:t"):
@@ -42,8 +31,8 @@ def text_of(turn):
     return "\n".join(r.text for r in turn.replies)
 
 
-def test_confirmed_complaint_is_filed_and_acknowledged(services):
-    s = services()
+def test_confirmed_complaint_is_filed_and_acknowledged(make_services):
+    s = make_services()
     turn = converse(s.chat, [*FULL, "confirm"])
     assert turn.ref == "CD-2026-000001"
     reply = text_of(turn)
@@ -70,8 +59,8 @@ def test_confirmed_complaint_is_filed_and_acknowledged(services):
     assert load_conversation(s.db, "console:t")["status"] == "filed"
 
 
-def test_anonymous_allegation_is_recorded_with_a_draft_for_review(services):
-    s = services()
+def test_anonymous_allegation_is_recorded_with_a_draft_for_review(make_services):
+    s = make_services()
     turn = converse(s.chat, [*FULL[:6], "no", "no", "confirm"])
     assert "02.01" in text_of(turn) and turn.ref in text_of(turn)
     case = get_case(s.db, turn.ref)
@@ -82,8 +71,8 @@ def test_anonymous_allegation_is_recorded_with_a_draft_for_review(services):
     assert case["outbox"] == []
 
 
-def test_hazard_is_accepted_anonymously_with_an_inspection_clock(services):
-    s = services()
+def test_hazard_is_accepted_anonymously_with_an_inspection_clock(make_services):
+    s = make_services()
     turn = converse(
         s.chat,
         ["1", "yes", "Downed wire across the path in Kinsmen Park", "right now", "skip", "confirm"],
@@ -94,8 +83,8 @@ def test_hazard_is_accepted_anonymously_with_an_inspection_clock(services):
     assert "911" in text_of(turn)
 
 
-def test_out_of_scope_gets_a_reviewed_redirect(services):
-    s = services()
+def test_out_of_scope_gets_a_reviewed_redirect(make_services):
+    s = make_services()
     turn = converse(
         s.chat,
         [
@@ -118,8 +107,8 @@ def test_out_of_scope_gets_a_reviewed_redirect(services):
     assert "reply by email" in text_of(turn)
 
 
-def test_a_question_is_recorded_with_a_drafted_answer_and_no_follow_up_clock(services):
-    s = services()
+def test_a_question_is_recorded_with_a_drafted_answer_and_no_follow_up_clock(make_services):
+    s = make_services()
     turn = converse(
         s.chat,
         [
@@ -141,8 +130,8 @@ def test_a_question_is_recorded_with_a_drafted_answer_and_no_follow_up_clock(ser
     assert "Thank you for your question" in said and "Thursday, November 26, 2026" in said
 
 
-def test_an_anonymous_question_is_recorded_not_declined(services):
-    s = services()
+def test_an_anonymous_question_is_recorded_not_declined(make_services):
+    s = make_services()
     turn = converse(
         s.chat,
         ["4", "no", "Is this the right address for transit lost and found?", "skip", "confirm"],
@@ -153,14 +142,14 @@ def test_an_anonymous_question_is_recorded_not_declined(services):
     assert "02.01" not in text_of(turn) and "please call" in text_of(turn)
 
 
-def test_cancelled_conversation_files_nothing(services):
-    s = services()
+def test_cancelled_conversation_files_nothing(make_services):
+    s = make_services()
     converse(s.chat, [*FULL, "cancel"])
     assert count_cases(s.db) == 0
 
 
-def test_a_failure_while_filing_leaves_no_half_written_case(services, monkeypatch):
-    s = services()
+def test_a_failure_while_filing_leaves_no_half_written_case(make_services, monkeypatch):
+    s = make_services()
     converse(s.chat, FULL)
 
     def broken(*args, **kwargs):
@@ -178,11 +167,11 @@ def test_a_failure_while_filing_leaves_no_half_written_case(services, monkeypatc
     assert turn.ref == "CD-2026-000001" and count_cases(s.db) == 1
 
 
-def test_a_crash_before_delivery_redelivers_once_and_files_once(services):
-    s = services()
+def test_a_crash_before_delivery_redelivers_once_and_files_once(make_services):
+    s = make_services()
     converse(s.chat, FULL)
     turn = s.chat.handle("console", "console:t", "confirm")  # filed, never marked delivered
-    again = services()  # a new process on the same store
+    again = make_services()  # a new process on the same store
     resumed = again.chat.open("console", "console:t")
     assert turn.ref in text_of(resumed)
     again.chat.delivered(resumed)
@@ -190,34 +179,34 @@ def test_a_crash_before_delivery_redelivers_once_and_files_once(services):
     assert count_cases(again.db) == 1
 
 
-def test_unfinished_conversation_resumes_after_restart(services):
-    s = services()
+def test_unfinished_conversation_resumes_after_restart(make_services):
+    s = make_services()
     converse(s.chat, FULL[:4])
     s.db.close()
-    again = services()
+    again = make_services()
     welcome = text_of(again.chat.open("console", "console:t"))
     assert "Welcome back" in welcome and "Who was involved" in welcome
     turn = converse(again.chat, [*FULL[4:], "confirm"])
     assert get_case(again.db, turn.ref)["who"] == "the driver of truck 42"
 
 
-def test_references_count_up(services):
-    s = services()
+def test_references_count_up(make_services):
+    s = make_services()
     refs = [converse(s.chat, [*FULL, "confirm"], key=f"console:{i}").ref for i in range(3)]
     assert refs == ["CD-2026-000001", "CD-2026-000002", "CD-2026-000003"]
     assert [c["ref"] for c in list_cases(s.db)] == list(reversed(refs))
 
 
-def test_email_copy_can_be_switched_off(services):
+def test_email_copy_can_be_switched_off(make_services):
     from bot.config import parse_config
 
-    s = services(parse_config({"dialogue": {"email_copy": False}}))
+    s = make_services(parse_config({"dialogue": {"email_copy": False}}))
     turn = converse(s.chat, [*FULL, "confirm"])
     assert [o["channel"] for o in get_case(s.db, turn.ref)["outbox"]] == ["console"]
 
 
-def test_status_shows_only_this_conversations_cases(services):
-    s = services()
+def test_status_shows_only_this_conversations_cases(make_services):
+    s = make_services()
     mine = converse(s.chat, [*FULL, "confirm"], key="web:alice").ref
     theirs = converse(s.chat, [*FULL, "confirm"], key="web:bob").ref
     own = text_of(s.chat.handle("web", "web:alice", f"status {mine}"))
@@ -228,8 +217,8 @@ def test_status_shows_only_this_conversations_cases(services):
     assert mine in listing and theirs not in listing
 
 
-def test_a_redelivered_update_has_no_second_effect(services):
-    s = services()
+def test_a_redelivered_update_has_no_second_effect(make_services):
+    s = make_services()
     converse(s.chat, FULL, key="telegram:7")
     first = s.chat.handle("telegram", "telegram:7", "confirm", update_key="1001")
     again = s.chat.handle("telegram", "telegram:7", "confirm", update_key="1001")
@@ -237,10 +226,10 @@ def test_a_redelivered_update_has_no_second_effect(services):
     assert count_cases(s.db) == 1
 
 
-def test_rate_limit_is_polite_and_loses_nothing(services):
+def test_rate_limit_is_polite_and_loses_nothing(make_services):
     from bot.config import parse_config
 
-    s = services(parse_config({"dialogue": {"rate_per_minute": 3}}))
+    s = make_services(parse_config({"dialogue": {"rate_per_minute": 3}}))
     s.chat.open("web", "web:fast")
     replies = [text_of(s.chat.handle("web", "web:fast", line)) for line in FULL[:4]]
     assert "faster than I can take them in" in replies[3]
@@ -249,10 +238,10 @@ def test_rate_limit_is_polite_and_loses_nothing(services):
     assert "Who was involved" in text_of(s.chat.handle("web", "web:fast", FULL[3]))
 
 
-def test_evidence_is_recorded_on_the_case(services):
+def test_evidence_is_recorded_on_the_case(make_services):
     from bot.model import Attachment
 
-    s = services()
+    s = make_services()
     s.chat.open("telegram", "telegram:9")
     for line in FULL[:3]:
         s.chat.handle("telegram", "telegram:9", line)
@@ -269,8 +258,8 @@ def test_evidence_is_recorded_on_the_case(services):
     ]
 
 
-def test_idle_conversations_are_paused_with_a_notice_and_resume(services):
-    s = services()
+def test_idle_conversations_are_paused_with_a_notice_and_resume(make_services):
+    s = make_services()
     converse(s.chat, FULL[:4], key="telegram:idle")
     assert s.chat.expire_idle(["telegram"]) == 0
     s.clock.advance(timedelta(minutes=31))
@@ -282,8 +271,8 @@ def test_idle_conversations_are_paused_with_a_notice_and_resume(services):
     assert "Who was involved" in back
 
 
-def test_a_paused_web_chat_leaves_no_outbox_row_that_no_worker_sends(services):
-    s = services()
+def test_a_paused_web_chat_leaves_no_outbox_row_that_no_worker_sends(make_services):
+    s = make_services()
     converse(s.chat, FULL[:4], key="web:idle")
     s.clock.advance(timedelta(minutes=31))
     told: list[tuple[str, str]] = []
@@ -301,8 +290,8 @@ def _ack_when_line(turn) -> str:
     return next(line for line in text_of(turn).splitlines() if line.startswith("- When"))
 
 
-def test_acknowledgement_of_a_day_without_a_time_shows_no_time(services):
-    s = services()
+def test_acknowledgement_of_a_day_without_a_time_shows_no_time(make_services):
+    s = make_services()
     turn = converse(s.chat, [*FULL[:3], "12 March", "not sure", *FULL[4:], "confirm"])
     line = _ack_when_line(turn)
     assert line.endswith("Thursday, March 12, 2026")
@@ -315,8 +304,8 @@ def test_acknowledgement_of_a_day_without_a_time_shows_no_time(services):
     )
 
 
-def test_acknowledgement_of_last_week_shows_the_week_not_a_day(services):
-    s = services()
+def test_acknowledgement_of_last_week_shows_the_week_not_a_day(make_services):
+    s = make_services()
     turn = converse(s.chat, [*FULL[:3], "last week", *FULL[4:], "confirm"])
     line = _ack_when_line(turn)
     assert line.endswith("the week of November 16, 2026")
@@ -325,22 +314,22 @@ def test_acknowledgement_of_last_week_shows_the_week_not_a_day(services):
     assert (case["when_text"], case["when_precision"]) == ("last week", "week")
 
 
-def test_acknowledgement_of_an_approximate_answer_says_about(services):
-    s = services()
+def test_acknowledgement_of_an_approximate_answer_says_about(make_services):
+    s = make_services()
     turn = converse(s.chat, [*FULL[:3], "a couple of weeks ago", *FULL[4:], "confirm"])
     assert _ack_when_line(turn).endswith("about two weeks ago (around November 11, 2026)")
 
 
-def test_acknowledgement_keeps_words_that_could_not_be_read(services):
-    s = services()
+def test_acknowledgement_keeps_words_that_could_not_be_read(make_services):
+    s = make_services()
     turn = converse(s.chat, [*FULL[:3], "banana", "the day of the storm", *FULL[4:], "confirm"])
     assert _ack_when_line(turn).endswith('in your words: "the day of the storm"')
     case = get_case(s.db, turn.ref)
     assert (case["when_precision"], case["occurred_at"]) == ("unknown", None)
 
 
-def test_a_page_load_writes_nothing_and_the_first_message_starts(services):
-    s = services()
+def test_a_page_load_writes_nothing_and_the_first_message_starts(make_services):
+    s = make_services()
     changes = s.db.conn.total_changes
     assert s.chat.visit("web", "web:new").replies == []
     assert "What is your message about?" in s.chat.greeting()[-1].text
@@ -353,8 +342,8 @@ def test_a_page_load_writes_nothing_and_the_first_message_starts(services):
     assert [who for who, _t, _c in lines][:3] == ["city", "city", "resident"]
 
 
-def test_end_and_clear_forgets_an_unfinished_chat_but_keeps_a_filed_one(services):
-    s = services()
+def test_end_and_clear_forgets_an_unfinished_chat_but_keeps_a_filed_one(make_services):
+    s = make_services()
     converse(s.chat, FULL[:4], key="web:a")
     assert s.chat.end("web:a") is None
     assert not s.chat.exists("web:a") and s.chat.transcript("web:a") == []
@@ -367,8 +356,8 @@ def test_end_and_clear_forgets_an_unfinished_chat_but_keeps_a_filed_one(services
 # -- issue 8 -----------------------------------------------------------------------------
 
 
-def test_no_to_danger_with_a_fire_word_is_filed_as_said_and_flagged_for_staff(services):
-    s = services()
+def test_no_to_danger_with_a_fire_word_is_filed_as_said_and_flagged_for_staff(make_services):
+    s = make_services()
     turn = converse(
         s.chat,
         [
@@ -399,8 +388,8 @@ def test_no_to_danger_with_a_fire_word_is_filed_as_said_and_flagged_for_staff(se
         "My basement flood rebate has not been paid after six months",
     ],
 )
-def test_a_thing_named_after_a_hazard_is_not_a_hazard(services, what):
-    s = services()
+def test_a_thing_named_after_a_hazard_is_not_a_hazard(make_services, what):
+    s = make_services()
     lines = ["1", "no", what, "yesterday at 3pm", "staff", "fix it", "Jane Doe", "me", "j@x.org"]
     turn = converse(s.chat, [*lines, "confirm"])
     case = get_case(s.db, turn.ref)
@@ -408,8 +397,8 @@ def test_a_thing_named_after_a_hazard_is_not_a_hazard(services, what):
     assert not [e for e in case["events"] if e["type"] == "flagged"]
 
 
-def test_a_named_resident_without_contact_is_filed_and_not_declined(services):
-    s = services()
+def test_a_named_resident_without_contact_is_filed_and_not_declined(make_services):
+    s = make_services()
     turn = converse(s.chat, [*FULL[:8], "no thanks", "confirm"])
     case = get_case(s.db, turn.ref)
     assert case["status"] == "open" and case["missing"] == ["contact"]
@@ -419,8 +408,8 @@ def test_a_named_resident_without_contact_is_filed_and_not_declined(services):
     assert "can't send you updates" in text_of(turn) and "keep you updated" not in text_of(turn)
 
 
-def test_a_message_after_filing_joins_the_case_and_staff_see_it(services):
-    s = services()
+def test_a_message_after_filing_joins_the_case_and_staff_see_it(make_services):
+    s = make_services()
     filed = converse(s.chat, [*FULL, "confirm"])
     assert "'new'" in text_of(filed)
     s.clock.advance(timedelta(minutes=5))
@@ -437,8 +426,8 @@ def test_a_message_after_filing_joins_the_case_and_staff_see_it(services):
     assert load_conversation(s.db, "console:t")["status"] == "filed"
 
 
-def test_new_after_filing_starts_a_new_complaint(services):
-    s = services()
+def test_new_after_filing_starts_a_new_complaint(make_services):
+    s = make_services()
     converse(s.chat, [*FULL, "confirm"])
     s.clock.advance(timedelta(minutes=2))  # past the rate limit
     reply = text_of(s.chat.handle("console", "console:t", "new"))
@@ -448,8 +437,8 @@ def test_new_after_filing_starts_a_new_complaint(services):
     assert count_cases(s.db) == 2
 
 
-def test_after_the_window_a_message_starts_a_new_conversation(services):
-    s = services()
+def test_after_the_window_a_message_starts_a_new_conversation(make_services):
+    s = make_services()
     converse(s.chat, [*FULL, "confirm"])
     s.clock.advance(timedelta(hours=25))
     s.chat.handle("console", "console:t", "Actually it was Wednesday")
@@ -458,10 +447,10 @@ def test_after_the_window_a_message_starts_a_new_conversation(services):
     assert [m["direction"] for m in case["messages"]] == ["in", "out"]
 
 
-def test_a_photo_after_filing_joins_the_case(services):
+def test_a_photo_after_filing_joins_the_case(make_services):
     from bot.model import Attachment
 
-    s = services()
+    s = make_services()
     filed = converse(s.chat, [*FULL, "confirm"], key="telegram:5")
     photo = Attachment(None, "image/jpeg", 1234, "AgACphoto")
     reply = text_of(s.chat.handle("telegram", "telegram:5", "", attachments=[photo]))
@@ -471,12 +460,12 @@ def test_a_photo_after_filing_joins_the_case(services):
     assert load_conversation(s.db, "telegram:5")["status"] == "filed"
 
 
-def test_a_file_name_sent_after_filing_stays_off_the_timeline(services):
+def test_a_file_name_sent_after_filing_stays_off_the_timeline(make_services):
     """File names can name people: kept with a message (erased by retention), never on the
     append-only timeline, as for evidence sent before filing."""
     from bot.model import Attachment
 
-    s = services()
+    s = make_services()
     filed = converse(s.chat, [*FULL, "confirm"], key="telegram:6")
     doc = Attachment("jane-doe-medical-note.pdf", "application/pdf", 999, "BQACdoc")
     s.chat.handle("telegram", "telegram:6", "", attachments=[doc])
@@ -486,18 +475,18 @@ def test_a_file_name_sent_after_filing_stays_off_the_timeline(services):
     assert any("jane-doe-medical-note.pdf" in m for m in metas)
 
 
-def test_a_named_resident_without_contact_is_asked_only_for_a_way_to_reach_them(services):
-    s = services()
+def test_a_named_resident_without_contact_is_asked_only_for_a_way_to_reach_them(make_services):
+    s = make_services()
     turn = converse(s.chat, [*FULL[:-1], "I'd rather not", "confirm"])
     text = text_of(turn)
     assert "- how to reach you (an email address or a phone number)" in text
     assert "your name and how to reach you" not in text
 
 
-def test_a_first_web_message_reads_the_conversation_once_and_logs_every_line(services):
+def test_a_first_web_message_reads_the_conversation_once_and_logs_every_line(make_services):
     """The greeting's state is used as written, not read back; the transcript has the
     greeting, the resident's line and the replies, in order, with their choices."""
-    s = services()
+    s = make_services()
     greeting = s.chat.greeting()
     statements: list[str] = []
     s.db.conn.set_trace_callback(statements.append)

@@ -10,34 +10,15 @@ import pytest
 
 from bot.config import Config, parse_config
 from bot.decide import Policy, decide
-from bot.model import Kind, Person, Status, Submission
+from bot.model import Kind, Person, Status
+
+from ..scripts import COMPLAINT, EMAIL
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)  # a Wednesday
 POLICY = Policy.from_config(Config())
 
-JANE = Person(name="Jane Doe", email="jane@example.com", phone="+19055550100")
-COMPLETE = Submission(
-    channel="console",
-    received_at=NOW,
-    text="The driver of truck 42 was rude to me and skipped our street",
-    what="The driver of truck 42 was rude to me and skipped our street",
-    when_text="yesterday at 3pm",
-    when=datetime(2026, 11, 24, 15, 0, tzinfo=TZ),
-    who="driver of truck 42",
-    outcome="an apology",
-    person=JANE,
-    kind_hint=Kind.COMPLAINT,
-    scope_hint="",
-)
-EMAIL = Submission(
-    channel="email",
-    received_at=NOW,
-    text="I am unhappy that nobody replied to my letter about the arena",
-    what="I am unhappy that nobody replied to my letter about the arena",
-    person=Person(email="sam@example.org"),
-    subject="No reply",
-)
+COMPLETE = replace(COMPLAINT, channel="console", kind_hint=Kind.COMPLAINT)
 
 
 def iso(at: datetime) -> str:

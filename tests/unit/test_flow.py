@@ -13,21 +13,11 @@ from bot.flows.complaint import ComplaintFlow, submission_from_state
 from bot.model import Kind
 from bot.policy import Rules
 
+from ..scripts import FULL
+
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 25, 16, 38, tzinfo=TZ)
 FLOW = ComplaintFlow(Config(), Rules.from_config())
-
-FULL = [
-    "1",
-    "no",
-    "The garbage truck skipped our street and the driver was rude when I asked why",
-    "yesterday at 3pm",
-    "the driver of truck 42",
-    "pick up the garbage and an apology",
-    "Jane Doe",
-    "me",
-    "jane@example.com 905-555-0100",
-]
 
 
 class Talk:

@@ -16,7 +16,7 @@ import pytest
 
 from bot.app import build_services
 from bot.clock import FrozenClock
-from bot.config import Config, MailConfig
+from bot.config import Config
 from bot.extract import find_contact
 from bot.flows.base import normalise
 from bot.mail_intake import MailIntake
@@ -133,8 +133,8 @@ def test_html_to_text_drops_scripts_and_keeps_text():
     assert html_to_text(html).split() == ["Bin", "missed", "tail"]
 
 
-def test_a_megabyte_chat_message_is_refused_quickly_and_stored_cut(tmp_path):
-    services = build_services(Config(), tmp_path / "caredesk.db", FrozenClock(NOW))
+def test_a_megabyte_chat_message_is_refused_quickly_and_stored_cut(make_services):
+    services = make_services(now=NOW)
     chat = services.chat
     chat.open("web", "web:h")
     limit = services.config.dialogue.max_message_chars
@@ -148,13 +148,10 @@ def test_a_megabyte_chat_message_is_refused_quickly_and_stored_cut(tmp_path):
     assert all(
         len(text) <= limit and text.endswith("[cut: the message was longer]") for text in said
     )
-    services.db.close()
 
 
-def test_mail_over_the_size_limit_is_stored_cut_and_marked(tmp_path):
-    config = Config(mail=MailConfig(max_message_bytes=4000))
-    services = build_services(config, tmp_path / "caredesk.db", FrozenClock(NOW))
-    mail_intake = MailIntake(services.db, services.policy, services.intake)
+def test_mail_over_the_size_limit_is_stored_cut_and_marked(make_mail_desk):
+    services, mail_intake = make_mail_desk(now=NOW, max_message_bytes=4000)
     raw = envelope(b"The bin on Elm Road was not emptied on Monday. " * 500)
     result = mail_intake.process(raw, NOW, NOW)
     assert result.action == "cased"
@@ -163,4 +160,3 @@ def test_mail_over_the_size_limit_is_stored_cut_and_marked(tmp_path):
     ).fetchone()
     assert size == len(stored) == 4000 and raw.startswith(stored)
     assert '"raw_cut_at":4000' in meta
-    services.db.close()

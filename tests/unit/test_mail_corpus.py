@@ -18,12 +18,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import build_services
-from bot.clock import FrozenClock
 from bot.config import Config
 from bot.decide import Policy
 from bot.mail_cli import inspect_result, preview_reference, rendered_replies
-from bot.mail_intake import MailIntake, assess, mail_identity
+from bot.mail_intake import assess, mail_identity
 from bot.replies import ReplyRenderer
 from mail.parse import parse_message
 from storage.cases import get_case
@@ -233,14 +231,14 @@ RENDERED = [
 
 
 @pytest.mark.parametrize("name", RENDERED)
-def test_render_gives_each_reply_exactly_what_intake_would_queue(tmp_path, name):
+def test_render_gives_each_reply_exactly_what_intake_would_queue(make_mail_desk, name):
     """`mail inspect --render` and intake share compose(): compare with a real filing."""
     raw = (CORPUS / name).read_bytes()
     found = assess(parse_message(raw), NOW, POLICY, ME)
     rendered = rendered_replies(POLICY, ReplyRenderer(), found)
     assert rendered and all({"kind", "review", "subject", "body"} <= set(r) for r in rendered)
-    services = build_services(Config(), tmp_path / "c.db", FrozenClock(NOW))
-    result = MailIntake(services.db, services.policy, services.intake).process(raw, NOW, NOW)
+    services, intake = make_mail_desk(now=NOW)
+    result = intake.process(raw, NOW, NOW)
     case = get_case(services.db, result.ref)
     stored = [*case["outbox"], *case["drafts"]]
     placeholder = preview_reference(POLICY, found)

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import build_services
-from bot.clock import FrozenClock
 from bot.config import Config
-from bot.mail_intake import MailIntake
 from bot.outbox_worker import OutboxWorker
 from mail.smtp import build_message
 from storage.cases import count_cases, get_case
 from storage.mail import record_bounce
 from storage.outbox import DeliveryError, due_items
 
+from ..scripts import FULL
 from .test_chat_service import converse
-from .test_flow import FULL
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
@@ -48,10 +46,8 @@ def mail(
 
 
 @pytest.fixture
-def desk(tmp_path):
-    services = build_services(Config(), tmp_path / "caredesk.db", FrozenClock(NOW))
-    intake = MailIntake(services.db, services.policy, services.intake)
-    return services, intake
+def desk(make_mail_desk):
+    return make_mail_desk(now=NOW)
 
 
 def process(intake, raw):
@@ -243,16 +239,9 @@ async def test_outbox_worker_stops_on_a_permanent_failure_and_alerts_staff(desk)
 
 
 @pytest.fixture
-def make_desk(tmp_path):
+def make_desk(make_mail_desk):
     """Services + mail intake on one store, with [mail] settings changed as a test needs."""
-
-    def make(**mail_settings):
-        config = Config()
-        config = replace(config, mail=replace(config.mail, **mail_settings))
-        services = build_services(config, tmp_path / "caredesk.db", FrozenClock(NOW))
-        return services, MailIntake(services.db, services.policy, services.intake)
-
-    return make
+    return functools.partial(make_mail_desk, now=NOW)
 
 
 def test_a_mail_carrying_someone_elses_message_id_does_not_suppress_theirs(desk):

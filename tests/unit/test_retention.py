@@ -4,6 +4,8 @@ clock moved years ahead, and the store read row by row afterwards."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -11,14 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp import web
 
-from bot.app import build_app, build_services
-from bot.clock import FrozenClock
+from bot.app import build_app
 from bot.config import Config, ConfigError, parse_config
 from bot.mail_intake import MailIntake
 from bot.retention import FINAL_STATUSES, cutoff, plan, run
 from storage.cases import get_case, utc
 
-from .test_flow import FULL
+from ..scripts import FULL
 
 TZ = ZoneInfo("America/Toronto")
 T0 = datetime(2026, 11, 25, 16, 38, tzinfo=TZ)
@@ -109,12 +110,12 @@ def store_text(db, skip: tuple[str, ...] = ()) -> str:
 
 
 @pytest.fixture
-def desk(tmp_path):
+def desk(make_services):
     """A store with: a closed chat case (Telegram, with update ids) and a closed mail case
     filed at T0; a redirected (final at filing) chat case; an open chat case; a chat abandoned
     halfway; a case closed years later (not yet due); and a chat that filed one closed case
     and then one still open (its transcript must stay)."""
-    s = build_services(Config(), tmp_path / "caredesk.db", FrozenClock(T0))
+    s = make_services(now=T0)
     mails = MailIntake(s.db, s.policy, s.intake)
     refs = {}
     refs["jane"] = talk(s, "telegram", "telegram:4242", chat_lines(*JANE), updates=1000)
@@ -313,18 +314,26 @@ def test_cutoff_counts_whole_days_back():
     assert cutoff(LATER, DAYS) == T0 + timedelta(days=1)
 
 
-async def test_serve_runs_the_job_on_its_clock(desk, tmp_path):
-    s, refs = desk
-    config = parse_config({"retention": {"every_hours": 24}})
-    services = build_services(config, s.db_path, FrozenClock(LATER))
-    runner = web.AppRunner(build_app(services))
+@contextlib.asynccontextmanager
+async def serving(make_services, every_hours: int) -> AsyncIterator[None]:
+    """The HTTP service with its workers on the desk's store, its clock at LATER."""
+    config = parse_config({"retention": {"every_hours": every_hours}})
+    runner = web.AppRunner(build_app(make_services(config, now=LATER)))
     await runner.setup()
     try:
-        for _ in range(200):
-            await asyncio.sleep(0.05)
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def test_serve_runs_the_job_on_its_clock(desk, make_services):
+    s, refs = desk
+    async with serving(make_services, every_hours=24):
+        for _ in range(200):  # the job's first run, as soon as the service starts
             person = get_case(s.db, refs["jane"])["person"]
             if person["erased_at"]:
                 break
+            await asyncio.sleep(0.05)
         assert person == {
             "name": None,
             "email": None,
@@ -332,21 +341,13 @@ async def test_serve_runs_the_job_on_its_clock(desk, tmp_path):
             "erased_at": person["erased_at"],
         }
         assert person["erased_at"] is not None
-    finally:
-        await runner.cleanup()
     assert get_case(s.db, refs["omar"])["person"]["name"] == "Omar Open"
 
 
-async def test_serve_job_off_with_zero_hours(desk):
+async def test_serve_job_off_with_zero_hours(desk, make_services):
     s, refs = desk
-    config = parse_config({"retention": {"every_hours": 0}})
-    services = build_services(config, s.db_path, FrozenClock(LATER))
-    runner = web.AppRunner(build_app(services))
-    await runner.setup()
-    try:
+    async with serving(make_services, every_hours=0):
         assert [t for t in asyncio.all_tasks() if t.get_name() == "retention"] == []
-    finally:
-        await runner.cleanup()
     assert get_case(s.db, refs["jane"])["person"]["name"] == "Jane Doe"
 
 

@@ -1,15 +1,15 @@
 """Tests for the SQLite store: schema and migrations, references, the append-only timeline,
 transactions, the outbox, conversations and case reads.
 
-`connect()` sets isolation_level None, so a lone write autocommits and `db.atomic()` groups
-writes into one transaction (a savepoint when nested).
+`connect()` sets isolation_level None, so a lone write autocommits; `write_transaction()` (what
+production uses) groups writes into one transaction that takes the write lock at its start, a
+savepoint when nested; `db.atomic()` is sqlite-utils' own grouping.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +32,14 @@ from storage.cases import (
     utc,
 )
 from storage.conversations import delete_conversation, load_conversation, save_conversation
-from storage.db import MIGRATIONS, SCHEMA_VERSION, StoreError, open_store, schema_version
+from storage.db import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    StoreError,
+    open_store,
+    schema_version,
+    write_transaction,
+)
 from storage.outbox import (
     OutboxItem,
     due_items,
@@ -788,12 +795,15 @@ def test_second_writer_waits_for_the_first(fresh_db: OpenDb, tmp_path: Path) -> 
     instead of failing, and then takes the next reference."""
     a = fresh_db()
     result: dict[str, object] = {}
-    started = threading.Event()
+    asking = threading.Event()
 
     def other_process() -> None:
         b = open_store(tmp_path / "store.db")  # its own connection, in its own thread
+        # atomic() begins deferred: b's first write (the counter) is what asks for the lock.
+        b.conn.set_trace_callback(
+            lambda sql: sql.startswith("INSERT INTO counters") and asking.set()
+        )
         try:
-            started.set()
             result["ref"] = file_case(b)[0]
         except Exception as exc:
             result["error"] = exc
@@ -804,12 +814,137 @@ def test_second_writer_waits_for_the_first(fresh_db: OpenDb, tmp_path: Path) -> 
         assert next_reference(a, "CD", 2026) == "CD-2026-000001"
         thread = threading.Thread(target=other_process)
         thread.start()
-        assert started.wait(10)
-        time.sleep(0.3)  # b is now blocked on a's write lock
+        assert asking.wait(10)  # b asks for the write lock that a holds: it cannot have it
         assert "ref" not in result and "error" not in result
     thread.join(15)
     assert not thread.is_alive()
     assert result == {"ref": "CD-2026-000002"}
+
+
+# ---------------------------------------------------------------------------------------------
+# write_transaction, as production uses it, between two connections on one file
+
+
+class OtherWriter:
+    """A second connection on the store in its own thread (SQLite connections belong to the
+    thread that opens them), as another process would be: `write(...)` runs a
+    write_transaction there; `asking` is set once it has asked SQLite for the write lock."""
+
+    def __init__(self, path: Path, busy_ms: int | None = None) -> None:
+        self.path = path
+        self.busy_ms = busy_ms
+        self.asking = threading.Event()
+        self.result: dict[str, object] = {}
+        self.thread: threading.Thread | None = None
+
+    def write(self, key: str) -> OtherWriter:
+        def run() -> None:
+            b = open_store(self.path)
+            if self.busy_ms is not None:
+                b.execute(f"PRAGMA busy_timeout = {self.busy_ms}")
+            b.conn.set_trace_callback(lambda sql: sql == "BEGIN IMMEDIATE" and self.asking.set())
+            try:
+                with write_transaction(b):
+                    save_conversation(b, key, "web", {"step": 1}, NOW)
+                self.result["written"] = key
+            except Exception as exc:
+                self.result["error"] = exc
+            self.result["left_open"] = b.conn.in_transaction
+            b.close()
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+        return self
+
+    def done(self) -> dict[str, object]:
+        assert self.thread is not None
+        self.thread.join(15)
+        assert not self.thread.is_alive()
+        return self.result
+
+
+def test_write_transaction_holds_the_write_lock_until_it_commits(
+    fresh_db: OpenDb, tmp_path: Path
+) -> None:
+    """BEGIN IMMEDIATE: the lock is taken at the start, so another writer waits for the
+    commit (busy_timeout), then writes; nothing of the first is visible to it before."""
+    a = fresh_db()
+    with write_transaction(a):
+        save_conversation(a, "web:a", "web", {"step": 1}, NOW)
+        other = OtherWriter(tmp_path / "store.db").write("web:b")
+        assert other.asking.wait(10)  # b asks for the lock a holds: it cannot have it
+        assert other.result == {}
+        save_conversation(a, "web:a2", "web", {"step": 2}, NOW)  # a still writes meanwhile
+    assert other.done() == {"written": "web:b", "left_open": False}
+    keys = [k for (k,) in a.execute("SELECT key FROM conversations ORDER BY key")]
+    assert keys == ["web:a", "web:a2", "web:b"]
+
+
+def test_a_second_writer_out_of_patience_gets_busy_and_keeps_nothing_open(
+    fresh_db: OpenDb, tmp_path: Path
+) -> None:
+    """A writer whose busy_timeout runs out while another holds the lock gets "database is
+    locked", is left outside any transaction, and can write once the lock is free."""
+    a = fresh_db()
+    with write_transaction(a):
+        save_conversation(a, "web:a", "web", {"step": 1}, NOW)
+        refused = OtherWriter(tmp_path / "store.db", busy_ms=50).write("web:b").done()
+    error = refused["error"]
+    assert isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+    assert refused["left_open"] is False
+    assert load_conversation(a, "web:b") is None
+    assert OtherWriter(tmp_path / "store.db", busy_ms=0).write("web:b").done() == {
+        "written": "web:b",
+        "left_open": False,
+    }
+
+
+def test_a_reader_is_not_held_up_by_a_writer_and_sees_only_commits(
+    fresh_db: OpenDb,
+) -> None:
+    """WAL: a reader on another connection reads at once while a write_transaction is open,
+    and sees the store as it was before it."""
+    a, b = fresh_db(), fresh_db()
+    b.execute("PRAGMA busy_timeout = 0")  # a wait would fail the test, not slow it
+    with write_transaction(a):
+        save_conversation(a, "web:a", "web", {"step": 1}, NOW)
+        assert load_conversation(b, "web:a") is None
+    assert load_conversation(b, "web:a") == {"step": 1}
+
+
+def test_an_error_rolls_back_and_frees_the_lock_at_once(fresh_db: OpenDb, tmp_path: Path) -> None:
+    """An exception (also one that is not an Exception, as a cancelled task's) undoes the
+    whole transaction and releases the lock: another writer gets it without waiting."""
+    a = fresh_db()
+    for error in (RuntimeError("mid-turn"), KeyboardInterrupt()):
+        with pytest.raises(type(error)), write_transaction(a):
+            save_conversation(a, "web:a", "web", {"step": 1}, NOW)
+            raise error
+        assert not a.conn.in_transaction
+        other = OtherWriter(tmp_path / "store.db", busy_ms=0).write(f"web:{type(error).__name__}")
+        assert other.done() == {"written": f"web:{type(error).__name__}", "left_open": False}
+    assert load_conversation(a, "web:a") is None
+
+
+def test_a_nested_write_transaction_commits_only_with_the_outermost(
+    fresh_db: OpenDb,
+) -> None:
+    """The inner one is a savepoint inside the outer transaction: its writes reach another
+    connection only when the outermost commits, and its own error undoes only its part."""
+    a, b = fresh_db(), fresh_db()
+    with write_transaction(a):
+        with write_transaction(a):
+            save_conversation(a, "web:inner", "web", {"step": 1}, NOW)
+        assert a.conn.in_transaction
+        assert load_conversation(b, "web:inner") is None  # not committed yet
+        with pytest.raises(RuntimeError), write_transaction(a):
+            save_conversation(a, "web:undone", "web", {"step": 1}, NOW)
+            raise RuntimeError("inner")
+        save_conversation(a, "web:outer", "web", {"step": 2}, NOW)
+    assert not a.conn.in_transaction
+    assert load_conversation(b, "web:inner") == {"step": 1}
+    assert load_conversation(b, "web:outer") == {"step": 2}
+    assert load_conversation(b, "web:undone") is None
 
 
 def test_write_transaction_rolls_back_all_or_only_the_inner_part(
@@ -817,8 +952,6 @@ def test_write_transaction_rolls_back_all_or_only_the_inner_part(
 ) -> None:
     """The outermost transaction has no savepoint of its own: an error still undoes all of
     it; a nested one is a savepoint, so an error caught inside undoes only its own part."""
-    from storage.db import write_transaction
-
     now = datetime(2026, 11, 25, 12, tzinfo=UTC)
     with pytest.raises(RuntimeError), write_transaction(db):
         save_conversation(db, "web:a", "web", {"step": 1}, now)
