@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import re
-
 from typing import Any
 
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatcher
