@@ -61,7 +61,7 @@ def may_hold_phone(text: str, region: str) -> bool:
     return _digit_run(region).search(text) is not None
 
 
-class PhoneMatcher(PhoneNumberMatcher):  # type: ignore[misc]  # phonenumbers is untyped here
+class PhoneMatcher(PhoneNumberMatcher):
     """phonenumbers' matcher, minus the parse of candidates too short to be a number.
 
     `_parse_and_verify` is where the stock matcher parses and validates one candidate (the

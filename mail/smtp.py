@@ -34,7 +34,8 @@ def fixed_header(name: str, value: str) -> BaseHeader:
     in the thread the event loop runs in. Parsed headers are immutable; a message given one
     writes it exactly as it writes the same value given as text. Only configuration goes
     here, never a resident's value."""
-    return MAIL_POLICY.header_factory(name, value)
+    header: BaseHeader = MAIL_POLICY.header_factory(name, value)
+    return header
 
 
 def build_message(item: OutboxItem, mail: MailConfig, now: datetime) -> EmailMessage:
