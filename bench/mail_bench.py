@@ -780,6 +780,8 @@ def run_throughput(
     sink.start()
     msgids, raws = make_mail(n, f"{os.getpid()}-{time.time_ns()}")
     load_s = load(dovecot, raws, "INBOX")
+    # The machine may be shared: the load average beside each timed part says how much.
+    loadavg = {"caredesk": os.getloadavg()}
     care = run_caredesk(dovecot, sink, msgids, tmp, mode, log_level, prof)
     care["load_s"] = round(load_s, 3)
     if prof is not None:
@@ -797,9 +799,12 @@ def run_throughput(
     tmp2 = tmp / "not-durable"
     tmp2.mkdir()
     not_durable = run_caredesk(plain, sink, msgids2, tmp2, mode, log_level, None, durable=False)
+    loadavg["bare"] = os.getloadavg()
     bare = run_bare(dovecot, sink, msgids, raws)
+    loadavg["end"] = os.getloadavg()
     return {
         "messages": n,
+        "loadavg": {k: [round(x, 2) for x in v] for k, v in loadavg.items()},
         "message_bytes_avg": round(sum(map(len, raws)) / n),
         "caredesk": care,
         "caredesk_not_durable": not_durable,
@@ -1032,6 +1037,9 @@ def print_throughput(r: dict[str, Any]) -> None:
         f"   intake/bare-imap {r['ratio_intake_over_bare_imap']}x"
     )
     print(f"  errors total  {r['errors']}")
+    if "loadavg" in r:
+        at = ", ".join(f"{k} {' '.join(map(str, v))}" for k, v in r["loadavg"].items())
+        print(f"  load average (1/5/15 min) at start of: {at}   ({os.cpu_count()} CPUs)")
 
 
 def print_latency(r: dict[str, Any]) -> None:

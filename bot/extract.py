@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from bot.phone_digits import may_hold_phone
+from bot.phone_digits import PhoneMatcher, may_hold_phone
 
 #: A run of characters that can belong to an address. A run is a candidate when it has an "@"
 #: with something on both sides. Splitting into runs first keeps the search linear: the old
@@ -96,15 +96,16 @@ def find_contact(text: str, region: str, lenient: bool = False) -> ContactDetail
                 f"That email address doesn't look right ({exc}). Could you check it?"
             ) from None
         emails.append(result.normalized)
-    without_emails = _ADDRESS_RUN.sub(
-        lambda m: " " if _is_address(m.group(0)) else m.group(0), text
+    # Without "@" there is no address to blank out (and the sub calls Python once a word).
+    without_emails = (
+        _ADDRESS_RUN.sub(lambda m: " " if _is_address(m.group(0)) else m.group(0), text)
+        if "@" in text
+        else text
     )
     phones = (
         [
             phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            for match in phonenumbers.PhoneNumberMatcher(
-                without_emails, region, max_tries=PHONE_MAX_TRIES
-            )
+            for match in PhoneMatcher(without_emails, region, max_tries=PHONE_MAX_TRIES)
         ]
         if may_hold_phone(without_emails, region)
         else []
@@ -117,6 +118,8 @@ def _is_address(run: str) -> bool:
 
 
 def _address_candidates(text: str) -> list[str]:
+    if "@" not in text:
+        return []
     return [run for run in _ADDRESS_RUN.findall(text) if _is_address(run)]
 
 

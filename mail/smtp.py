@@ -6,9 +6,11 @@ a timeout is `temporary` (retry later); a 5xx answer is `permanent` (stop, tell 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from email.headerregistry import BaseHeader
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
@@ -24,22 +26,33 @@ log = logging.getLogger(__name__)
 THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References")
 
 
+@functools.lru_cache(maxsize=16)
+def fixed_header(name: str, value: str) -> BaseHeader:
+    """A header that is the same on every reply (the city's From, the loop guards), parsed
+    once: email's structured parser costs about 0.3 ms for a From, on every acknowledgement,
+    in the thread the event loop runs in. Parsed headers are immutable; a message given one
+    writes it exactly as it writes the same value given as text. Only configuration goes
+    here, never a resident's value."""
+    header: BaseHeader = MAIL_POLICY.header_factory(name, value)
+    return header
+
+
 def build_message(item: OutboxItem, mail: MailConfig, now: datetime) -> EmailMessage:
     """An automatic reply as RFC 3834 asks: Auto-Submitted, threaded, no header injection
     (every value is one line; the email package refuses CR/LF in headers as well)."""
     if not item.recipient:
         raise DeliveryError("no recipient", permanent=True)
     msg = EmailMessage(policy=MAIL_POLICY)
-    msg["From"] = formataddr((one_line(mail.from_name), mail.address))
+    msg["From"] = fixed_header("From", formataddr((one_line(mail.from_name), mail.address)))
     msg["To"] = one_line(item.recipient)
     msg["Subject"] = one_line(item.subject)
     msg["Date"] = format_datetime(now)
     for name in THREAD_HEADERS:
         if item.headers.get(name):
             msg[name] = one_line(item.headers[name])
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg["X-Loop"] = mail.address
+    msg["Auto-Submitted"] = fixed_header("Auto-Submitted", "auto-replied")
+    msg["X-Auto-Response-Suppress"] = fixed_header("X-Auto-Response-Suppress", "All")
+    msg["X-Loop"] = fixed_header("X-Loop", mail.address)
     msg.set_content(item.body)
     return msg
 
