@@ -6,7 +6,7 @@ pass/fail (the exit status is 0 whatever the figures). Run from the repository r
 
     PYTHONPATH=. .venv/bin/python bench/chat_bench.py [--part web|telegram|both] [--json]
 
-Every conversation is the complete complaint of tests/unit/test_flow.py (FULL) followed by
+Every conversation is the complete complaint of tests/scripts.py (FULL) followed by
 "confirm": 10 turns, the last of which files the case.
 
 Web: `caredesk serve` runs as a separate process (built-in configuration, a fresh store in a
@@ -39,20 +39,18 @@ import io
 import json
 import math
 import os
-import platform
 import pstats
 import random
 import resource
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -63,18 +61,19 @@ import telegram
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bench.figures import PCTS, percentiles, stop_process
+from bench.figures import machine as figures_machine
 from bot.app import build_services
 from bot.config import Config, parse_config
 from bot.telegram import TelegramChannel, split_text
 from storage.cases import count_cases
 from storage.db import open_store
+from tests.scripts import FULL
 from tests.telegram_api import FakeBotApi, JSONDict
-from tests.unit.test_flow import FULL
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT: tuple[str, ...] = (*FULL, "confirm")
 ACK = "We received your complaint [CD-"
-PCTS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "max": 100.0}
 PCTS2 = {"p50": 50.0, "p99": 99.0}
 AIM_P99_MS = 50.0
 LOOPBACK = "127.0.0.1"
@@ -128,15 +127,9 @@ class ConversationError(Exception):
 # Figures
 
 
-def stats(ns: Sequence[int], pcts: dict[str, float] = PCTS) -> dict[str, float]:
+def stats(ns: Sequence[int], pcts: Mapping[str, float] = PCTS) -> dict[str, float]:
     """Nearest-rank percentiles of nanosecond samples, in milliseconds."""
-    if not ns:
-        return {}
-    s = sorted(ns)
-    return {
-        k: round(s[min(len(s) - 1, max(0, math.ceil(p * len(s) / 100) - 1))] / 1e6, 3)
-        for k, p in pcts.items()
-    }
+    return percentiles(ns, pcts, scale=1e6)
 
 
 def fmt(ms: dict[str, float]) -> str:
@@ -144,15 +137,7 @@ def fmt(ms: dict[str, float]) -> str:
 
 
 def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "loadavg": [round(x, 2) for x in os.getloadavg()],
-        "aiohttp": aiohttp.__version__,
-        "python_telegram_bot": telegram.__version__,
-        "sqlite": sqlite3.sqlite_version,
-    }
+    return figures_machine(aiohttp=aiohttp.__version__, python_telegram_bot=telegram.__version__)
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,15 +188,7 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = 20.0) -> int:
-        """SIGINT (aiohttp shuts down cleanly and a cProfile run writes its file), then kill."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.exit_code = self.proc.returncode
+        self.exit_code = stop_process(self.proc, timeout)
         return self.exit_code
 
 
@@ -478,16 +455,14 @@ async def turn_cpu(server: Server, conversations: int, timeout: float) -> dict[s
         finally:
             await ws.close()
             await session.close()
-    us = sorted(n / 1000 for n in samples)
-
-    def pct(p: float) -> float:
-        return round(us[min(len(us) - 1, max(0, math.ceil(p * len(us) / 100) - 1))], 1)
+    us = [n / 1000 for n in samples]
+    at = percentiles(us, {"p50_us": 50.0, "p90_us": 90.0, "p99_us": 99.0}, digits=1)
 
     return {
         "turns": len(us),
         "completed": completed,
         "errors": errors,
-        **({"p50_us": pct(50), "p90_us": pct(90), "p99_us": pct(99)} if us else {}),
+        **at,
     }
 
 
@@ -822,7 +797,7 @@ def print_web(w: dict[str, Any], profile: Path | None) -> None:
     )
     print(
         f"\nWEB CHAT  {n} concurrent WebSocket conversations x {len(SCRIPT)} turns "
-        f"(test_flow FULL + confirm), {how}"
+        f"(tests/scripts.py FULL + confirm), {how}"
     )
     print(
         "  server: a subprocess on loopback; client: this process, one ClientSession per "

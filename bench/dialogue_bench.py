@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.figures import PCTS, percentiles
 from bot.app import build_services
 from bot.clock import SystemClock
 from bot.config import Config
@@ -28,7 +29,6 @@ from storage.db import open_store
 CHANNEL = "console"
 STREETS = ("Elm Road", "Oak Avenue", "Maple Street", "Birch Lane", "Cedar Drive")
 ASKS = ("an apology", "a call back", "a new schedule", "an explanation")
-PCTS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "max": 100.0}
 PCTS2 = {"p50": 50.0, "p99": 99.0}
 
 
@@ -43,11 +43,7 @@ def script(i: int) -> list[str]:
 
 def stats(ns: list[int], pcts: dict[str, float]) -> dict[str, float]:
     """Nearest-rank percentiles of nanosecond samples, in milliseconds."""
-    s = sorted(ns)
-    return {
-        k: round(s[min(len(s) - 1, max(0, round(p * len(s) / 100) - 1))] / 1e6, 3)
-        for k, p in pcts.items()
-    }
+    return percentiles(ns, pcts, scale=1e6)
 
 
 def fmt(ms: dict[str, float]) -> str:

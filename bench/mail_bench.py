@@ -28,11 +28,9 @@ import io
 import json
 import logging
 import os
-import platform
 import pstats
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,6 +49,8 @@ from typing import Any
 import aiosmtplib
 from imapclient import IMAPClient
 
+from bench.figures import PCTS, percentiles, stop_process
+from bench.figures import machine as figures_machine
 from bot.app import Services, build_services
 from bot.config import ImapConfig, parse_config
 from bot.intake import Intake
@@ -68,7 +68,6 @@ ROOT = Path(__file__).resolve().parents[1]
 LOAD_CHUNK = 500
 MAX_FAILURES = 1000  # intake drain failures tolerated (each is retried) before giving up
 BARE_IN, BARE_DONE = "BareIn", "BareDone"
-PCTS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "max": 100.0}
 AIM_RATIO, AIM_LATENCY_MS = 1.5, 1000.0
 log = logging.getLogger("bot.app")  # the logger run_imap_intake's handler logs to
 
@@ -226,13 +225,13 @@ def timed_method(obj: Any, name: str, buckets: Buckets, key: Callable[..., str])
 
 
 def stats(samples_ms: Sequence[float]) -> dict[str, float]:
-    """Nearest-rank percentiles, in milliseconds."""
+    """Nearest-rank percentiles, in milliseconds, with the smallest sample and the mean."""
     s = sorted(samples_ms)
-    out = {
-        k: round(s[min(len(s) - 1, max(0, round(p * len(s) / 100) - 1))], 1)
-        for k, p in PCTS.items()
+    return {
+        "min": round(s[0], 1),
+        **percentiles(s, PCTS, digits=1),
+        "mean": round(sum(s) / len(s), 1),
     }
-    return {"min": round(s[0], 1), **out, "mean": round(sum(s) / len(s), 1)}
 
 
 def rate(n: int, seconds: float) -> float:
@@ -256,14 +255,7 @@ def dovecot_version() -> str:
 
 
 def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "dovecot": dovecot_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "aiosmtplib": aiosmtplib.__version__,
-    }
+    return figures_machine(dovecot=dovecot_version(), aiosmtplib=aiosmtplib.__version__)
 
 
 def mail_table(dovecot: DovecotServer, sink: SmtpSink) -> dict[str, Any]:
@@ -870,14 +862,7 @@ def run_latency(
     result: dict[str, Any] = {}
 
     def stop_serve() -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        result["serve_exit"] = proc.returncode
+        result["serve_exit"] = stop_process(proc)
 
     stack.callback(stop_serve)
 

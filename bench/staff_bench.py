@@ -17,7 +17,6 @@ import argparse
 import os
 import random
 import sqlite3
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +26,10 @@ from typing import Any
 
 import sqlite_utils
 
+from bench.figures import nearest_rank
 from bot.clock import BusinessCalendar, SlaRule
 from bot.sla_bounds import board_bounds, near_deadline_bound, week_starts
-from storage.db import open_store
+from storage.db import open_store, write_transaction
 from storage.review import review_queue
 from storage.search import CaseFilter, search_cases
 from storage.sla import alerts_count, clock_figures, weekly_series
@@ -182,7 +182,7 @@ def generate(db: sqlite_utils.Database, n: int, now: datetime, seed: int) -> dic
                      "Dear resident ...", "out of scope: has its own appeal process",
                      "pending" if pending else "approved", received_iso, ack_due)
                 )  # fmt: skip
-        with db.atomic():
+        with write_transaction(db):
             db.conn.executemany(
                 "INSERT INTO people (id, name, email, created_at) VALUES (?, ?, ?, ?)", people
             )
@@ -228,7 +228,7 @@ def filings(db: sqlite_utils.Database, first_id: int, count: int, now: datetime)
     started = time.perf_counter()
     for case_id in range(first_id, first_id + count):
         what = " ".join(rng.choices(WORDS, k=30))
-        with db.atomic():
+        with write_transaction(db):
             db.execute(
                 """INSERT INTO cases (id, ref, kind, status, channel, subject, what, who, outcome,
                        received_at, ack_due, created_at, updated_at)
@@ -255,8 +255,7 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
         fn()
         samples.append((time.perf_counter() - t) * 1000)
     samples.sort()
-    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
-    return statistics.median(samples), p99
+    return nearest_rank(samples, 50), nearest_rank(samples, 99)
 
 
 def bare(db: sqlite_utils.Database, table: str, ids: list[int]) -> Callable[[], Any]:

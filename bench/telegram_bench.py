@@ -7,7 +7,7 @@ Run from the repository root:
 
 In this process: caredesk's TelegramChannel (long polling, poll_timeout 1) against the
 loopback FakeBotApi of the tests (tests/telegram_api.py), on a temp store. Each chat sends
-/start (not timed), then the complaint script of tests/unit/test_flow.py (FULL + "confirm",
+/start (not timed), then the complaint script of tests/scripts.py (FULL + "confirm",
 10 turns); all chats at once. A turn is timed from the moment its update is queued at the
 fake until the fake receives the turn's first (and last) sendMessage.
 

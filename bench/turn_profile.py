@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import math
 import pstats
 import statistics
 import sys
@@ -25,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import nearest_rank
 from bot.app import Services, build_services
 from bot.clock import FrozenClock
 from bot.config import Config
@@ -45,11 +45,6 @@ def conversation(services: Services, key: str, samples: list[list[int]]) -> None
         samples[step].append(time.thread_time_ns() - before)
     if turn.ref is None:
         raise SystemExit(f"the script did not file a case: {[r.text for r in turn.replies]}")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered) / 100) - 1))]
 
 
 def main() -> int:
@@ -79,7 +74,8 @@ def main() -> int:
         every = [ns / 1000 for step in samples for ns in step]
         print(
             f"{args.n} conversations, {len(every)} turns: CPU per turn "
-            f"median {statistics.median(every):.0f} us, p99 {pct(every, 99):.0f} us, "
+            f"median {statistics.median(every):.0f} us, "
+            f"p99 {nearest_rank(sorted(every), 99):.0f} us, "
             f"mean {statistics.fmean(every):.0f} us; SQL executions per turn {per_turn_sql:.1f} "
             "(each row of an executemany counts)"
         )
@@ -87,7 +83,9 @@ def main() -> int:
         print("by step (median / p99 us):")
         for line, step in zip(SCRIPT, samples, strict=True):
             us = [ns / 1000 for ns in step]
-            print(f"  {statistics.median(us):7.0f} {pct(us, 99):7.0f}  {line[:50]!r}")
+            print(
+                f"  {statistics.median(us):7.0f} {nearest_rank(sorted(us), 99):7.0f}  {line[:50]!r}"
+            )
         if args.no_profile:
             return 0
         profiler = cProfile.Profile()
