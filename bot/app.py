@@ -125,6 +125,7 @@ def build_app(services: Services) -> web.Application:
                 await ws.close(code=WSCloseCode.GOING_AWAY, message=b"service restarting")
 
     app.on_shutdown.append(close_sockets)
+    app.cleanup_ctx.append(warm_process)
     app.cleanup_ctx.append(sweeper)
     telegram = services.config.telegram
     if telegram.token:
@@ -152,6 +153,15 @@ def build_app(services: Services) -> web.Application:
 
 #: How often `caredesk serve` checkpoints the WAL, off the request path (storage/checkpoint.py).
 CHECKPOINT_SECONDS = 1.0
+
+
+async def warm_process(app: web.Application) -> AsyncIterator[None]:
+    """Before any channel answers: load what a resident's first message or answer would
+    (dateparser's data, about 0.3 s; the mail parser; the holiday tables), for every channel,
+    not only mail."""
+    services = app[SERVICES]
+    warm_up(services.policy, services.clock.now())
+    yield
 
 
 async def wal_checkpoints(app: web.Application) -> AsyncIterator[None]:
@@ -326,7 +336,6 @@ async def mail_workers(app: web.Application) -> AsyncIterator[None]:
     thread: threading.Thread | None = None
     if mail.imap is not None:
         health.set("imap", STARTING)
-        warm_up(services.policy, services.clock.now())  # at start, before anything is served
         loop = asyncio.get_running_loop()
         wake = (lambda: loop.call_soon_threadsafe(worker.wake.set)) if worker else (lambda: None)
         thread = threading.Thread(

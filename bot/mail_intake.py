@@ -22,6 +22,7 @@ from bot.decide import Facts, Policy, decide
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, RuleHit, Status, Submission, Traced
+from bot.when import warm as warm_dates
 from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, bounce_reason, failed_recipient, find_thread
 from mail.autoreply import RULES as AUTOREPLY_RULES
@@ -401,5 +402,6 @@ def warm_up(policy: Policy, now: datetime) -> None:
     object with the GIL held: about 100 ms for a process this size, during which no channel
     answers. Frozen objects are never walked again."""
     assess(parse_message(_SAMPLE), now, policy, mail_identity(policy))
+    warm_dates(now)
     warm_charsets()
     gc.freeze()

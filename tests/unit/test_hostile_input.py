@@ -21,7 +21,7 @@ from bot.extract import find_contact
 from bot.flows.base import normalise
 from bot.mail_intake import MailIntake
 from bot.mail_items import find_when
-from bot.when import MAX_SAID_CHARS, Precision, When, WhenError, read_time_of_day, read_when
+from bot.when import MAX_SAID_CHARS, Precision, When, WhenError, read_time_of_day, read_when, warm
 from mail.parse import HEADER_LIMIT, TEXT_LIMIT, html_to_text, parse_message
 from storage.conversations import chat_log
 
@@ -117,7 +117,7 @@ def test_the_date_search_of_a_mail_body_is_bounded(body):
 
 @pytest.mark.parametrize("answer", ["1." * 2000, "1/" * 2000, "12:00 " * 660])
 def test_a_long_date_answer_is_read_quickly(answer):
-    read_when("yesterday", NOW, TZ)  # dateparser loads its data on first use
+    warm(NOW)  # dateparser loads its data on first use (serve does this at start)
     day = When("yesterday", Precision.DAY, NOW - timedelta(days=1), NOW)
     started = time.perf_counter()
     with pytest.raises(WhenError):
