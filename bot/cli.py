@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from bot.cli_groups import command_group
 from bot.clock import SLA_DESCRIPTIONS, Clock, clock_from_env, due_for, parse_received
 from bot.config import Config, ConfigError, find_config_file, load_config, require_secrets
 from bot.model import Status
@@ -74,13 +75,12 @@ def build_parser() -> Parser:
         "--new", action="store_true", help="discard an unfinished conversation and start afresh"
     )
 
-    cases = commands.add_parser(
-        "cases", help="list and read cases", description="List and read cases."
+    case_commands = command_group(
+        commands,
+        "cases",
+        help="list and read cases",
+        description="List and read cases.",
     )
-    case_commands = cases.add_subparsers(
-        dest="cases_command", metavar="ACTION", parser_class=Parser
-    )
-    case_commands.required = True
     listing = case_commands.add_parser(
         "list", help="list cases, newest first", description="List cases, newest first."
     )
@@ -100,14 +100,13 @@ def build_parser() -> Parser:
     show.add_argument("ref", help="case reference, e.g. CD-2026-000123")
     show.add_argument("--json", action="store_true", help="print JSON")
 
-    sla = commands.add_parser(
+    sla_commands = command_group(
+        commands,
         "sla",
         help="service-level clocks of the policy",
         description="Deadlines of the city's service-level standards, "
         "counted in business days in the city's time zone.",
     )
-    sla_commands = sla.add_subparsers(dest="sla_command", metavar="ACTION", parser_class=Parser)
-    sla_commands.required = True
     due = sla_commands.add_parser(
         "due",
         help="print the deadline of a clock for a receipt time",
@@ -141,13 +140,12 @@ def build_parser() -> Parser:
     )
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
 
-    mail = commands.add_parser(
+    mail_commands = command_group(
+        commands,
         "mail",
         help="the feedback mailbox: inspect messages, check connections",
         description="The feedback mailbox (IMAP intake, SMTP acknowledgements).",
     )
-    mail_commands = mail.add_subparsers(dest="mail_command", metavar="ACTION", parser_class=Parser)
-    mail_commands.required = True
     inspect = mail_commands.add_parser(
         "inspect",
         help="print what intake would do with .eml files (sends and stores nothing)",
@@ -214,7 +212,8 @@ def build_parser() -> Parser:
         "precision, or null), status, missing, replies, trace [{rule, fired, reason, action}]",
     )
 
-    retention = commands.add_parser(
+    retention_commands = command_group(
+        commands,
         "retention",
         help="erase personal data of finished cases past the retention period",
         description="Erase residents' personal data once [retention] days have passed since "
@@ -226,10 +225,6 @@ def build_parser() -> Parser:
         "reports do not change. Every erasure is written to the audit log. Running it again "
         "erases nothing more. `caredesk serve` runs it every [retention] every_hours.",
     )
-    retention_commands = retention.add_subparsers(
-        dest="retention_command", metavar="ACTION", parser_class=Parser
-    )
-    retention_commands.required = True
     retention_run = retention_commands.add_parser(
         "run",
         help="erase what is due now (or --at a moment); --dry-run only lists it",
@@ -255,13 +250,12 @@ def build_parser() -> Parser:
 
     add_staff_parser(commands)
 
-    flow = commands.add_parser(
+    flow_commands = command_group(
+        commands,
         "flow",
         help="show the complaint dialogue's shape",
         description="Show the complaint dialogue as its table defines it.",
     )
-    flow_commands = flow.add_subparsers(dest="flow_command", metavar="ACTION", parser_class=Parser)
-    flow_commands.required = True
     flow_commands.add_parser(
         "diagram",
         help="print the dialogue's Mermaid diagram, drawn from its table",
@@ -272,15 +266,12 @@ def build_parser() -> Parser:
         "no store.",
     )
 
-    config = commands.add_parser(
+    config_commands = command_group(
+        commands,
         "config",
         help="check or show the configuration",
         description="Check or show the effective configuration.",
     )
-    config_commands = config.add_subparsers(
-        dest="config_command", metavar="ACTION", parser_class=Parser
-    )
-    config_commands.required = True
     config_commands.add_parser(
         "check",
         help="validate the configuration file",

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.cli_groups import command_group
 from bot.clock import Clock
 from bot.staff.accounts import (
     DEFAULT_ADMIN_EMAIL,
@@ -35,7 +36,8 @@ STDIN_HELP = (
 
 def add_staff_parser(commands: Any) -> None:
     """Adds `staff` and its actions to the top-level subparsers."""
-    staff = commands.add_parser(
+    actions = command_group(
+        commands,
         "staff",
         help="staff accounts for the /staff/ pages: add, list, disable, reset a password",
         description="Staff accounts for the staff pages under /staff/ of `caredesk serve`. "
@@ -44,8 +46,6 @@ def add_staff_parser(commands: Any) -> None:
         "only as argon2id hashes; a generated password is printed once. Every change is "
         "written to the audit log.",
     )
-    actions = staff.add_subparsers(dest="staff_command", metavar="ACTION", parser_class=type(staff))
-    actions.required = True
     add = actions.add_parser(
         "add",
         help="add an account (prints a generated password once)",
