@@ -32,12 +32,13 @@ test: install system-deps lint
 	$(PY) -m pytest -q
 
 bench: install system-deps
-	$(PY) bench/dialogue_bench.py
+	PYTHONPATH=. $(PY) bench/dialogue_bench.py
 	PYTHONPATH=. $(PY) bench/understanding.py
 	PYTHONPATH=. $(PY) bench/mail_bench.py
 	PYTHONPATH=. $(PY) bench/chat_bench.py
-	$(PY) bench/turn_profile.py --no-profile
+	PYTHONPATH=. $(PY) bench/turn_profile.py --no-profile
 	PYTHONPATH=. $(PY) bench/telegram_bench.py
+	PYTHONPATH=. $(PY) bench/staff_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -6,7 +6,7 @@ web chat does, with a FrozenClock, and prints the CPU time per turn (median, p99
 of the script), the SQL statements run per turn, then cProfile's top functions. The server's own
 figure (with aiohttp and the socket) is bench/chat_bench.py --turn-cpu-conversations.
 
-    .venv/bin/python bench/turn_profile.py -n 200 --top 25
+    PYTHONPATH=. .venv/bin/python bench/turn_profile.py -n 200 --top 25
 """
 
 from __future__ import annotations
