@@ -1,7 +1,8 @@
 """Dialogue throughput: turns/second and per-turn latency (store write included) over complete
 complaint conversations, beside the bare cost of the conversation-state store write.
 
-A benchmark, not a test: it prints figures, never pass/fail. Run from the root: `PYTHONPATH=. .venv/bin/python bench/dialogue_bench.py`
+A benchmark, not a test: it prints figures, never pass/fail. Run from the root:
+`PYTHONPATH=. .venv/bin/python bench/dialogue_bench.py`
 """
 
 from __future__ import annotations
