@@ -34,6 +34,7 @@ from bot.model import Status
 from storage import retention as store
 from storage.cases import audit
 from storage.db import write_transaction
+from storage.search import purge_text_index
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,10 @@ def run(db: sqlite_utils.Database, days: int, now: datetime, *, dry_run: bool = 
     once(partial(_bounces_check, db, before), partial(store.erase_old_bounces, db, before))
     once(partial(_updates_check, db, before), partial(store.erase_old_update_ids, db, before))
     if done:
+        # Erased words leave the text index at once as delete markers; merging the index
+        # drops them and the entries they cancel, so no copy of the words is left on disk.
+        with write_transaction(db):
+            purge_text_index(db)
         log.info("retention run", extra={"count": len(done)})
     return Report(now, before, days, False, done)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage.staff_schema import STAFF_DATA
+
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -254,6 +256,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     ),
+    STAFF_DATA,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

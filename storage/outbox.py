@@ -73,11 +73,30 @@ def insert_draft(
     body: str,
     why: str,
     now: datetime,
+    due_at: datetime | None = None,
 ) -> int:
+    """A reply held for staff. It must go out by `due_at`; by default the case's
+    acknowledgement deadline (the resident's first answer is what is late), else its earliest
+    other clock, else now: a held reply with no clock is due at once, never forgotten."""
     cursor = db.execute(
         """INSERT INTO drafts (case_id, reply_kind, channel, recipient, subject, body, why,
-               created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        [case_id, reply_kind, channel, recipient, subject, body, why, utc(now)],
+               created_at, due_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, (
+               SELECT COALESCE(ack_due, response_due, hazard_due, follow_up_due)
+               FROM cases WHERE id = ?), ?))""",
+        [
+            case_id,
+            reply_kind,
+            channel,
+            recipient,
+            subject,
+            body,
+            why,
+            utc(now),
+            utc(due_at) if due_at else None,
+            case_id,
+            utc(now),
+        ],
     )
     return int(cursor.lastrowid or 0)
 
@@ -190,6 +209,10 @@ def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> bool:
         meta={"reply": kind, "outbox_id": item_id},
     )
     if case_id is not None:
+        # The first reply the resident receives stops the acknowledgement clock.
+        db.execute(
+            "UPDATE cases SET acked_at = ? WHERE id = ? AND acked_at IS NULL", [utc(now), case_id]
+        )
         add_event(db, case_id, "reply-sent", channel, now, {"reply": kind, "outbox_id": item_id})
     return True
 

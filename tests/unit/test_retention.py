@@ -94,8 +94,14 @@ def close(s, ref: str) -> None:
 
 
 def dump(db) -> dict[str, list[tuple]]:
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+    tables = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {
+        # The text index's term table is WITHOUT ROWID: its own key orders it.
+        t: db.execute(
+            f"SELECT * FROM {t}{'' if 'WITHOUT ROWID' in sql else ' ORDER BY rowid'}"
+        ).fetchall()
+        for t, sql in tables
+    }
 
 
 def store_text(db, skip: tuple[str, ...] = ()) -> str:
