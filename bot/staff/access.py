@@ -266,7 +266,7 @@ def render_html(request: web.Request, template: str, **context: Any) -> str:
         care=site.config.care.name,
         static=lambda name: request.app.router["static"].url_for(filename=name),
         path=request.path,
-        # The header's alert on every signed-in page: a few index range scans.
+        # The header's alert on every signed-in page: one index range (storage/alerts_schema.py).
         alert_count=alerts_count(site.db, site.clock.now()) if session else None,
         **{"errors": [], **context},
     )
