@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from storage.alerts_schema import ALERTS_INDEX
 from storage.staff_schema import STAFF_DATA
 
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
@@ -258,6 +259,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     ),
     STAFF_DATA,
+    ALERTS_INDEX,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from storage.alerts_schema import ANY_RUNNING, NEXT_DUE
 from storage.cases import add_event, utc
 from storage.staff_schema import ACK_RUNNING, OPEN_STATUSES
 
@@ -162,9 +163,15 @@ def overdue_ids_sql(now: datetime) -> tuple[str, list[str]]:
 
 
 def alerts_count(db: sqlite_utils.Database, now: datetime) -> int:
-    """Cases past any standard: the alert on every staff page's header."""
-    sql, params = overdue_ids_sql(now)
-    return _count(db, f"SELECT count(*) FROM ({sql})", params)
+    """Cases past any standard: the alert on every staff page's header. The same cases as
+    `overdue_ids_sql`, counted on one range of the index of each case's earliest running
+    deadline (storage/alerts_schema.py) instead of merging four lists of ids."""
+    return _count(
+        db,
+        f"SELECT count(*) FROM cases INDEXED BY cases_next_due "
+        f"WHERE {ANY_RUNNING} AND {NEXT_DUE} < ?",
+        [utc(now)],
+    )
 
 
 def record_hazard_inspected(

@@ -35,6 +35,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.config import Config
 from bot.staff.sessions import LOGIN_COOKIE, SESSION_COOKIE, load_session
+from storage.sla import alerts_count
 from storage.staff import ROLES, StaffAccount, StaffSession, record_audit
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,8 @@ def render_html(request: web.Request, template: str, **context: Any) -> str:
         care=site.config.care.name,
         static=lambda name: request.app.router["static"].url_for(filename=name),
         path=request.path,
+        # The header's alert on every signed-in page: one index range (storage/alerts_schema.py).
+        alert_count=alerts_count(site.db, site.clock.now()) if session else None,
         **{"errors": [], **context},
     )
 

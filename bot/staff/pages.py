@@ -32,6 +32,7 @@ from bot.staff.access import (
 )
 from bot.staff.accounts import disable_account
 from bot.staff.signin import sign_in
+from bot.staff.sla import install_sla
 from bot.webchat import Peer
 from storage.drafts import list_pending_drafts
 from storage.staff import StaffError, get_staff_by_id, list_staff, record_audit
@@ -52,6 +53,7 @@ def install_staff(
     app.router.add_get(PREFIX, to_home)
     app.router.add_get(f"{PREFIX}/accounts", accounts_page)
     app.router.add_post(f"{PREFIX}/accounts/{{staff_id:\\d+}}/disable", disable_post)
+    install_sla(app)
 
 
 def _secure(request: web.Request) -> bool:

@@ -6,6 +6,7 @@ Real SQLite stores on temporary files; `now` is a fixed instant.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +15,14 @@ import sqlite_utils
 from bot.clock import BusinessCalendar
 from bot.model import Kind, Status
 from bot.sla_bounds import board_bounds, week_starts
-from storage.sla import alerts_count, clock_figures, record_hazard_inspected, weekly_series
+from storage.alerts_schema import ANY_RUNNING, NEXT_DUE
+from storage.sla import (
+    alerts_count,
+    clock_figures,
+    overdue_ids_sql,
+    record_hazard_inspected,
+    weekly_series,
+)
 
 from .staff_store import NOW, db, file_case, set_case
 
@@ -168,3 +176,34 @@ def test_weeks_are_kept_once_they_can_no_longer_change(db: sqlite_utils.Database
     assert (later[-2].received, later[-2].acknowledged_in_time, later[-2].overdue) == (1, 0, 1)
     assert last_week in kept_weeks(db)
     assert weekly_series(db, week_starts(CAL, tuesday), tuesday) == later
+
+
+def test_the_alert_index_counts_the_same_cases_as_the_overdue_list(
+    db: sqlite_utils.Database,
+) -> None:
+    """alerts_count reads one index of each case's earliest running deadline
+    (storage/alerts_schema.py); it must count exactly the cases `overdue_ids_sql` lists, for
+    every status, acknowledgement, inspection and deadline past, ahead or absent."""
+    rng = random.Random(11)
+    past, ahead = NOW - timedelta(hours=3), NOW + timedelta(hours=3)
+    keys = ("complaint-ack", "email-response", "follow-up", "hazard-inspection")
+    statuses = [s.value for s in Status]
+    for _ in range(300):
+        deadlines = {k: rng.choice((past, ahead)) for k in keys if rng.random() < 0.6}
+        case_id = file_case(db, received=NOW - timedelta(days=1), deadlines=deadlines)
+        changes: dict[str, object] = {"status": rng.choice(statuses)}
+        if rng.random() < 0.4:
+            changes["acked_at"] = (NOW - timedelta(days=1)).isoformat()
+        if rng.random() < 0.3:
+            changes["hazard_checked_at"] = (NOW - timedelta(hours=5)).isoformat()
+        set_case(db, case_id, **changes)
+    sql, params = overdue_ids_sql(NOW)
+    listed = db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+    assert 0 < listed < 300
+    assert alerts_count(db, NOW) == listed
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT count(*) FROM cases INDEXED BY cases_next_due "
+        f"WHERE {ANY_RUNNING} AND {NEXT_DUE} < ?",
+        [NOW.isoformat()],
+    ).fetchall()
+    assert "SEARCH cases USING INDEX cases_next_due (<expr><?)" in str(plan)
