@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
 
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
@@ -257,6 +258,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     ),
     STAFF_DATA,
+    REVIEW_DATA,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
