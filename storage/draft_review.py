@@ -7,7 +7,7 @@ write transaction, together with the outbox row, the timeline event and the audi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -68,12 +68,15 @@ def get_draft(db: sqlite_utils.Database, draft_id: int) -> DraftRecord | None:
     row = db.execute(_DRAFT, [draft_id]).fetchone()
     if row is None:
         return None
-    head = list(row[:23])
-    facts = dict(zip(CASE_FACTS, row[23:], strict=True))
-    return DraftRecord(*head, facts=facts)  # type: ignore[arg-type]
+    names = [f.name for f in fields(DraftRecord) if f.name != "facts"]
+    values: dict[str, Any] = dict(zip(names, row[: len(names)], strict=True))
+    values["facts"] = dict(zip(CASE_FACTS, row[len(names) :], strict=True))
+    return DraftRecord(**values)
 
 
-def inbound_messages(db: sqlite_utils.Database, case_id: int, limit: int = 20) -> list[dict[str, Any]]:
+def inbound_messages(
+    db: sqlite_utils.Database, case_id: int, limit: int = 20
+) -> list[dict[str, Any]]:
     """The resident's own messages on the case, oldest first (the draft page shows them)."""
     cursor = db.execute(
         "SELECT id, at, channel, subject, body, message_key FROM messages "

@@ -7,7 +7,6 @@ the same pieces (`bot/staff/access.py`).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlite_utils

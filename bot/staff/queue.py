@@ -130,7 +130,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         }
         for item in page.items
     ]
-    first_overdue = next((r for r in rows if r["item"].overdue), None)
+    first_overdue = next((i for i in page.items if i.overdue), None)
     me = current_staff(request)
     returned = [
         {**r, "due": when(site, r["due_at"]), "by": (r["reviewed_by"] or "").removeprefix("staff:")}
@@ -139,7 +139,9 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     audit_action(request, "viewed-queue", detail={"drafts": len(rows)})
     next_link = None
     if page.next_after is not None:
-        next_link = "?" + urlencode({"after_due": page.next_after[0], "after_id": page.next_after[1]})
+        next_link = "?" + urlencode(
+            {"after_due": page.next_after[0], "after_id": page.next_after[1]}
+        )
     return render(
         request,
         "queue.html.j2",
@@ -191,7 +193,9 @@ def _bulk_summary(request: web.Request) -> dict[str, Any] | None:
     return {
         "approved": [refs.get(i, f"draft {i}") for i in approved],
         "skipped": [
-            (refs.get(i, f"draft {i}"), SKIPPED[reason], i) for reason, group in skipped for i in group
+            (refs.get(i, f"draft {i}"), SKIPPED[reason], i)
+            for reason, group in skipped
+            for i in group
         ],
     }
 
@@ -276,7 +280,9 @@ def _draft_view(
         title=f"Draft reply for {draft.ref}",
         draft=draft,
         form=form or {"subject": draft.subject, "body": draft.body},
-        messages=[{**m, "when": when(site, m["at"])} for m in inbound_messages(site.db, draft.case_id)],
+        messages=[
+            {**m, "when": when(site, m["at"])} for m in inbound_messages(site.db, draft.case_id)
+        ],
         due=when(site, due_at),
         created=when(site, draft.created_at),
         received=when(site, draft.received_at),
@@ -300,8 +306,10 @@ def _next(after: int, done: str, ref: str) -> web.HTTPSeeOther:
     """The next draft in the queue (or the queue itself when it is empty), saying what was
     done to the last one."""
     site_query = urlencode({"done": done, "ref": ref})
-    return web.HTTPSeeOther(f"{PREFIX}/?{site_query}") if after < 0 else web.HTTPSeeOther(
-        f"{PREFIX}/drafts/{after}?{site_query}"
+    return (
+        web.HTTPSeeOther(f"{PREFIX}/?{site_query}")
+        if after < 0
+        else web.HTTPSeeOther(f"{PREFIX}/drafts/{after}?{site_query}")
     )
 
 
@@ -353,10 +361,19 @@ async def draft_post(request: web.Request) -> web.StreamResponse:
         ref = before.ref if before else ""
         if before is not None and before.status == "returned":
             raise _go_next(request, draft_id, "resubmitted", ref)
-        raise web.HTTPSeeOther(f"{PREFIX}/drafts/{draft_id}?{urlencode({'done': 'saved', 'ref': ref})}")
+        raise web.HTTPSeeOther(
+            f"{PREFIX}/drafts/{draft_id}?{urlencode({'done': 'saved', 'ref': ref})}"
+        )
     try:
         done = review.approve(
-            site.db, site.config, draft_id, revision, who, site.clock.now(), subject=subject, body=body
+            site.db,
+            site.config,
+            draft_id,
+            revision,
+            who,
+            site.clock.now(),
+            subject=subject,
+            body=body,
         )
     except review.ReviewError as exc:
         return _refused(request, draft_id, exc, "approve", typed)
@@ -370,7 +387,12 @@ async def send_back_post(request: web.Request) -> web.StreamResponse:
     form, revision = await _revision(request)
     try:
         ref = review.send_back(
-            site.db, draft_id, revision, _reviewer(request), str(form.get("comment", "")), site.clock.now()
+            site.db,
+            draft_id,
+            revision,
+            _reviewer(request),
+            str(form.get("comment", "")),
+            site.clock.now(),
         )
     except review.ReviewError as exc:
         return _refused(request, draft_id, exc, "comment")
@@ -384,7 +406,12 @@ async def reject_post(request: web.Request) -> web.StreamResponse:
     form, revision = await _revision(request)
     try:
         ref = review.reject(
-            site.db, draft_id, revision, _reviewer(request), str(form.get("reason", "")), site.clock.now()
+            site.db,
+            draft_id,
+            revision,
+            _reviewer(request),
+            str(form.get("reason", "")),
+            site.clock.now(),
         )
     except review.ReviewError as exc:
         return _refused(request, draft_id, exc, "reason")

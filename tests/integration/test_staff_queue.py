@@ -198,7 +198,7 @@ def _rows(html: str) -> dict[str, str]:
 
 
 async def test_resident_script_is_shown_as_text_on_queue_and_draft(site: Site) -> None:
-    ref, draft_id = file(site, email_allegation(f"They said {SCRIPT} to me", START))
+    _, draft_id = file(site, email_allegation(f"They said {SCRIPT} to me", START))
     client = await signed_in(site, AGENT)
     try:
         for path in ("/staff/", f"/staff/drafts/{draft_id}"):
@@ -392,7 +392,7 @@ async def test_send_back_to_the_editor_who_revises_it(site: Site) -> None:
     sup = await signed_in(site, SUPERVISOR)
     try:
         # A draft nobody edited has no author to go back to.
-        html, form = await draft_form(sup, draft_id)
+        _, form = await draft_form(sup, draft_id)
         nobody = await sup.post(
             f"/staff/drafts/{draft_id}/send-back",
             data={"csrf": form["csrf"], "revision": form["revision"], "comment": "Softer?"},
@@ -415,9 +415,7 @@ async def test_send_back_to_the_editor_who_revises_it(site: Site) -> None:
         assert back.status == 303
         row = draft_row(site, draft_id)
         assert row["status"] == "returned" and row["review_note"] == "Please add the phone number."
-        assert [e["actor"] for e in events(site, ref, "draft-sent-back")] == [
-            f"staff:{SUPERVISOR}"
-        ]
+        assert [e["actor"] for e in events(site, ref, "draft-sent-back")] == [f"staff:{SUPERVISOR}"]
         queue = text_of(await (await agent.get("/staff/")).text())
         assert "Sent back to you" in queue and "Please add the phone number." in queue
         _, form = await draft_form(agent, draft_id)
