@@ -281,7 +281,8 @@ def _draft_view(
         draft=draft,
         form=form or {"subject": draft.subject, "body": draft.body},
         messages=[
-            {**m, "when": when(site, m["at"])} for m in inbound_messages(site.db, draft.case_id)
+            {**m, "when": when(site, m["at"]), "label": CHANNELS.get(m["channel"], m["channel"])}
+            for m in inbound_messages(site.db, draft.case_id)
         ],
         due=when(site, due_at),
         created=when(site, draft.created_at),

@@ -81,10 +81,12 @@ def _load(db: sqlite_utils.Database, draft_id: int, revision: int) -> DraftRecor
         raise ReviewError("There is no such draft.")
     if draft.status not in ("pending", "returned"):
         by = (draft.reviewed_by or "someone").removeprefix("staff:")
-        done = {"approved": "approved and sent", "rejected": "rejected"}[draft.status]
-        raise Stale(
-            f"The draft for {draft.ref} was already {done} by {by}. Nothing was sent again."
-        )
+        if draft.status == "approved":
+            raise Stale(
+                f"The draft for {draft.ref} was already approved and sent by {by}. "
+                "Nothing was sent again."
+            )
+        raise Stale(f"The draft for {draft.ref} was already rejected by {by}. Nothing was sent.")
     if draft.revision != revision:
         raise Stale(
             f"The draft for {draft.ref} was changed by someone else after you opened it. "

@@ -151,7 +151,9 @@ async def test_email_allegation_edited_approved_and_delivered_by_smtp(
 ) -> None:
     ref = file_email_allegation(desk.services)
     found: dict[str, list[dict[str, Any]]] = {}
-    agent = await chromium.new_context(base_url=desk.origin, viewport={"width": 1366, "height": 900})
+    agent = await chromium.new_context(
+        base_url=desk.origin, viewport={"width": 1366, "height": 900}
+    )
     sup = await chromium.new_context(base_url=desk.origin, viewport={"width": 1366, "height": 900})
     try:
         page = await agent.new_page()
@@ -184,7 +186,9 @@ async def test_email_allegation_edited_approved_and_delivered_by_smtp(
         await open_draft(second, ref)
         await expect(second.locator("#body")).to_have_value(re.compile(re.escape(ADDED)))
         await press_button(second, "Approve and send")
-        await expect(second.get_by_role("status")).to_contain_text(f"Approved and sent: the reply for {ref}")
+        await expect(second.get_by_role("status")).to_contain_text(
+            f"Approved and sent: the reply for {ref}"
+        )
         found["queue after approval"] = await axe_violations(second)
     finally:
         await agent.close()

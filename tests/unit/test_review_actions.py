@@ -4,6 +4,7 @@ drafts' statuses."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from bot.config import Config
 from bot.model import Kind, Person, Submission
 from bot.retention import run
 from bot.staff import review
+from mail.identity import identity_of
 from storage.db import MIGRATIONS, SCHEMA_VERSION, connect, migrate
 from storage.draft_review import get_draft
+from storage.outbox import insert_draft, reply_key
 from storage.staff import add_staff, get_staff
 
 START = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -155,3 +158,36 @@ def test_migration_widens_the_draft_statuses_and_keeps_the_rows(tmp_path: Path) 
         "EXPLAIN QUERY PLAN SELECT id FROM drafts WHERE status = 'pending' ORDER BY due_at"
     ).fetchall()
     assert "drafts_queue" in repr(plan)
+
+
+def test_a_second_draft_of_the_same_kind_gets_its_own_key_and_message_id(
+    desk: Services,
+) -> None:
+    db = desk.db
+    first = held(desk)
+    case_id = db.execute("SELECT case_id FROM drafts WHERE id = ?", [first]).fetchone()[0]
+    second = insert_draft(
+        db,
+        case_id=case_id,
+        reply_kind="anonymous-declined",
+        channel="email",
+        recipient="res@example.org",
+        subject="Again",
+        body="A second answer.",
+        why="staff wrote again",
+        now=START,
+    )
+    checker = who(db, "checker@city.example")
+    a = review.approve(db, desk.config, first, 0, checker, START)
+    b = review.approve(db, desk.config, second, 0, checker, START)
+    rows = db.execute(
+        "SELECT idempotency_key, headers FROM outbox WHERE id IN (?, ?) ORDER BY id",
+        [a.outbox_id, b.outbox_id],
+    ).fetchall()
+    assert rows[0][0] == reply_key(a.ref, "anonymous-declined", "email")
+    assert rows[1][0] == reply_key(a.ref, f"anonymous-declined.d{second}", "email")
+    ids = [json.loads(h)["Message-ID"] for _, h in rows]
+    assert ids[0] != ids[1]
+    # A bounce quoting the second Message-ID finds the second row (mail/identity.py).
+    found = identity_of(desk.config).reply_in_message_id(ids[1])
+    assert found is not None and reply_key(found[0], found[1], "email") == rows[1][0]
