@@ -204,6 +204,18 @@ def returned_to_staff(db: sqlite_utils.Database, staff_id: int) -> list[dict[str
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
+def edited_drafts(db: sqlite_utils.Database, draft_ids: list[int]) -> set[int]:
+    """Which of these drafts a person wrote or changed (never approved in bulk)."""
+    if not draft_ids:
+        return set()
+    marks = ", ".join("?" for _ in draft_ids)
+    rows = db.execute(
+        f"SELECT id FROM drafts WHERE id IN ({marks}) AND (revision > 0 OR author_id IS NOT NULL)",
+        draft_ids,
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def refs_of(db: sqlite_utils.Database, draft_ids: list[int]) -> dict[int, str]:
     """Case references of some drafts, for the messages after an action."""
     if not draft_ids:

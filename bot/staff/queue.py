@@ -33,6 +33,7 @@ from bot.staff.access import (
 )
 from storage.draft_review import (
     DraftRecord,
+    edited_drafts,
     get_draft,
     inbound_messages,
     makers,
@@ -118,6 +119,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     if due and after_id is not None:
         after = (due[:40], after_id)
     page = review_queue(site.db, now, near, after=after)
+    edited = edited_drafts(site.db, [i.draft_id for i in page.items])
     rows = [
         {
             "item": item,
@@ -126,7 +128,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
             "waited": waited(now - timedelta(seconds=item.waited_seconds), now),
             "channel_label": CHANNELS.get(item.channel, item.channel),
             "case_channel_label": CHANNELS.get(item.case_channel, item.case_channel),
-            "unchanged": item.draft_id not in _edited(site, [i.draft_id for i in page.items]),
+            "unchanged": item.draft_id not in edited,
         }
         for item in page.items
     ]
@@ -156,17 +158,6 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         next_link=next_link,
         two_person=site.config.two_person,
     )
-
-
-def _edited(site: StaffSite, draft_ids: list[int]) -> set[int]:
-    if not draft_ids:
-        return set()
-    marks = ", ".join("?" for _ in draft_ids)
-    rows = site.db.execute(
-        f"SELECT id FROM drafts WHERE id IN ({marks}) AND (revision > 0 OR author_id IS NOT NULL)",
-        draft_ids,
-    ).fetchall()
-    return {int(r[0]) for r in rows}
 
 
 def _notices(request: web.Request) -> list[str]:

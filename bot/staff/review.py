@@ -34,6 +34,7 @@ from storage.draft_review import (
     last_editor,
     makers,
     outbox_key_taken,
+    outbox_of_draft,
     save_revision,
 )
 from storage.outbox import enqueue, reply_key
@@ -246,9 +247,10 @@ def _approve(
         draft_id=draft.id,
         headers=headers,
     )
-    if not queued:  # the draft was pending, so this key cannot be taken: a bug, not a user
+    row = outbox_of_draft(db, draft.id)
+    if not queued or row is None:  # the key was checked above: a bug, not a reviewer's doing
         raise RuntimeError(f"outbox key of draft {draft.id} already taken")
-    outbox_id = int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
+    outbox_id = row[0]
     data = {
         "draft": draft.id,
         "reply": draft.reply_kind,
