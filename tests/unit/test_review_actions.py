@@ -191,3 +191,33 @@ def test_a_second_draft_of_the_same_kind_gets_its_own_key_and_message_id(
     # A bounce quoting the second Message-ID finds the second row (mail/identity.py).
     found = identity_of(desk.config).reply_in_message_id(ids[1])
     assert found is not None and reply_key(found[0], found[1], "email") == rows[1][0]
+
+
+def test_a_staff_written_draft_goes_back_to_its_author_who_cannot_approve_it(
+    desk: Services,
+) -> None:
+    db = desk.db
+    first = held(desk)
+    case_id = db.execute("SELECT case_id FROM drafts WHERE id = ?", [first]).fetchone()[0]
+    maker, checker = who(db, "maker@city.example"), who(db, "checker@city.example")
+    mine = insert_draft(
+        db,
+        case_id=case_id,
+        reply_kind="out-of-scope",
+        channel="email",
+        recipient="res@example.org",
+        subject="Where to turn",
+        body="Written on the case page.",
+        why="written by staff",
+        now=START,
+        author_id=maker.account.id,
+    )
+    with pytest.raises(review.Refused, match="second person"):
+        review.approve(db, desk.config, mine, 0, maker, START)
+    review.send_back(db, mine, 0, checker, "Name the appeal body.", START)
+    draft = get_draft(db, mine)
+    assert draft is not None and (draft.status, draft.returned_to) == ("returned", maker.account.id)
+    with pytest.raises(review.Refused, match="sent back to its author"):
+        review.edit(db, mine, 0, checker, "Where to turn", "Someone else's words.", START)
+    assert review.edit(db, mine, 0, maker, "Where to turn", "The appeal body is X.", START) == 1
+    assert review.approve(db, desk.config, mine, 1, checker, START).reply_kind == "out-of-scope"
