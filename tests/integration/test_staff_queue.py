@@ -507,6 +507,23 @@ async def test_signed_out_visitors_are_sent_to_sign_in(site: Site) -> None:
     assert page.status == 303 and page.headers["Location"].startswith("/staff/login")
 
 
-def test_example_two_person_is_the_default() -> None:
-    assert Config().two_person == frozenset({ANON, "out-of-scope"})
-    assert replace(Config(), two_person=frozenset()).two_person == frozenset()
+async def test_a_telegram_case_is_answered_on_telegram(site: Site) -> None:
+    sub = replace(web_allegation("The crew shouted", START, "telegram:4242"), channel="telegram")
+    ref, draft_id = file(site, sub)
+    agent = await signed_in(site, AGENT)
+    try:
+        _, form = await draft_form(agent, draft_id)
+        done = await agent.post(
+            f"/staff/drafts/{draft_id}", data={**form, "action": "approve"}, allow_redirects=False
+        )
+        assert done.status == 303
+    finally:
+        await agent.close()
+    [item] = outbox_rows(site, draft_id)
+    # The Telegram worker sends rows of its channel to the chat in the recipient.
+    assert (item["channel"], item["recipient"], item["status"]) == (
+        "telegram",
+        "telegram:4242",
+        "pending",
+    )
+    assert item["idempotency_key"] == reply_key(ref, ANON, "telegram")
