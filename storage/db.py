@@ -258,6 +258,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     ),
     STAFF_DATA,
+    # issue 11: the review queue's actions: sent-back drafts, revisions (storage/review_schema.py).
     REVIEW_DATA,
 )
 
