@@ -48,6 +48,12 @@ DEFAULT_REVIEW: Mapping[str, str] = {
 #: Reply kinds that can never be configured to go out automatically (POLICY.md, last rule).
 ALWAYS_REVIEWED = frozenset({"anonymous-declined", "out-of-scope"})
 
+#: Reply kinds a second person must approve (maker-checker, `[review] two_person`): whoever
+#: wrote or edited the draft cannot approve it. The defaults are the two replies that tell a
+#: resident the city will not act on what they wrote (POLICY.md 02.01, 02.03): a wrong word
+#: there closes a door, so two people read it before it goes.
+DEFAULT_TWO_PERSON: tuple[str, ...] = ("anonymous-declined", "out-of-scope")
+
 
 class ConfigError(Exception):
     """The configuration is wrong; the message names the key and the problem."""
@@ -271,6 +277,7 @@ class Config:
     ombudsman: Contact = DEFAULT_OMBUDSMAN
     sla: Mapping[str, SlaRule] = field(default_factory=lambda: dict(DEFAULT_SLA))
     review: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_REVIEW))
+    two_person: frozenset[str] = frozenset(DEFAULT_TWO_PERSON)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     store_path: Path = Path("caredesk.db")
@@ -384,7 +391,9 @@ def parse_config(
     care = _contact(contact, "care", DEFAULT_CARE)
     ombudsman = _contact(contact, "ombudsman", DEFAULT_OMBUDSMAN)
     sla = _sla(_table(raw, "sla"))
-    review = _review(_table(raw, "review"))
+    review_table = dict(_table(raw, "review"))
+    two_person = _two_person(review_table.pop("two_person", list(DEFAULT_TWO_PERSON)))
+    review = _review(review_table)
     dialogue = _section(
         raw,
         "dialogue",
@@ -474,6 +483,7 @@ def parse_config(
         ombudsman=ombudsman,
         sla=sla,
         review=review,
+        two_person=two_person,
         dialogue=dialogue,
         rules=rules,
         store_path=store_path,
@@ -788,6 +798,18 @@ def _sla(table: Mapping[str, Any]) -> dict[str, SlaRule]:
             default_unit = rules[kind].unit if kind in rules else "business"
             rules[kind] = SlaRule(_positive_int(key, value), default_unit)
     return rules
+
+
+def _two_person(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise ConfigError("review.two_person: must be a list of reply kinds")
+    for kind in value:
+        if kind not in DEFAULT_REVIEW:
+            raise ConfigError(
+                f"review.two_person: unknown reply kind {kind!r} "
+                f"(known: {', '.join(DEFAULT_REVIEW)})"
+            )
+    return frozenset(value)
 
 
 def _review(table: Mapping[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from storage.alerts_schema import ALERTS_INDEX
+from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
 
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
@@ -260,6 +261,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     STAFF_DATA,
     ALERTS_INDEX,
+    # issue 11: the review queue's actions: sent-back drafts, revisions (storage/review_schema.py).
+    REVIEW_DATA,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -76,16 +76,19 @@ def insert_draft(
     why: str,
     now: datetime,
     due_at: datetime | None = None,
+    author_id: int | None = None,
 ) -> int:
     """A reply held for staff. It must go out by `due_at`; by default the case's
     acknowledgement deadline (the resident's first answer is what is late), else its earliest
-    other clock, else now: a held reply with no clock is due at once, never forgotten."""
+    other clock, else now: a held reply with no clock is due at once, never forgotten.
+    `author_id`: the staff member who wrote it (None: the policy, from a template); an author
+    is a maker, never the second person of a `[review] two_person` kind."""
     cursor = db.execute(
         """INSERT INTO drafts (case_id, reply_kind, channel, recipient, subject, body, why,
-               created_at, due_at)
+               created_at, due_at, author_id)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, (
                SELECT COALESCE(ack_due, response_due, hazard_due, follow_up_due)
-               FROM cases WHERE id = ?), ?))""",
+               FROM cases WHERE id = ?), ?), ?)""",
         [
             case_id,
             reply_kind,
@@ -98,6 +101,7 @@ def insert_draft(
             utc(due_at) if due_at else None,
             case_id,
             utc(now),
+            author_id,
         ],
     )
     return int(cursor.lastrowid or 0)

@@ -85,7 +85,11 @@ def case_counts(db: sqlite_utils.Database, case_id: int) -> dict[str, int]:
         ),
         "drafts": one(
             "SELECT count(*) FROM drafts WHERE case_id = ? AND (body != '' OR subject != '' "
-            "OR recipient IS NOT NULL)"
+            "OR recipient IS NOT NULL OR review_note IS NOT NULL)"
+        ),
+        "draft_revisions": one(
+            "SELECT count(*) FROM draft_revisions r JOIN drafts d ON d.id = r.draft_id "
+            "WHERE d.case_id = ? AND (r.body != '' OR r.subject != '')"
         ),
         "outbox": one(
             "SELECT count(*) FROM outbox WHERE case_id = ? AND (body != '' OR subject != '' "
@@ -136,13 +140,19 @@ def erase_case(db: sqlite_utils.Database, case_id: int, now: datetime) -> None:
         "meta = CASE WHEN direction = 'in' THEN '{}' ELSE meta END WHERE case_id = ?",
         [case_id],
     )
+    waiting = "status IN ('pending', 'returned')"
     db.execute(
-        "UPDATE drafts SET body = '', subject = '', recipient = NULL, "
-        "status = CASE WHEN status = 'pending' THEN 'rejected' ELSE status END, "
-        "reviewed_by = CASE WHEN status = 'pending' THEN 'retention' ELSE reviewed_by END, "
-        "reviewed_at = CASE WHEN status = 'pending' THEN ? ELSE reviewed_at END "
+        "UPDATE drafts SET body = '', subject = '', recipient = NULL, review_note = NULL, "
+        f"status = CASE WHEN {waiting} THEN 'rejected' ELSE status END, "
+        f"reviewed_by = CASE WHEN {waiting} THEN 'retention' ELSE reviewed_by END, "
+        f"reviewed_at = CASE WHEN {waiting} THEN ? ELSE reviewed_at END "
         "WHERE case_id = ?",
         [utc(now), case_id],
+    )
+    db.execute(
+        "UPDATE draft_revisions SET body = '', subject = '' "
+        "WHERE draft_id IN (SELECT id FROM drafts WHERE case_id = ?)",
+        [case_id],
     )
     _erase_outbox(db, "case_id = ?", [case_id])
     db.execute("DELETE FROM bounces WHERE case_id = ?", [case_id])

@@ -7,7 +7,6 @@ the same pieces (`bot/staff/access.py`).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -31,10 +30,10 @@ from bot.staff.access import (
     staff_middleware,
 )
 from bot.staff.accounts import disable_account
+from bot.staff.queue import install_queue
 from bot.staff.signin import sign_in
 from bot.staff.sla import install_sla
 from bot.webchat import Peer
-from storage.drafts import list_pending_drafts
 from storage.staff import StaffError, get_staff_by_id, list_staff, record_audit
 
 WRONG = "The email address or password is not right. Check them and try again."
@@ -49,7 +48,7 @@ def install_staff(
     app.router.add_get(f"{PREFIX}/login", login_page)
     app.router.add_post(f"{PREFIX}/login", login_post)
     app.router.add_post(f"{PREFIX}/logout", logout)
-    app.router.add_get(f"{PREFIX}/", home)
+    install_queue(app)  # the review queue: /staff/ and /staff/drafts/...
     app.router.add_get(PREFIX, to_home)
     app.router.add_get(f"{PREFIX}/accounts", accounts_page)
     app.router.add_post(f"{PREFIX}/accounts/{{staff_id:\\d+}}/disable", disable_post)
@@ -168,34 +167,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(f"{PREFIX}/login?signed_out=1")
     response.del_cookie(sessions.SESSION_COOKIE, path=f"{PREFIX}/")
     raise response
-
-
-# -- the landing page -------------------------------------------------------------------------
-
-
-def _local(site: StaffSite, stored: str) -> datetime:
-    return datetime.fromisoformat(stored).astimezone(site.config.tz)
-
-
-def waited(since: datetime, now: datetime) -> str:
-    """How long something has waited, in words a glance can read: 3 days, 5 hours, 12 min."""
-    minutes = max(0, int((now - since).total_seconds() // 60))
-    if minutes >= 2 * 24 * 60:
-        return f"{minutes // (24 * 60)} days"
-    if minutes >= 120:
-        return f"{minutes // 60} hours"
-    return f"{minutes} min"
-
-
-@require_role("agent")
-async def home(request: web.Request) -> web.StreamResponse:
-    site = request.app[STAFF]
-    now = site.clock.now()
-    drafts: list[dict[str, Any]] = []
-    for row in list_pending_drafts(site.db):
-        since = _local(site, row["created_at"])
-        drafts.append({**row, "since": since, "waited": waited(since, now)})
-    return render(request, "home.html.j2", drafts=drafts, title="Drafts waiting for review")
 
 
 # -- staff accounts (admins) ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from bot.config import (
     DEFAULT_CARE,
     DEFAULT_OMBUDSMAN,
     DEFAULT_REVIEW,
+    DEFAULT_TWO_PERSON,
     CityConfig,
     Config,
     ConfigError,
@@ -56,6 +57,7 @@ def test_defaults_load_without_a_file() -> None:
     assert config.ombudsman == DEFAULT_OMBUDSMAN
     assert dict(config.sla) == dict(DEFAULT_SLA)
     assert dict(config.review) == dict(DEFAULT_REVIEW)
+    assert config.two_person == Config().two_person == frozenset(DEFAULT_TWO_PERSON)
     assert config.dialogue == DialogueConfig()
     assert config.rules == RulesConfig()
     assert config.store_path == Path("caredesk.db")
@@ -335,6 +337,15 @@ BAD = [
         "review.out-of-scope",
         "requires a person",
         id="out-of-scope-auto",
+    ),
+    pytest.param(
+        '[review]\ntwo_person = ["declined"]',
+        "review.two_person",
+        "unknown reply kind",
+        id="two-person-kind",
+    ),
+    pytest.param(
+        '[review]\ntwo_person = "closing"', "review.two_person", "a list", id="two-person-list"
     ),
     pytest.param(
         '[references]\nprefix = "C-D"', "references.prefix", "letters and digits", id="prefix-dash"

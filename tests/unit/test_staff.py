@@ -12,7 +12,7 @@ from argon2 import PasswordHasher, profiles
 from bot.config import StaffConfig
 from bot.staff import passwords
 from bot.staff.accounts import create_account, normalize_email
-from bot.staff.pages import waited
+from bot.staff.queue import waited
 from bot.staff.sessions import expiry_reason, load_session, session_hash, start_session
 from storage.db import open_store
 from storage.staff import (
