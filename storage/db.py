@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage.case_work import CASE_WORK
 from storage.staff_schema import STAFF_DATA
 
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
@@ -257,6 +258,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     ),
     STAFF_DATA,
+    # 8 (issue 11): staff work on a case: assignment, notes, corrections (storage/case_work.py).
+    CASE_WORK,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -31,6 +31,7 @@ from bot.staff.access import (
     staff_middleware,
 )
 from bot.staff.accounts import disable_account
+from bot.staff.cases import install_cases
 from bot.staff.signin import sign_in
 from bot.webchat import Peer
 from storage.drafts import list_pending_drafts
@@ -52,6 +53,7 @@ def install_staff(
     app.router.add_get(PREFIX, to_home)
     app.router.add_get(f"{PREFIX}/accounts", accounts_page)
     app.router.add_post(f"{PREFIX}/accounts/{{staff_id:\\d+}}/disable", disable_post)
+    install_cases(app)
 
 
 def _secure(request: web.Request) -> bool:
