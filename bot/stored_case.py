@@ -55,7 +55,9 @@ def submission_of(case: Mapping[str, Any]) -> Submission:
 
 
 def decision_of(case: Mapping[str, Any]) -> Decision:
-    decided = next((e["data"] for e in case.get("events", []) if e["type"] == "decided"), {})
+    decided: Mapping[str, Any] = next(
+        (e["data"] for e in case.get("events", []) if e["type"] == "decided"), {}
+    )
     deadlines = {
         k: datetime.fromisoformat(v) for k, v in (decided.get("deadlines") or {}).items() if v
     }

@@ -299,8 +299,7 @@ def notes_of(db: sqlite_utils.Database, case_id: int) -> dict[int, dict[str, Any
 def corrections_of(db: sqlite_utils.Database, case_id: int) -> dict[int, dict[str, Any]]:
     rows = _rows(
         db,
-        "SELECT id, at, actor, field, old, new FROM case_corrections WHERE case_id = ? "
-        "ORDER BY id",
+        "SELECT id, at, actor, field, old, new FROM case_corrections WHERE case_id = ? ORDER BY id",
         [case_id],
     )
     return {int(r["id"]): r for r in rows}
@@ -310,7 +309,8 @@ def events_of(db: sqlite_utils.Database, case_id: int) -> list[dict[str, Any]]:
     return [
         {**e, "data": json.loads(e["data"])}
         for e in _rows(
-            db, "SELECT id, at, type, actor, data FROM events WHERE case_id = ? ORDER BY id",
+            db,
+            "SELECT id, at, type, actor, data FROM events WHERE case_id = ? ORDER BY id",
             [case_id],
         )
     ]

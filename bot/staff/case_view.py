@@ -129,7 +129,9 @@ def _event_words(
         for cid in ids:
             c = corrections.get(int(cid or 0))
             if c:
-                lines.append(f"{c['field']}: from “{c['old'] or '(empty)'}” to “{c['new'] or '(empty)'}”")
+                lines.append(
+                    f"{c['field']}: from “{c['old'] or '(empty)'}” to “{c['new'] or '(empty)'}”"
+                )
         item = ITEM_NAMES.get(str(data.get("item")), str(data.get("item")))
         return f"Corrected: {item}", None, "\n".join(lines) or None
     if kind == "status-changed":
@@ -140,9 +142,7 @@ def _event_words(
     return kind.replace("-", " ").capitalize(), plain or None, None
 
 
-def _deadline(
-    case: Mapping[str, Any], column: str, now: datetime, tz: tzinfo
-) -> Entry | None:
+def _deadline(case: Mapping[str, Any], column: str, now: datetime, tz: tzinfo) -> Entry | None:
     due_text = case.get(column)
     if not due_text:
         return None
@@ -157,10 +157,17 @@ def _deadline(
     if met_text:
         met = _local(met_text, tz)
         if met <= due:
-            return Entry(due, f"{name} deadline met", "", f"done {met:%Y-%m-%d %H:%M}", None,
-                         "deadline-met")
-        return Entry(due, f"{name} deadline missed", "", f"done late, {met:%Y-%m-%d %H:%M}",
-                     None, "deadline-missed")
+            return Entry(
+                due, f"{name} deadline met", "", f"done {met:%Y-%m-%d %H:%M}", None, "deadline-met"
+            )
+        return Entry(
+            due,
+            f"{name} deadline missed",
+            "",
+            f"done late, {met:%Y-%m-%d %H:%M}",
+            None,
+            "deadline-missed",
+        )
     if case.get("status") == "closed":
         return Entry(due, f"{name} deadline", "", "the case was closed", None, "deadline-met")
     if due <= now:
@@ -184,16 +191,19 @@ def timeline(
     for m in messages:
         if m["direction"] == "in":
             title = f"Message from the resident ({m['channel']})"
-            entries.append(Entry(_local(m["at"], tz), title, "resident", m.get("subject"),
-                                 m["body"], "in"))
+            entries.append(
+                Entry(_local(m["at"], tz), title, "resident", m.get("subject"), m["body"], "in")
+            )
         else:
             title = f"Reply sent ({m['channel']})"
-            entries.append(Entry(_local(m["at"], tz), title, "caredesk", m.get("subject"),
-                                 m["body"], "out"))
+            entries.append(
+                Entry(_local(m["at"], tz), title, "caredesk", m.get("subject"), m["body"], "out")
+            )
     for e in events:
         title, detail, body = _event_words(e, notes, corrections, staff_by_id)
-        entries.append(Entry(_local(e["at"], tz), title, _who(e["actor"], staff_names), detail,
-                             body))
+        entries.append(
+            Entry(_local(e["at"], tz), title, _who(e["actor"], staff_names), detail, body)
+        )
     here = now.astimezone(tz)
     for column in CLOCK_NAMES:
         entry = _deadline(case, column, here, tz)

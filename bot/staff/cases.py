@@ -27,8 +27,8 @@ from bot.replies import ReplyRenderer
 from bot.sla_bounds import board_bounds
 from bot.staff.access import (
     PREFIX,
-    STAFF,
     ROLE_RANK,
+    STAFF,
     actor_of,
     audit_action,
     audit_view,
@@ -51,6 +51,7 @@ from storage.cases import add_event, get_case
 from storage.db import write_transaction
 from storage.outbox import insert_draft
 from storage.search import CaseFilter, DueWindow, search_cases
+from storage.sla import record_hazard_inspected
 from storage.staff import get_staff_by_id, list_staff, record_audit
 
 PAGE_SIZE = 25
@@ -98,6 +99,7 @@ def install_cases(app: web.Application) -> None:
         ("sensitive", sensitive_post),
         ("correct", correct_post),
         ("status", status_post),
+        ("inspected", inspected_post),
     ):
         app.router.add_post(f"{PREFIX}/cases/{{ref}}/{action}", handler)
 
@@ -132,9 +134,10 @@ def _int_list(value: str) -> list[int]:
 async def cases_page(request: web.Request) -> web.StreamResponse:
     site = request.app[STAFF]
     q = request.query
-    form = {k: q.get(k, "").strip()[:200] for k in (
-        "ref", "status", "kind", "channel", "department", "text", "due", "overdue"
-    )}
+    form = {
+        k: q.get(k, "").strip()[:200]
+        for k in ("ref", "status", "kind", "channel", "department", "text", "due", "overdue")
+    }
     errors: list[tuple[str, str]] = []
     for field, allowed in (
         ("status", [s.value for s in Status]),
@@ -165,9 +168,7 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
     next_url = prev_url = None
     if page.next_before is not None:
         next_trail = [*trail, before or 0][-TRAIL_MAX:]
-        next_url = _list_url(
-            {**kept, "before": str(page.next_before), "trail": _join(next_trail)}
-        )
+        next_url = _list_url({**kept, "before": str(page.next_before), "trail": _join(next_trail)})
     if before is not None:
         back = trail[-1] if trail else 0
         prev_url = _list_url(
@@ -220,7 +221,9 @@ def _state_or_404(request: web.Request) -> CaseState:
 
 
 def _case_view(
-    request: web.Request, errors: list[tuple[str, str]] | None = None, status: int = 200,
+    request: web.Request,
+    errors: list[tuple[str, str]] | None = None,
+    status: int = 200,
     form: dict[str, str] | None = None,
 ) -> web.Response:
     site = request.app[STAFF]
@@ -286,16 +289,36 @@ def _done(state: CaseState, what: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(f"{PREFIX}/cases/{state.ref}?done={what}#done")
 
 
-def _audit(request: web.Request, action: str, state: CaseState, now: datetime,
-           detail: dict[str, Any] | None = None) -> None:
+def _audit(
+    request: web.Request,
+    action: str,
+    state: CaseState,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
     site = request.app[STAFF]
     actor, staff_id = actor_of(request)
-    record_audit(site.db, actor, action, now, staff_id=staff_id, target_kind="case",
-                 target=state.ref, detail=detail)
+    record_audit(
+        site.db,
+        actor,
+        action,
+        now,
+        staff_id=staff_id,
+        target_kind="case",
+        target=state.ref,
+        detail=detail,
+    )
 
 
-def _draft(request: web.Request, state: CaseState, kind: str, why: str, now: datetime,
-           body: str | None = None, extra: dict[str, Any] | None = None) -> int:
+def _draft(
+    request: web.Request,
+    state: CaseState,
+    kind: str,
+    why: str,
+    now: datetime,
+    body: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
     """A reply held for review on the channel the case came from (email when the resident
     gave an address, as intake does), due one business day from now."""
     site, tools = request.app[STAFF], request.app[TOOLS]
@@ -318,13 +341,26 @@ def _draft(request: web.Request, state: CaseState, kind: str, why: str, now: dat
         )
         text = body
     draft_id = insert_draft(
-        site.db, case_id=state.id, reply_kind=kind, channel=channel, recipient=recipient,
-        subject=subject, body=text, why=why, now=now,
+        site.db,
+        case_id=state.id,
+        reply_kind=kind,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=text,
+        why=why,
+        now=now,
         due_at=tools.calendar.business_days_after(now, 1),
     )
     actor, _ = actor_of(request)
-    add_event(site.db, state.id, "draft-created", actor, now,
-              {"reply": kind, "channel": channel, "why": why, "draft": draft_id})
+    add_event(
+        site.db,
+        state.id,
+        "draft-created",
+        actor,
+        now,
+        {"reply": kind, "channel": channel, "why": why, "draft": draft_id},
+    )
     return draft_id
 
 
@@ -339,8 +375,9 @@ async def reply_post(request: web.Request) -> web.StreamResponse:
     now = site.clock.now()
     me = current_staff(request)
     with write_transaction(site.db):
-        draft_id = _draft(request, state, STAFF_REPLY, f"written by {me.name} on the case page",
-                          now, body=text)
+        draft_id = _draft(
+            request, state, STAFF_REPLY, f"written by {me.name} on the case page", now, body=text
+        )
         _audit(request, "drafted-reply", state, now, {"draft": draft_id})
     raise _done(state, "reply")
 
@@ -391,8 +428,9 @@ async def sensitive_post(request: web.Request) -> web.StreamResponse:
     actor, _ = actor_of(request)
     with write_transaction(site.db):
         case_work.set_sensitive(site.db, state, actor, value == "yes", now)
-        _audit(request, "marked-sensitive" if value == "yes" else "marked-not-sensitive",
-               state, now)
+        _audit(
+            request, "marked-sensitive" if value == "yes" else "marked-not-sensitive", state, now
+        )
     raise _done(state, "sensitive")
 
 
@@ -420,8 +458,9 @@ async def correct_post(request: web.Request) -> web.StreamResponse:
         with write_transaction(site.db):
             ids = case_work.correct_contact(site.db, state, actor, staff_id, contact, now)
             if ids:
-                _audit(request, "corrected-item", state, now, {"item": "contact",
-                                                               "corrections": ids})
+                _audit(
+                    request, "corrected-item", state, now, {"item": "contact", "corrections": ids}
+                )
         raise _done(state, "contact" if ids else "unchanged")
     if field not in ITEM_COLUMNS:
         return _case_view(request, [("field", "Choose what to correct")], 400, form)
@@ -447,8 +486,13 @@ async def status_post(request: web.Request) -> web.StreamResponse:
     if status == Status.CLOSED:
         me = current_staff(request)
         if council_involved(state) and ROLE_RANK[me.role] < ROLE_RANK["supervisor"]:
-            audit_action(request, "close-refused", target_kind="case", target=state.ref,
-                         detail={"why": "council"})
+            audit_action(
+                request,
+                "close-refused",
+                target_kind="case",
+                target=state.ref,
+                detail={"why": "council"},
+            )
             message = (
                 "Only a supervisor can close a case that involves Council or the CAO. "
                 "Ask a supervisor to close it."
@@ -459,12 +503,23 @@ async def status_post(request: web.Request) -> web.StreamResponse:
             if not reasons:
                 case_work.set_status(site.db, state, actor, status, now)
                 resolution = form.get("resolution", "").strip() or None
-                draft_id = _draft(request, state, CLOSING, "the closing reply, drafted when "
-                                  "the case was closed", now, extra={"resolution": resolution})
+                draft_id = _draft(
+                    request,
+                    state,
+                    CLOSING,
+                    "the closing reply, drafted when the case was closed",
+                    now,
+                    extra={"resolution": resolution},
+                )
                 _audit(request, "closed-case", state, now, {"draft": draft_id})
         if reasons:
-            audit_action(request, "close-refused", target_kind="case", target=state.ref,
-                         detail={"why": "unresolved", "count": len(reasons)})
+            audit_action(
+                request,
+                "close-refused",
+                target_kind="case",
+                target=state.ref,
+                detail={"why": "unresolved", "count": len(reasons)},
+            )
             errors = [("status", f"The case cannot be closed yet. {r}") for r in reasons]
             return _case_view(request, errors, 400, form)
         raise _done(state, "closed")
@@ -472,3 +527,18 @@ async def status_post(request: web.Request) -> web.StreamResponse:
         case_work.set_status(site.db, state, actor, status, now)
         _audit(request, "changed-status", state, now, {"old": state.status, "new": status})
     raise _done(state, "status")
+
+
+@require_role("agent")
+async def inspected_post(request: web.Request) -> web.StreamResponse:
+    """The hazard was inspected: stops the hazard clock (storage/sla.py)."""
+    state = _state_or_404(request)
+    if not state.hazard_due:
+        return _case_view(request, [("inspected", "This case has no hazard to inspect.")], 400)
+    site = request.app[STAFF]
+    now = site.clock.now()
+    actor, _ = actor_of(request)
+    with write_transaction(site.db):
+        if record_hazard_inspected(site.db, state.id, actor, now):
+            _audit(request, "recorded-inspection", state, now)
+    raise _done(state, "inspected")

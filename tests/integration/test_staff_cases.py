@@ -164,7 +164,7 @@ async def test_text_search_is_stemmed_and_escaped(site: Site, filed: dict[str, s
     assert await refs_of(site, "?text=pothole+elm") == [filed["web"]]
     assert await refs_of(site, "?text=pothole+flooding") == []
     # FTS5 syntax is only words: no error, no match-everything.
-    assert await refs_of(site, '?text=%22NEAR(%22+OR+*') == []
+    assert await refs_of(site, "?text=%22NEAR(%22+OR+*") == []
     rows = audit_of(site, "searched-cases")  # newest first; the words are not recorded
     assert [r["detail"] for r in rows] == [{"results": n} for n in (0, 0, 1, 1)]
     assert all("flood" not in str(r) for r in rows)
@@ -322,9 +322,9 @@ async def test_assign_and_unassign(site: Site) -> None:
     await login(site.client, AGENT)
     sue = site.db.execute("SELECT id FROM staff WHERE email = ?", [SUPERVISOR]).fetchone()[0]
     assert (await act(site, ref, "assign", {"staff": str(sue)})).status == 303
-    assert site.db.execute(
-        "SELECT assigned_to FROM cases WHERE ref = ?", [ref]
-    ).fetchone()[0] == sue
+    assert (
+        site.db.execute("SELECT assigned_to FROM cases WHERE ref = ?", [ref]).fetchone()[0] == sue
+    )
     html = await (await site.client.get(f"/staff/cases/{ref}")).text()
     assert "Assigned to Sue Pervisor" in html
     assert (await act(site, ref, "assign", {"staff": ""})).status == 303
@@ -366,8 +366,12 @@ async def test_correct_kind_and_items_keeps_old_and_new(site: Site) -> None:
             site,
             ref,
             "correct",
-            {"field": "contact", "contact-name": "Zoë T.", "contact-email": "zoe@example.org",
-             "contact-phone": "+14165550100"},
+            {
+                "field": "contact",
+                "contact-name": "Zoë T.",
+                "contact-email": "zoe@example.org",
+                "contact-phone": "+14165550100",
+            },
         )
     ).status == 303
     kind, what, who, missing = site.db.execute(
@@ -413,8 +417,9 @@ async def test_write_a_reply_becomes_a_draft_for_review(site: Site) -> None:
 async def test_close_refused_while_unresolved_then_closed_with_a_closing_draft(
     site: Site,
 ) -> None:
-    ref = file(site, channel="email", text="I am unhappy about the bins", conversation=None,
-               who=None)
+    ref = file(
+        site, channel="email", text="I am unhappy about the bins", conversation=None, who=None
+    )
     await login(site.client, AGENT)
     refused = await act(site, ref, "status", {"status": "closed"})
     assert refused.status == 400
@@ -470,8 +475,9 @@ async def test_council_case_is_closed_only_by_a_supervisor(site: Site) -> None:
     assert "only a supervisor can close this case" in page
     refused = await act(site, ref, "status", {"status": "closed"})
     assert refused.status == 403
-    assert "Only a supervisor can close a case that involves Council or the CAO" in await (
-        refused.text()
+    assert (
+        "Only a supervisor can close a case that involves Council or the CAO"
+        in await refused.text()
     )
     assert site.db.execute("SELECT status FROM cases WHERE ref = ?", [ref]).fetchone()[0] == "open"
     assert audit_of(site, "close-refused")[0]["detail"]["why"] == "council"
@@ -532,3 +538,48 @@ async def test_signed_out_is_sent_to_sign_in(site: Site) -> None:
     response = await site.client.get("/staff/cases?text=x", allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"].startswith("/staff/login?next=")
+
+
+async def test_record_the_hazard_inspection(site: Site) -> None:
+    ref = file(
+        site,
+        channel="email",
+        text="I am unhappy: the basement flooding after the storm was never looked at",
+        conversation=None,
+    )
+    hazard_due, kind = site.db.execute(
+        "SELECT hazard_due, kind FROM cases WHERE ref = ?", [ref]
+    ).fetchone()
+    assert hazard_due and kind == "hazard"
+    send_everything(site, ref)
+    await login(site.client, AGENT)
+    refused = await act(site, ref, "status", {"status": "closed"})
+    assert "The hazard inspection has not been recorded." in await refused.text()
+    assert (await act(site, ref, "inspected", {})).status == 303
+    assert (
+        site.db.execute("SELECT hazard_checked_at FROM cases WHERE ref = ?", [ref]).fetchone()[0]
+        == START.isoformat()
+    )
+    assert len(events(site, ref, "hazard-inspected")) == 1
+    assert len(audit_of(site, "recorded-inspection")) == 1
+    html = await (await site.client.get(f"/staff/cases/{ref}")).text()
+    assert "Hazard inspection deadline met" in html
+    assert (await act(site, ref, "status", {"status": "closed"})).status == 303
+
+
+async def test_retention_empties_notes_and_corrections(site: Site) -> None:
+    from storage.retention import case_counts, erase_case
+
+    ref = file(site, text="I am unhappy about the bins")
+    await login(site.client, AGENT)
+    await act(site, ref, "note", {"note": "Zoë said her neighbour Ana saw it"})
+    await act(site, ref, "correct", {"field": "who", "item-who": "Ana Silva"})
+    counts = case_counts(site.db, case_id(site, ref))
+    assert (counts["notes"], counts["corrections"]) == (1, 1)
+    with site.db.atomic():
+        erase_case(site.db, case_id(site, ref), site.clock.now())
+    counts = case_counts(site.db, case_id(site, ref))
+    assert (counts["notes"], counts["corrections"]) == (0, 0)
+    assert site.db.execute("SELECT body FROM case_notes").fetchall() == [("",)]
+    rows = site.db.execute("SELECT field, old, new FROM case_corrections").fetchall()
+    assert rows == [("who", None, None)]

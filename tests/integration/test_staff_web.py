@@ -479,7 +479,7 @@ async def test_audit_view_records_who_saw_which_case(tmp_path: Path) -> None:
         return web.Response(text="the case")
 
     def extra(app: web.Application) -> None:
-        # Not /staff/cases/{ref}: the real case page is there (tests/integration/test_staff_cases.py).
+        # Not /staff/cases/{ref}: the real case page is there (test_staff_cases.py).
         app.router.add_get("/staff/probe/cases/{ref}", case_page)
 
     s = await start_site(tmp_path, extra=extra)
