@@ -45,6 +45,10 @@ CASE_WORK: tuple[str, ...] = (
         new TEXT
     )""",
     "CREATE INDEX case_corrections_case ON case_corrections(case_id, id)",
+    # A case page reads its drafts and outbox rows by case: without these, each read scans the
+    # whole table (a million cases' replies).
+    "CREATE INDEX drafts_case ON drafts(case_id)",
+    "CREATE INDEX outbox_case ON outbox(case_id)",
 )
 
 #: Items staff may correct, and the case column that holds each ("contact" is the person).

@@ -179,7 +179,6 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
         {
             **r.__dict__,
             "received": datetime.fromisoformat(r.received_at).astimezone(tz),
-            "assigned": None,
         }
         for r in page.rows
     ]
@@ -499,6 +498,8 @@ async def status_post(request: web.Request) -> web.StreamResponse:
             )
             return _case_view(request, [("status", message)], 403, form)
         with write_transaction(site.db):
+            # Read again under the write lock: nothing can change between the check and the close.
+            state = case_state(site.db, state.ref) or state
             reasons = unresolved(state, case_work.open_work(site.db, state.id))
             if not reasons:
                 case_work.set_status(site.db, state, actor, status, now)

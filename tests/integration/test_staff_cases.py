@@ -583,3 +583,20 @@ async def test_retention_empties_notes_and_corrections(site: Site) -> None:
     assert site.db.execute("SELECT body FROM case_notes").fetchall() == [("",)]
     rows = site.db.execute("SELECT field, old, new FROM case_corrections").fetchall()
     assert rows == [("who", None, None)]
+
+
+async def test_case_page_reads_by_index_not_by_scanning(site: Site) -> None:
+    """Every by-case read of the case page uses an index (a scan would read a million rows)."""
+    statements = [
+        "SELECT * FROM drafts WHERE case_id = ? ORDER BY id",
+        "SELECT * FROM outbox WHERE case_id = ? ORDER BY id",
+        "SELECT * FROM events WHERE case_id = ? ORDER BY id",
+        "SELECT * FROM messages WHERE case_id = ? ORDER BY id",
+        "SELECT * FROM case_notes WHERE case_id = ? ORDER BY id",
+        "SELECT * FROM case_corrections WHERE case_id = ? ORDER BY id",
+        "SELECT count(*) FROM drafts WHERE case_id = ? AND status = 'pending'",
+        "SELECT count(*) FROM outbox WHERE case_id = ? AND status != 'sent'",
+    ]
+    for sql in statements:
+        plan = " ".join(str(r[-1]) for r in site.db.execute(f"EXPLAIN QUERY PLAN {sql}", [1]))
+        assert "USING" in plan and "INDEX" in plan, f"{sql}: {plan}"
