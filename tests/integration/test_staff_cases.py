@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from bot.model import Kind, Person
+from bot.sla_bounds import board_bounds
 from bot.staff.accounts import create_account
 from storage.outbox import mark_sent
+from storage.sla import clock_figures
 from storage.staff import audit_rows
 
 from ..unit.test_storage import submission
@@ -178,6 +180,10 @@ async def test_overdue_and_due_buckets(site: Site, filed: dict[str, str]) -> Non
     today = await refs_of(site, "?due=ack:today")
     assert set(week) | set(today) >= {filed["email"], filed["web"], filed["telegram"]}
     assert not set(week) & set(today)
+    # The SLA board counts the same cases in the same buckets (it links here).
+    bounds = board_bounds(site.services.config.calendar(), site.clock.now())
+    ack = next(f for f in clock_figures(site.db, bounds) if f.column == "ack_due")
+    assert (ack.due_today, ack.due_soon, ack.overdue) == (len(today), len(week), 0)
     # The web case's acknowledgement reaches the resident; then three business days pass.
     send_everything(site, filed["web"])
     site.clock.advance(timedelta(days=6))  # Tuesday
@@ -185,6 +191,9 @@ async def test_overdue_and_due_buckets(site: Site, filed: dict[str, str]) -> Non
     overdue = await refs_of(site, "?due=ack:overdue")
     assert filed["web"] not in overdue
     assert filed["email"] in overdue and filed["telegram"] in overdue
+    bounds = board_bounds(site.services.config.calendar(), site.clock.now())
+    ack = next(f for f in clock_figures(site.db, bounds) if f.column == "ack_due")
+    assert ack.overdue == len(overdue)
     assert set(await refs_of(site, "?overdue=1")) >= set(overdue)
     response = await site.client.get("/staff/cases?due=ack:someday")
     assert response.status == 400

@@ -102,6 +102,8 @@ async def test_axe_finds_no_violations_on_the_case_pages(
         await page.get_by_role("link", name="Cases").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Cases")
         found["case list"] = await axe_violations(page)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "staff-case-list.png"), full_page=True)
         await page.goto("/staff/cases?status=nonsense")
         found["case list with an error"] = await axe_violations(page)
         await page.goto(f"/staff/cases/{ref}")
