@@ -191,7 +191,7 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
         rows=rows,
         next_url=next_url,
         prev_url=prev_url,
-        page_number=len(trail) + (2 if before is not None else 1),
+        page_number=len(trail) + 1,
         statuses=[s.value for s in Status],
         kinds=[k.value for k in Kind],
         channels=CHANNELS,

@@ -211,10 +211,12 @@ async def test_pages_next_and_previous(site: Site) -> None:
     page1 = ROW_REF.findall(html)
     assert page1 == sorted(refs, reverse=True)[:25]
     assert "Previous page" not in html
+    assert "newest first: page 1, 25 cases (more on the next page)" in html
     next_url = unescape(re.search(r'<a href="([^"]+)" rel="next">', html).group(1))
     second = await site.client.get(next_url)
     html2 = await second.text()
     assert ROW_REF.findall(html2) == sorted(refs, reverse=True)[25:]
+    assert "newest first: page 2, 5 cases" in html2
     assert 'rel="next"' not in html2
     prev_url = unescape(re.search(r'<a href="([^"]+)" rel="prev">', html2).group(1))
     back = await site.client.get(prev_url)
