@@ -144,6 +144,13 @@ def generate(db: sqlite_utils.Database, n: int, now: datetime, seed: int) -> dic
                 status = "open"
             closed = iso(received + timedelta(days=min(age, rng.uniform(1, 30))))
             closed_at = closed if status == "closed" else None
+            if status == "open":
+                # The scheduler's follow-ups and interim replies set the next date: most open
+                # cases past their first dates have a new one ahead.
+                if follow_due and follow_due < now_iso and rng.random() < 0.95:
+                    follow_due = iso(now + timedelta(days=rng.uniform(0.1, 10)))
+                if response_due and response_due < now_iso and rng.random() < 0.9:
+                    response_due = iso(now + timedelta(days=rng.uniform(0.1, 15)))
             hazard_checked = acked if hazard_due and rng.random() < 0.9 else None
             people.append(
                 (case_id, NAMES[case_id % len(NAMES)], f"r{case_id}@mail.example", received_iso)
