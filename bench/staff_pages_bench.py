@@ -53,7 +53,7 @@ from bot.staff import passwords
 from bot.staff.access import STAFF, render, require_role
 from bot.staff.accounts import create_account
 from storage.db import open_store
-from storage.drafts import list_pending_drafts
+from storage.review import review_queue
 from storage.search import CaseFilter, search_cases
 from storage.staff import get_staff
 
@@ -151,7 +151,7 @@ async def measure(args: argparse.Namespace, path: Path, now: datetime) -> None:
     await client.start_server()
     try:
         await sign_in(client)
-        queue_ids = [r["id"] for r in list_pending_drafts(db)]
+        queue_ids = [item.draft_id for item in review_queue(db, now, now).items]
         common = search_cases(db, CaseFilter(text=args.query), now)
         rare = search_cases(db, CaseFilter(text=RARE), now)
         weeks = week_starts(services.config.calendar(), now)

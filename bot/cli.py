@@ -464,6 +464,7 @@ DUE_FIELDS = (
 
 
 def cmd_cases(args: argparse.Namespace, db: Any, config: Config, clock: Clock) -> int:
+    from bot.explain import decided_trace
     from storage.cases import audit, get_case, list_cases
 
     if args.cases_command == "list":
@@ -497,9 +498,7 @@ def cmd_cases(args: argparse.Namespace, db: Any, config: Config, clock: Clock) -
     for key in DUE_FIELDS:
         case[key] = _local(case.get(key), config)
     # The policy chain's trace, recorded when the case was decided (bot/chain.py).
-    case["trace"] = next(
-        (e["data"].get("trace", []) for e in case["events"] if e["type"] == "decided"), []
-    )
+    case["trace"] = decided_trace(case["events"])
     if args.json:
         print(json.dumps(case, indent=2, ensure_ascii=False))
         return 0

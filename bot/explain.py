@@ -169,6 +169,17 @@ def format_explanation(e: Explanation) -> str:
     return "\n".join(lines)
 
 
+def decided_trace(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The policy chain's trace as recorded on a case's timeline when it was decided
+    (bot/intake.py, the `decided` event): what `caredesk cases show` and the staff case page
+    print. Empty for a case filed before traces were recorded."""
+    for event in events:
+        if event["type"] == "decided":
+            trace: list[Mapping[str, Any]] = event["data"].get("trace", [])
+            return trace
+    return []
+
+
 def format_trace(trace: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line a rule: [x] when it fired, its name, why, and its action. `caredesk explain`
     and `caredesk cases show` print a trace with this."""

@@ -8,7 +8,7 @@ replies the policy wants a person to vet become drafts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -346,10 +346,12 @@ def compose(
     decision: Decision,
     kind: str,
     channel: str,
+    extra: Mapping[str, Any] | None = None,
 ) -> Outgoing:
     """The one rendering of a reply for a channel, used for the outbox, for drafts and by
-    `caredesk mail inspect --render`, so what an administrator sees is what is sent."""
-    context = reply_context(policy, ref, sub, decision, kind)
+    `caredesk mail inspect --render`, so what an administrator sees is what is sent.
+    `extra`: context a person adds (the staff's `resolution` in a closing reply)."""
+    context = {**reply_context(policy, ref, sub, decision, kind), **(extra or {})}
     if kind == COPY_KIND:
         # Only fixed wording can reach the template: a reference to anything the resident
         # typed fails loudly (StrictUndefined) instead of mailing it to a typed address.

@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from storage.alerts_schema import ALERTS_INDEX
+from storage.case_work import CASE_WORK
 from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
 
@@ -263,6 +264,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ALERTS_INDEX,
     # issue 11: the review queue's actions: sent-back drafts, revisions (storage/review_schema.py).
     REVIEW_DATA,
+    # issue 11: staff work on a case: assignment, notes, corrections (storage/case_work.py).
+    CASE_WORK,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -96,6 +96,12 @@ def case_counts(db: sqlite_utils.Database, case_id: int) -> dict[str, int]:
             "OR recipient IS NOT NULL OR headers != '{}')"
         ),
         "bounces": one("SELECT count(*) FROM bounces WHERE case_id = ?"),
+        # Staff's notes and corrections can hold personal data (storage/case_work.py).
+        "notes": one("SELECT count(*) FROM case_notes WHERE case_id = ? AND body != ''"),
+        "corrections": one(
+            "SELECT count(*) FROM case_corrections WHERE case_id = ? "
+            "AND (old IS NOT NULL OR new IS NOT NULL)"
+        ),
     }
 
 
@@ -156,6 +162,8 @@ def erase_case(db: sqlite_utils.Database, case_id: int, now: datetime) -> None:
     )
     _erase_outbox(db, "case_id = ?", [case_id])
     db.execute("DELETE FROM bounces WHERE case_id = ?", [case_id])
+    db.execute("UPDATE case_notes SET body = '' WHERE case_id = ?", [case_id])
+    db.execute("UPDATE case_corrections SET old = NULL, new = NULL WHERE case_id = ?", [case_id])
 
 
 def _erase_outbox(db: sqlite_utils.Database, where: str, params: list[Any]) -> None:

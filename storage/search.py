@@ -21,7 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
-from storage.sla import overdue_ids_sql
+from storage.cases import utc
+from storage.sla import CLOCKS, overdue_ids_sql
 
 #: Letters and digits: the tokenizer's own separators (underscore included) split words.
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -40,6 +41,16 @@ class CaseFilter:
     department: str | None = None
     overdue: bool = False
     text: str | None = None
+    #: One clock's deadline in [start, end) while that clock still runs (the SLA board's
+    #: links: due today, in the next five business days, overdue).
+    due: DueWindow | None = None
+
+
+@dataclass(frozen=True)
+class DueWindow:
+    column: str  # a deadline column of storage/sla.py's CLOCKS: ack_due, response_due...
+    start: datetime | None  # None: no lower bound (overdue)
+    end: datetime
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,18 @@ def _conditions(f: CaseFilter, now: datetime) -> tuple[list[str], list[Any]]:
         sql, overdue_params = overdue_ids_sql(now)
         where.append(f"c.id IN ({sql})")
         params += overdue_params
+    if f.due is not None:
+        clock = next(c for c in CLOCKS if c.column == f.due.column)
+        sql = (
+            f"SELECT id FROM cases INDEXED BY {clock.index} WHERE {clock.running} "
+            f"AND {clock.column} < ?"
+        )
+        due_params = [utc(f.due.end)]
+        if f.due.start is not None:
+            sql += f" AND {clock.column} >= ?"
+            due_params.append(utc(f.due.start))
+        where.append(f"c.id IN ({sql})")
+        params += due_params
     return where, params
 
 

@@ -30,6 +30,7 @@ from bot.staff.access import (
     staff_middleware,
 )
 from bot.staff.accounts import disable_account
+from bot.staff.cases import install_cases
 from bot.staff.queue import install_queue
 from bot.staff.signin import sign_in
 from bot.staff.sla import install_sla
@@ -53,6 +54,7 @@ def install_staff(
     app.router.add_get(f"{PREFIX}/accounts", accounts_page)
     app.router.add_post(f"{PREFIX}/accounts/{{staff_id:\\d+}}/disable", disable_post)
     install_sla(app)
+    install_cases(app)
 
 
 def _secure(request: web.Request) -> bool:

@@ -478,13 +478,14 @@ async def test_audit_view_records_who_saw_which_case(tmp_path: Path) -> None:
         return web.Response(text="the case")
 
     def extra(app: web.Application) -> None:
-        app.router.add_get("/staff/cases/{ref}", case_page)
+        # Not /staff/cases/{ref}: the real case page is there (test_staff_cases.py).
+        app.router.add_get("/staff/probe/cases/{ref}", case_page)
 
     s = await start_site(tmp_path, extra=extra)
     try:
         await login(s.client, AGENT)
         s.clock.advance(timedelta(minutes=3))
-        assert (await s.client.get("/staff/cases/CD-2026-000007")).status == 200
+        assert (await s.client.get("/staff/probe/cases/CD-2026-000007")).status == 200
         [row] = audit_rows(s.db, "viewed-case")
         assert row["actor"] == f"staff:{AGENT}"
         assert row["staff_id"] == get_staff(s.db, AGENT).id

@@ -1,0 +1,93 @@
+"""The case page's pure rules: Council/CAO involvement, what stops a close, deadlines in words."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.staff.case_view import council_involved, timeline, unresolved
+from storage.case_work import CaseState
+
+TZ = ZoneInfo("America/Toronto")
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+PLAIN = CaseState(
+    id=1,
+    ref="CD-2026-000001",
+    kind="complaint",
+    status="open",
+    channel="email",
+    sensitive=False,
+    out_of_scope=None,
+    rules=("complaint-words",),
+    missing=(),
+    assigned_to=None,
+    person_id=1,
+    hazard_due=None,
+    hazard_checked_at=None,
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "involved"),
+    [
+        ({}, False),
+        ({"out_of_scope": "council"}, True),
+        ({"out_of_scope": "appeal"}, False),
+        ({"rules": ("council-cao-ombudsman",)}, True),
+        ({"rules": ("council-decision",)}, True),
+        ({"sensitive": True}, True),
+    ],
+)
+def test_council_involvement(change: dict[str, object], involved: bool) -> None:
+    assert council_involved(replace(PLAIN, **change)) is involved  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "work", "words"),
+    [
+        ({}, {"drafts": 0, "outbox": 0}, []),
+        ({"missing": ("who", "contact")}, {}, ["Items are missing: who was involved, contact"]),
+        ({}, {"drafts": 2, "outbox": 0}, ["2 drafted replies are waiting for review."]),
+        ({}, {"drafts": 0, "outbox": 1}, ["1 reply has not been sent yet."]),
+        ({"hazard_due": "2026-11-26T21:30:00+00:00"}, {}, ["hazard inspection has not"]),
+        (
+            {"hazard_due": "2026-11-26T21:30:00+00:00", "hazard_checked_at": NOW.isoformat()},
+            {},
+            [],
+        ),
+    ],
+)
+def test_unresolved(change: dict[str, object], work: dict[str, int], words: list[str]) -> None:
+    reasons = unresolved(replace(PLAIN, **change), work)  # type: ignore[arg-type]
+    assert len(reasons) == len(words)
+    for reason, expected in zip(reasons, words, strict=True):
+        assert expected in reason
+
+
+def deadline_titles(case: dict[str, object], now: datetime) -> list[str]:
+    entries = timeline(case, [], [], {}, {}, {}, {}, now, TZ)
+    return [f"{e.title} ({e.detail})" if e.detail else e.title for e in entries]
+
+
+def test_deadlines_met_missed_and_due() -> None:
+    case: dict[str, object] = {
+        "status": "open",
+        "ack_due": "2026-11-26T21:30:00+00:00",
+        "acked_at": "2026-11-25T16:00:00+00:00",
+        "response_due": "2026-11-24T21:30:00+00:00",
+        "follow_up_due": "2026-12-09T21:30:00+00:00",
+    }
+    assert deadline_titles(case, NOW) == [
+        "Response deadline missed (not done yet)",
+        "Acknowledgement deadline met (done 2026-11-25 11:00)",
+        "Follow-up due",
+    ]
+    late = {**case, "acked_at": "2026-11-27T14:00:00+00:00"}
+    assert "Acknowledgement deadline missed (done late, 2026-11-27 09:00)" in deadline_titles(
+        late, NOW
+    )
+    closed = {**case, "status": "closed", "closed_at": "2026-11-25T15:00:00+00:00"}
+    assert "Follow-up deadline met (done 2026-11-25 10:00)" in deadline_titles(closed, NOW)
