@@ -99,7 +99,7 @@ async def test_axe_finds_no_violations_on_the_case_pages(
     ref = case_site.refs["flood"]
     try:
         await sign_in(page)
-        await page.get_by_role("link", name="Cases").click()
+        await page.get_by_role("link", name="Cases", exact=True).click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Cases")
         found["case list"] = await axe_violations(page)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -245,7 +245,9 @@ def test_only_the_chain_builds_decisions():
                         name == "replace" and node.args and _is_decision(node.args[0])
                     ):
                         found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    owners = ("bot/chain.py:", "bot/chain_engine.py:")
+    # bot/stored_case.py reads back what was decided (no rule run, no reply planned) so a
+    # closing reply can be composed for a stored case.
+    owners = ("bot/chain.py:", "bot/chain_engine.py:", "bot/stored_case.py:")
     assert found and all(f.startswith(owners) for f in found), found
 
 
