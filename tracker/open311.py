@@ -376,6 +376,23 @@ class Open311Client:
         form = request_form(self.target, new, share_contact=share_contact)
         return parse_post_answer(await self._call("POST", "requests.json", form=form))
 
+    async def submit(
+        self,
+        new: NewRequest,
+        *,
+        tried_since: datetime | None = None,
+        share_contact: bool = False,
+    ) -> PostResult:
+        """Post `new` exactly once. `tried_since` is when the first attempt of this case began,
+        when an earlier attempt may have created the request (it failed with `maybe_created`,
+        or the worker crashed mid-call); then the request is looked up by its reference first
+        and, when found, its id is returned without posting again."""
+        if tried_since is not None:
+            found = await self.find_by_reference(new.reference, tried_since)
+            if found is not None:
+                return Created(found.service_request_id)
+        return await self.post_request(new, share_contact=share_contact)
+
     async def poll_token(self, token: str) -> str | None:
         """`GET tokens/{token}.json`: the id once the server has made it, else None."""
         path = f"tokens/{token}.json"
