@@ -268,6 +268,25 @@ def parse_statuses(body: Any) -> list[RequestStatus]:
     return found
 
 
+def check_service_codes(mapping: Mapping[str, str], services: Sequence[Service]) -> list[str]:
+    """What is wrong with a configured mapping of caredesk categories to service codes, given
+    the server's `services.json`, in words for `caredesk tracker check` (empty: all good).
+    Codes whose service needs extra attributes (`metadata`) are named too: caredesk does not
+    send attributes, so the server may refuse them."""
+    known = {s.service_code: s for s in services}
+    problems: list[str] = []
+    for category, code in sorted(mapping.items()):
+        service = known.get(code)
+        if service is None:
+            problems.append(f"category {category!r}: the server has no service code {code!r}")
+        elif service.metadata:
+            problems.append(
+                f"category {category!r}: service {code!r} asks for extra attributes, "
+                "which caredesk does not send"
+            )
+    return problems
+
+
 def iso(at: datetime) -> str:
     """W3C datetime as the standard wants it, in UTC, to the second."""
     if at.tzinfo is None:
@@ -464,4 +483,5 @@ __all__ = [
     "PostResult",
     "RequestStatus",
     "Service",
+    "check_service_codes",
 ]

@@ -20,6 +20,7 @@ from tracker.open311 import (
     Open311Error,
     Open311Target,
     Pending,
+    check_service_codes,
 )
 
 from ..open311 import FakeOpen311
@@ -82,6 +83,21 @@ async def test_services_are_read(make_server: MakeServer, session: aiohttp.Clien
     assert [s.service_code for s in services] == ["POTHOLE", "STREETLIGHT"]
     assert services[0].service_name == "Pothole"
     assert services[0].group == "Streets"
+    mapping = {"roads": "POTHOLE", "lights": "STREETLIGHT", "noise": "NOISE"}
+    assert check_service_codes(mapping, services) == [
+        "category 'noise': the server has no service code 'NOISE'"
+    ]
+
+
+async def test_services_unavailable_is_retryable(
+    make_server: MakeServer, session: aiohttp.ClientSession
+) -> None:
+    server = await make_server()
+    server.fail("status", path="services.json", status=502)
+    with pytest.raises(Open311Error) as caught:
+        await client_for(session, server).services()
+    assert (caught.value.status, caught.value.retryable) == (502, True)
+    assert not caught.value.maybe_created  # a GET creates nothing
 
 
 async def test_post_answered_with_an_id(

@@ -16,7 +16,9 @@ from tracker.open311 import (
     Open311Error,
     Open311Target,
     Pending,
+    Service,
     carries_reference,
+    check_service_codes,
     chunks,
     describe,
     iso,
@@ -151,3 +153,13 @@ def test_chunks() -> None:
 
 def test_error_words_fall_back_to_the_message() -> None:
     assert Open311Error("no answer", status=None, retryable=True).words() == "no answer"
+
+
+def test_check_service_codes_names_unknown_codes_and_attribute_services() -> None:
+    services = [Service("POTHOLE", "Pothole"), Service("TREE", "Tree", metadata=True)]
+    mapping = {"roads": "POTHOLE", "trees": "TREE", "noise": "NOISE"}
+    assert check_service_codes(mapping, services) == [
+        "category 'noise': the server has no service code 'NOISE'",
+        "category 'trees': service 'TREE' asks for extra attributes, which caredesk does not send",
+    ]
+    assert check_service_codes({"roads": "POTHOLE"}, services) == []
