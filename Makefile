@@ -24,8 +24,8 @@ run: install
 	$(VENV)/bin/caredesk serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(VENV)/bin/ruff check bot mail storage tests bench
-	$(VENV)/bin/ruff format --check bot mail storage tests bench
+	$(VENV)/bin/ruff check bot mail storage tracker tests bench
+	$(VENV)/bin/ruff format --check bot mail storage tracker tests bench
 	$(VENV)/bin/mypy
 
 test: install system-deps lint
