@@ -921,11 +921,9 @@ def _departments(value: Any) -> tuple[Department, ...]:
         for required in ("key", "name"):
             if required not in table:
                 raise ConfigError(f"{at}.{required}: required")
-        values: dict[str, Any] = {
-            "key": _key(f"{at}.key", table["key"]),
-            "tracker": _choice(*TRACKER_KINDS)(f"{at}.tracker", table.get("tracker", "none")),
-        }
+        values: dict[str, Any] = {"key": _key(f"{at}.key", table["key"])}
         at = f"departments.{values['key']}"
+        values["tracker"] = _choice(*TRACKER_KINDS)(f"{at}.tracker", table.get("tracker", "none"))
         for name in ("name", "open311_jurisdiction_id", "open311_service_code"):
             if name in table:
                 values[name] = _any_str(f"{at}.{name}", table[name])
