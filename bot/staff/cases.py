@@ -270,6 +270,7 @@ def _case_view(
         statuses=[s.value for s in Status],
         kinds=[k.value for k in Kind],
         departments=site.config.departments,
+        department=site.config.department(case["department"]),
         item_columns=list(ITEM_COLUMNS),
         done=request.query.get("done", ""),
         local=lambda value: datetime.fromisoformat(value).astimezone(tz) if value else None,

@@ -59,6 +59,7 @@ async def test_the_case_page_shows_the_routing_and_changes_the_department(site: 
     page = unescape(await (await site.client.get(f"/staff/cases/{ref}")).text())
     assert "Routed to roads" in page and "potholes: " in page
     assert '<option value="roads" selected>Transportation Services</option>' in page
+    assert "<dt>Department</dt><dd>Transportation Services</dd>" in page
 
     moved = await act(site, ref, "department", {"department": "parks"})
     assert moved.status == 303 and moved.headers["Location"].endswith("?done=department#done")
