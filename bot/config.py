@@ -291,7 +291,14 @@ class Config:
     #: How often `serve` runs the retention job, in hours; 0 turns the job off in `serve`
     #: (e.g. when cron runs `caredesk retention run` instead).
     retention_every_hours: int = 24
+    #: The city's departments and the rules that route a case to one (issue 12); empty: no
+    #: routing, `cases.department` stays empty and staff choose.
+    departments: tuple[Department, ...] = ()
+    routing: tuple[RoutingRule, ...] = ()
     source: str = "built-in defaults"
+
+    def department(self, key: str | None) -> Department | None:
+        return next((d for d in self.departments if d.key == key), None)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -366,6 +373,8 @@ def parse_config(
             "web",
             "telegram",
             "staff",
+            "departments",
+            "routing",
         },
     )
     city = _section(
@@ -473,7 +482,11 @@ def parse_config(
             "telegram.webhook_url: webhook mode needs the public https:// URL "
             "that Telegram will post to"
         )
+    departments = _departments(raw.get("departments", []))
+    routing = _routing(raw.get("routing", []), departments)
     return Config(
+        departments=departments,
+        routing=routing,
         mail=mail,
         web=web,
         telegram=telegram,
@@ -826,3 +839,150 @@ def _review(table: Mapping[str, Any]) -> dict[str, str]:
             )
         review[kind] = mode
     return review
+
+
+# ---------------------------------------------------------------------------------------------
+# Departments and routing (issue 12; POLICY.md 04.02: every complaint goes to the department
+# responsible). A department says where its cases are forwarded; routing rules, tried in
+# order, say which department a case is for (bot/routing.py evaluates them).
+
+#: How a department's cases reach it: the city's Open311 GeoReport v2 endpoint, a JSON
+#: webhook, an email to the department's address, or not at all (staff forward by hand).
+TRACKER_KINDS = ("open311", "webhook", "email", "none")
+#: The out-of-scope categories of the policy chain (bot/policy.py REDIRECTS; a test checks).
+SCOPE_CATEGORIES = ("council", "appeal", "employee", "legislation")
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@dataclass(frozen=True)
+class Department:
+    """One department of the city: where its cases go, and whom escalations copy (POLICY.md:
+    the 3rd request copies the Supervisor/Division Head, the 4th the Director)."""
+
+    key: str  # stable id stored on cases: "transportation"
+    name: str  # shown to staff: "Transportation Services"
+    email: str = ""  # the department's own address (and the target of `tracker = "email"`)
+    tracker: str = "none"  # open311 | webhook | email | none
+    #: tracker = "open311": the GeoReport v2 base URL (…/v2/), the jurisdiction_id when the
+    #: server wants one, and the service_code used when no category mapping says otherwise.
+    #: The API key comes from the environment, never from this file.
+    open311_url: str = ""
+    open311_jurisdiction_id: str = ""
+    open311_service_code: str = ""
+    #: tracker = "webhook": where the case is POSTed as JSON (the signing secret comes from
+    #: the environment).
+    webhook_url: str = ""
+    supervisor_name: str = ""
+    supervisor_email: str = ""
+    director_name: str = ""
+    director_email: str = ""
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """One row of the routing table: every condition given must hold (a list holds when any
+    of its entries does); a rule with no condition routes every case that reaches it."""
+
+    name: str
+    department: str  # a Department.key
+    description: str = ""
+    kinds: tuple[str, ...] = ()  # decided kinds (bot.model.Kind values)
+    categories: tuple[str, ...] = ()  # out-of-scope categories
+    hazard: bool | None = None  # True: hazards only; False: no hazards; None: either
+    #: Phrases in what the resident wrote, matched as the policy's phrases are (bot/phrases.py):
+    #: whole words, and not when negated ("no pothole").
+    phrases: tuple[str, ...] = ()
+
+
+_DEPARTMENT_KEYS = {f.name for f in fields(Department)}
+_ROUTING_KEYS = {f.name for f in fields(RoutingRule)}
+
+
+def _list_of_tables(value: Any, name: str) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{name}: must be a list of tables ([[{name}]])")
+    return value
+
+
+def _key(key: str, value: Any) -> str:
+    text = _str(key, value)
+    if not set(text) <= _KEY_CHARS:
+        raise ConfigError(
+            f"{key}: {text!r} must be lower-case letters, digits, '-' or '_', like 'roads'"
+        )
+    return text
+
+
+def _departments(value: Any) -> tuple[Department, ...]:
+    out: list[Department] = []
+    for n, table in enumerate(_list_of_tables(value, "departments"), start=1):
+        at = f"departments[{n}]"
+        _known(table, f"{at}.", _DEPARTMENT_KEYS)
+        for required in ("key", "name"):
+            if required not in table:
+                raise ConfigError(f"{at}.{required}: required")
+        values: dict[str, Any] = {"key": _key(f"{at}.key", table["key"])}
+        at = f"departments.{values['key']}"
+        values["tracker"] = _choice(*TRACKER_KINDS)(f"{at}.tracker", table.get("tracker", "none"))
+        for name in ("name", "open311_jurisdiction_id", "open311_service_code"):
+            if name in table:
+                values[name] = _any_str(f"{at}.{name}", table[name])
+        for name in ("supervisor_name", "director_name"):
+            if name in table:
+                values[name] = _any_str(f"{at}.{name}", table[name])
+        for name in ("email", "supervisor_email", "director_email"):
+            if table.get(name, "") != "":
+                values[name] = _email(f"{at}.{name}", table[name])
+        for name in ("open311_url", "webhook_url"):
+            if table.get(name, "") != "":
+                values[name] = _url(f"{at}.{name}", table[name])
+        if not values.get("name"):
+            raise ConfigError(f"{at}.name: must be a non-empty string")
+        if any(d.key == values["key"] for d in out):
+            raise ConfigError(f"{at}.key: {values['key']!r} is used by two departments")
+        needs = {"open311": "open311_url", "webhook": "webhook_url", "email": "email"}
+        need = needs.get(values["tracker"])
+        if need and not values.get(need):
+            raise ConfigError(f"{at}.{need}: required when tracker = {values['tracker']!r}")
+        out.append(Department(**values))
+    return tuple(out)
+
+
+def _routing(value: Any, departments: tuple[Department, ...]) -> tuple[RoutingRule, ...]:
+    from bot.model import Kind  # the nouns, a leaf module
+
+    keys = [d.key for d in departments]
+    kinds = [k.value for k in Kind]
+    out: list[RoutingRule] = []
+    for n, table in enumerate(_list_of_tables(value, "routing"), start=1):
+        at = f"routing[{n}]"
+        _known(table, f"{at}.", _ROUTING_KEYS)
+        for required in ("name", "department"):
+            if required not in table:
+                raise ConfigError(f"{at}.{required}: required")
+        name = _key(f"{at}.name", table["name"])
+        at = f"routing.{name}"
+        if any(r.name == name for r in out):
+            raise ConfigError(f"{at}: two routing rules have this name")
+        department = _str(f"{at}.department", table["department"])
+        if department not in keys:
+            known = ", ".join(keys) or "none are configured in [[departments]]"
+            raise ConfigError(f"{at}.department: unknown department {department!r} ({known})")
+        values: dict[str, Any] = {"name": name, "department": department}
+        if "description" in table:
+            values["description"] = _any_str(f"{at}.description", table["description"])
+        for field_name, allowed in (("kinds", kinds), ("categories", SCOPE_CATEGORIES)):
+            if field_name in table:
+                listed = _phrases(f"{at}.{field_name}", table[field_name])
+                for item in listed:
+                    if item not in allowed:
+                        raise ConfigError(
+                            f"{at}.{field_name}: unknown {item!r} (known: {', '.join(allowed)})"
+                        )
+                values[field_name] = listed
+        if "hazard" in table:
+            values["hazard"] = _bool(f"{at}.hazard", table["hazard"])
+        if "phrases" in table:
+            values["phrases"] = _phrases(f"{at}.phrases", table["phrases"])
+        out.append(RoutingRule(**values))
+    return tuple(out)

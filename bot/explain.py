@@ -18,6 +18,7 @@ from bot.chain import evaluate
 from bot.decide import Policy
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, Kind, PlannedReply, Traced
+from bot.routing import route
 from bot.when import when_of
 
 #: The identified resident `explain` assumes: a placeholder, never a real person.
@@ -46,6 +47,8 @@ class Explanation:
     scope: str | None  # legislation | appeal | council | employee, or None
     when: dict[str, str | None] | None
     decision: Decision
+    #: Where routing sends it (bot/routing.py), when departments are configured; else None.
+    department: dict[str, Any] | None = None
 
     @property
     def trace(self) -> tuple[Traced, ...]:
@@ -74,6 +77,7 @@ class Explanation:
             "rules": [h.rule for h in d.hits],
             "flags": [h.rule for h in d.flags],
             "trace": [t.as_dict() for t in d.trace],
+            **({"department": self.department} if self.department is not None else {}),
         }
 
 
@@ -134,7 +138,18 @@ def explain(
         if told
         else None
     )
+    department = None
+    if cfg.departments:
+        routed = route(sub, found.decision, cfg.departments, cfg.routing)
+        department = {
+            "key": routed.department.key if routed.department else None,
+            "name": routed.department.name if routed.department else None,
+            "rule": routed.rule,
+            "reason": routed.reason,
+            "trace": [t.as_dict() for t in routed.trace],
+        }
     return Explanation(
+        department=department,
         text=text,
         channel=channel,
         assumptions=assumptions(channel, anonymous, now.astimezone(cfg.tz)),
@@ -163,6 +178,11 @@ def format_explanation(e: Explanation) -> str:
         else "when      not found",
         f"missing   {', '.join(d.missing) or 'nothing'}",
         f"replies   {replies or 'none'}",
+        *(
+            [f"department {e.department['name'] or 'none'}: {e.department['reason']}"]
+            if e.department is not None
+            else []
+        ),
         "trace     ([x] fired, [ ] did not)",
         *format_trace([t.as_dict() for t in d.trace]),
     ]

@@ -21,11 +21,13 @@ from bot.extract import format_phone
 from bot.model import ITEM_LABELS, KIND_LABELS, Attachment, Decision, PlannedReply, Submission
 from bot.policy import REDIRECTS
 from bot.replies import ReplyRenderer
+from bot.routing import route
 from bot.when import when_of
 from bot.wording import describe_when, human_datetime, human_day
 from mail.identity import identity_of
 from storage.cases import add_event, insert_case, insert_message, insert_person, next_reference
 from storage.db import write_transaction
+from storage.departments import record_routing
 from storage.outbox import enqueue, insert_draft, reply_key
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,10 @@ class Intake:
                     "trace": [t.as_dict() for t in decision.trace],
                 },
             )
+            cfg = self.policy.config
+            if cfg.departments:  # POLICY.md 04.02: the department responsible (bot/routing.py)
+                routed = route(sub, decision, cfg.departments, cfg.routing)
+                record_routing(self.db, case_id, routed.event_data(), now)
             for flag in decision.flags:
                 # A rule that contradicts the resident's answer: shown to staff, not acted on.
                 add_event(

@@ -134,6 +134,12 @@ def _event_words(
                 )
         item = ITEM_NAMES.get(str(data.get("item")), str(data.get("item")))
         return f"Corrected: {item}", None, "\n".join(lines) or None
+    if kind == "routed":
+        where = data.get("department") or "no department (waiting for staff)"
+        return f"Routed to {where}", f"{data.get('rule') or 'no rule'}: {data.get('reason')}", None
+    if kind == "department-changed":
+        old, new = data.get("old") or "none", data.get("new") or "none"
+        return f"Department changed from {old} to {new}", None, None
     if kind == "status-changed":
         return f"Status changed from {data.get('old')} to {data.get('new')}", None, None
     plain = ", ".join(

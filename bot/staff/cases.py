@@ -49,6 +49,7 @@ from storage import case_work
 from storage.case_work import CONTACT_FIELDS, ITEM_COLUMNS, CaseState, case_state
 from storage.cases import add_event, get_case
 from storage.db import write_transaction
+from storage.departments import change_department, department_of
 from storage.outbox import insert_draft
 from storage.search import CaseFilter, DueWindow, search_cases
 from storage.sla import record_hazard_inspected
@@ -100,6 +101,7 @@ def install_cases(app: web.Application) -> None:
         ("correct", correct_post),
         ("status", status_post),
         ("inspected", inspected_post),
+        ("department", department_post),
     ):
         app.router.add_post(f"{PREFIX}/cases/{{ref}}/{action}", handler)
 
@@ -267,6 +269,8 @@ def _case_view(
         may_close=ROLE_RANK[me.role] >= ROLE_RANK["supervisor"] or not council_involved(state),
         statuses=[s.value for s in Status],
         kinds=[k.value for k in Kind],
+        departments=site.config.departments,
+        department=site.config.department(case["department"]),
         item_columns=list(ITEM_COLUMNS),
         done=request.query.get("done", ""),
         local=lambda value: datetime.fromisoformat(value).astimezone(tz) if value else None,
@@ -544,3 +548,24 @@ async def inspected_post(request: web.Request) -> web.StreamResponse:
         if record_hazard_inspected(site.db, state.id, actor, now):
             _audit(request, "recorded-inspection", state, now)
     raise _done(state, "inspected")
+
+
+@require_role("agent")
+async def department_post(request: web.Request) -> web.StreamResponse:
+    """Staff choose the department responsible (or none). The timeline event records the old
+    and the new department; forwarding (issue 12) re-forwards the case from that event."""
+    state = _state_or_404(request)
+    form = await _form(request)
+    site = request.app[STAFF]
+    value = form.get("department", "")
+    if value and site.config.department(value) is None:
+        return _case_view(request, [("department", "Choose a department from the list")], 400, form)
+    new = value or None
+    now = site.clock.now()
+    actor, _ = actor_of(request)
+    with write_transaction(site.db):
+        old = department_of(site.db, state.id)
+        if old != new:
+            change_department(site.db, state.id, actor, new, now)
+            _audit(request, "changed-department", state, now, {"old": old, "new": new})
+    raise _done(state, "department" if old != new else "unchanged")
