@@ -3,21 +3,18 @@ WCAG 2.1 A/AA violation, and a person signs in with the keyboard alone, scripts 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from aiohttp import web
-from argon2 import PasswordHasher, profiles
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from bot.app import build_app, build_services
 from bot.clock import FrozenClock
 from bot.config import Config
-from bot.staff import passwords
 from bot.staff.accounts import create_account
 
 from ..browser import (
@@ -25,7 +22,6 @@ from ..browser import (
     describe_violations,
     focus_indicator,
     indicator_visible,
-    launch_chromium,
     tab_to,
 )
 from ..servers import LOOPBACK, free_port
@@ -33,26 +29,6 @@ from ..servers import LOOPBACK, free_port
 START = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 ADMIN = "boss@city.example.org"
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Cheap argon2id parameters: this is about the pages (tests/unit/test_staff.py pins the
-    production profile)."""
-    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
-    passwords._dummy_hash.cache_clear()
-    yield
-    passwords._dummy_hash.cache_clear()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await launch_chromium(pw)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest_asyncio.fixture

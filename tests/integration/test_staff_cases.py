@@ -21,7 +21,7 @@ from storage.sla import clock_figures
 from storage.staff import audit_rows
 
 from ..unit.test_storage import submission
-from .test_staff_web import (  # noqa: F401  (quick_hashes: an autouse fixture)
+from .test_staff_web import (
     AGENT,
     PASSWORD,
     SCRIPT,
@@ -29,7 +29,6 @@ from .test_staff_web import (  # noqa: F401  (quick_hashes: an autouse fixture)
     Site,
     csrf_of,
     login,
-    quick_hashes,
     start_site,
 )
 

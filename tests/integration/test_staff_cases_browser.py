@@ -24,12 +24,7 @@ from bot.staff.accounts import create_account
 from ..browser import axe_violations, describe_violations, focus_indicator, indicator_visible
 from ..servers import LOOPBACK, free_port
 from ..unit.test_storage import submission
-from . import test_staff_browser as staff_browser
 from .test_staff_browser import ADMIN, PASSWORD, START
-
-#: The session's browser and the cheap password hashes (autouse), shared with the sign-in tests.
-chromium = staff_browser.chromium
-quick_hashes = staff_browser.quick_hashes
 
 #: Where screenshots go: $CAREDESK_TEST_ARTIFACTS, else test-artifacts/ in the project.
 ARTIFACTS = Path(

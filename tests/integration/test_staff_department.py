@@ -16,11 +16,10 @@ import pytest
 from bot.config import parse_config
 
 from .test_staff_cases import act, audit_of, events, file
-from .test_staff_web import (  # noqa: F401  (quick_hashes: an autouse fixture)
+from .test_staff_web import (
     AGENT,
     Site,
     login,
-    quick_hashes,
     start_site,
 )
 

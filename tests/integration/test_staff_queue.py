@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from html import unescape
@@ -15,11 +15,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from argon2 import PasswordHasher, profiles
 
 from bot.config import Config
 from bot.model import Kind, Person, Submission
-from bot.staff import passwords
 from bot.staff.accounts import create_account
 from storage.outbox import reply_key
 from storage.staff import audit_rows
@@ -29,16 +27,6 @@ from .test_staff_web import AGENT, PASSWORD, SCRIPT, START, Site, csrf_of, login
 SUPERVISOR = "sup@city.example.org"
 SECOND = "second@city.example.org"
 ANON = "anonymous-declined"
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Cheap argon2id: these tests are about the queue (tests/unit/test_staff.py pins the
-    production profile)."""
-    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
-    passwords._dummy_hash.cache_clear()
-    yield
-    passwords._dummy_hash.cache_clear()
 
 
 async def open_site(tmp_path: Path, config: Config | None = None) -> Site:

@@ -13,23 +13,20 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from aiohttp import web
-from argon2 import PasswordHasher, profiles
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from bot.app import Services, build_app, build_services
 from bot.clock import FrozenClock
 from bot.config import Config, SmtpConfig
 from bot.model import Kind, Person, Submission
-from bot.staff import passwords
 from bot.staff.accounts import create_account
 
 from ..browser import (
@@ -38,7 +35,6 @@ from ..browser import (
     describe_violations,
     focus_indicator,
     indicator_visible,
-    launch_chromium,
     say,
     tab_to,
 )
@@ -51,24 +47,6 @@ AGENT = "agent@city.example.org"
 SUPERVISOR = "sup@city.example.org"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADDED = "You can also call us at 311 and ask for the Customer Care Centre."
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
-    passwords._dummy_hash.cache_clear()
-    yield
-    passwords._dummy_hash.cache_clear()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await launch_chromium(pw)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @dataclass

@@ -5,16 +5,14 @@ before a weekend, the day before Christmas), cases filed the way intake files th
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher, profiles
 
 from bot.model import Kind
-from bot.staff import passwords
 from bot.staff.sla import due_link
 
 from ..unit.staff_store import file_case, set_case
@@ -31,16 +29,6 @@ ALERT = re.compile(r'id="alert-count"><a href="([^"]+)">.*?<strong>([\d,]+)</str
 
 def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=TORONTO)  # type: ignore[misc]
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Cheap argon2id: these tests are about the board (tests/unit/test_staff.py pins the
-    production profile)."""
-    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
-    passwords._dummy_hash.cache_clear()
-    yield
-    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture

@@ -5,25 +5,22 @@ violation, the chart is drawn, and a screenshot is saved for a person to look at
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 import sqlite_utils
 from aiohttp import web
-from argon2 import PasswordHasher, profiles
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from bot.app import build_app, build_services
 from bot.clock import FrozenClock
 from bot.config import Config
 from bot.model import Kind
-from bot.staff import passwords
 from bot.staff.accounts import create_account
 
-from ..browser import axe_violations, describe_violations, launch_chromium, tab_to
+from ..browser import axe_violations, describe_violations, tab_to
 from ..servers import LOOPBACK, free_port
 from ..unit.staff_store import file_case, set_case
 
@@ -31,24 +28,6 @@ NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wednesday, 10:00 in Toronto
 AGENT = "agent@city.example.org"
 PASSWORD = "correct horse battery staple"
 ARTIFACTS = Path(os.environ.get("CAREDESK_ARTIFACTS", "test-artifacts"))
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
-    passwords._dummy_hash.cache_clear()
-    yield
-    passwords._dummy_hash.cache_clear()
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await launch_chromium(pw)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 def fill_twelve_weeks(db: sqlite_utils.Database, now: datetime) -> None:

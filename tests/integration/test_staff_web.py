@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -16,12 +16,10 @@ import aiohttp.abc
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from argon2 import PasswordHasher, profiles
 
 from bot.app import Services, build_app, build_services
 from bot.clock import FrozenClock
 from bot.config import Config, StaffConfig
-from bot.staff import passwords
 from bot.staff.access import audit_view, public, require_role
 from bot.staff.accounts import create_account
 from bot.staff.sessions import LOGIN_COOKIE, SESSION_COOKIE, session_hash
@@ -67,17 +65,6 @@ async def start_site(tmp_path: Path, config: Config | None = None, extra=None) -
     for email, role in ((ADMIN, "admin"), (AGENT, "agent")):
         create_account(services.db, email, role.title(), role, PASSWORD, START, "test")
     return Site(services, clock, client)
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """argon2id with its cheapest parameters: these tests are about sessions and access, and
-    the production profile costs about a second a hash on this shared machine. The profile
-    itself is pinned in tests/unit/test_staff.py."""
-    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
-    passwords._dummy_hash.cache_clear()
-    yield
-    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from playwright.async_api import (
     Browser,
@@ -21,7 +22,6 @@ from playwright.async_api import (
     Page,
     Request,
     WebSocket,
-    async_playwright,
     expect,
 )
 
@@ -45,7 +45,6 @@ from ..browser import (
     focus_indicator,
     focused,
     indicator_visible,
-    launch_chromium,
     post,
     post_choice,
     say,
@@ -82,14 +81,10 @@ MARKUP_IN_LOG = "#log img, #log b, #log script"
 # --------------------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await launch_chromium(pw)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+@pytest.fixture(scope="session")
+def browser(chromium: Browser) -> Browser:
+    """The session's one Chromium (tests/integration/conftest.py)."""
+    return chromium
 
 
 @pytest_asyncio.fixture
