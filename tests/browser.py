@@ -8,10 +8,11 @@ them. Recipes and pitfalls: /work/shared/TESTING.md section 4. Chromium is Debia
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,20 @@ async def launch_chromium(pw: Playwright) -> Browser:
 # --------------------------------------------------------------------------------------------
 # The app, in the test's event loop
 # --------------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def serve_app(services: Services, **runner: Any) -> AsyncIterator[str]:
+    """`build_app(services)` on 127.0.0.1 and a free port for the length of the block; yields
+    its origin ("http://127.0.0.1:PORT"). `runner`: web.AppRunner's keyword arguments."""
+    app_runner = web.AppRunner(build_app(services), **runner)
+    await app_runner.setup()
+    port = free_port()
+    try:
+        await web.TCPSite(app_runner, LOOPBACK, port).start()
+        yield f"http://{LOOPBACK}:{port}"
+    finally:
+        await app_runner.cleanup()
 
 
 class ChatServer:

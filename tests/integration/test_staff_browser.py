@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from aiohttp import web
 from playwright.async_api import Browser, expect
 
-from bot.app import build_app, build_services
+from bot.app import build_services
 from bot.clock import FrozenClock
 from bot.config import Config
 from bot.staff.accounts import create_account
@@ -22,9 +21,9 @@ from ..browser import (
     describe_violations,
     focus_indicator,
     indicator_visible,
+    serve_app,
     tab_to,
 )
-from ..servers import LOOPBACK, free_port
 
 START = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 ADMIN = "boss@city.example.org"
@@ -37,14 +36,8 @@ async def origin(tmp_path: Path, quick_hashes: None) -> AsyncIterator[str]:
         Config(retention_every_hours=0), tmp_path / "caredesk.db", FrozenClock(START)
     )
     create_account(services.db, ADMIN, "Bo Admin", "admin", PASSWORD, START, "test")
-    runner = web.AppRunner(build_app(services))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, LOOPBACK, port).start()
-    try:
-        yield f"http://{LOOPBACK}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(services) as origin:
+        yield origin
 
 
 async def test_axe_finds_no_violations_on_the_staff_pages(chromium: Browser, origin: str) -> None:

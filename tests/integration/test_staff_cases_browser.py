@@ -12,17 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
-from bot.app import Services, build_app, build_services
+from bot.app import Services, build_services
 from bot.clock import FrozenClock
 from bot.config import Config
 from bot.model import Attachment
 from bot.staff.accounts import create_account
 
-from ..browser import axe_violations, describe_violations, focus_indicator, indicator_visible
-from ..servers import LOOPBACK, free_port
+from ..browser import (
+    axe_violations,
+    describe_violations,
+    focus_indicator,
+    indicator_visible,
+    serve_app,
+)
 from ..unit.test_storage import submission
 from .test_staff_browser import ADMIN, PASSWORD, START
 
@@ -65,14 +69,8 @@ async def case_site(tmp_path: Path) -> AsyncIterator[CaseSite]:
         submission(received_at=clock.now(), when=START, text="Please fix the pothole on Elm St"),
         clock.now(),
     ).ref
-    runner = web.AppRunner(build_app(services))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, LOOPBACK, port).start()
-    try:
-        yield CaseSite(f"http://{LOOPBACK}:{port}", services, refs)
-    finally:
-        await runner.cleanup()
+    async with serve_app(services) as origin:
+        yield CaseSite(origin, services, refs)
 
 
 async def sign_in(page: Page) -> None:

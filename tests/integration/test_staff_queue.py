@@ -120,6 +120,15 @@ async def signed_in(site: Site, email: str) -> aiohttp.ClientSession:
     return client
 
 
+async def post_action(
+    client: aiohttp.ClientSession, draft_id: int, form: dict[str, str], action: str
+) -> aiohttp.ClientResponse:
+    """Press one of a draft page's buttons with the form as the page gave it (or changed)."""
+    return await client.post(
+        f"/staff/drafts/{draft_id}", data={**form, "action": action}, allow_redirects=False
+    )
+
+
 async def draft_form(client: aiohttp.ClientSession, draft_id: int) -> tuple[str, dict[str, str]]:
     page = await client.get(f"/staff/drafts/{draft_id}")
     assert page.status == 200
@@ -212,9 +221,7 @@ async def test_agent_edits_and_a_second_person_approves_a_sensitive_draft(site: 
         assert "name" in original.lower()  # the template's text is the start
         form["body"] = original + "\n\nYou can also call us at 311."
         # The editor of an anonymous-declined reply cannot approve it (maker-checker).
-        refused = await agent.post(
-            f"/staff/drafts/{draft_id}", data={**form, "action": "approve"}, allow_redirects=False
-        )
+        refused = await post_action(agent, draft_id, form, "approve")
         assert refused.status == 400
         assert "needs a second person" in text_of(await refused.text())
         assert outbox_rows(site, draft_id) == []
@@ -229,9 +236,7 @@ async def test_agent_edits_and_a_second_person_approves_a_sensitive_draft(site: 
         assert "Approve and send</button>" not in html
         # Another reviewer approves the text as edited.
         _, form = await draft_form(sup, draft_id)
-        done = await sup.post(
-            f"/staff/drafts/{draft_id}", data={**form, "action": "approve"}, allow_redirects=False
-        )
+        done = await post_action(sup, draft_id, form, "approve")
         assert done.status == 303
         assert done.headers["Location"].startswith(f"/staff/drafts/{other}?")  # the next one
     finally:
@@ -331,13 +336,9 @@ async def test_approving_a_text_changed_meanwhile_is_refused(site: Site) -> None
         _, old = await draft_form(sup, draft_id)
         _, form = await draft_form(agent, draft_id)
         form["body"] += "\nA change."
-        saved = await agent.post(
-            f"/staff/drafts/{draft_id}", data={**form, "action": "save"}, allow_redirects=False
-        )
+        saved = await post_action(agent, draft_id, form, "save")
         assert saved.status == 303
-        stale = await sup.post(
-            f"/staff/drafts/{draft_id}", data={**old, "action": "approve"}, allow_redirects=False
-        )
+        stale = await post_action(sup, draft_id, old, "approve")
         assert stale.status == 409
         assert "changed by someone else" in text_of(await stale.text())
     finally:
@@ -357,9 +358,7 @@ async def test_web_chat_reply_waits_in_the_chat_until_the_resident_comes_back(
     agent = await signed_in(site, AGENT)
     try:
         _, form = await draft_form(agent, draft_id)
-        done = await agent.post(
-            f"/staff/drafts/{draft_id}", data={**form, "action": "approve"}, allow_redirects=False
-        )
+        done = await post_action(agent, draft_id, form, "approve")
         assert done.status == 303
     finally:
         await agent.close()
@@ -408,9 +407,7 @@ async def test_send_back_to_the_editor_who_revises_it(site: Site) -> None:
         assert "Sent back to you" in queue and "Please add the phone number." in queue
         _, form = await draft_form(agent, draft_id)
         form["body"] += "\nCall 311."
-        revised = await agent.post(
-            f"/staff/drafts/{draft_id}", data={**form, "action": "save"}, allow_redirects=False
-        )
+        revised = await post_action(agent, draft_id, form, "save")
         assert revised.status == 303
         assert draft_row(site, draft_id)["status"] == "pending"
     finally:
@@ -501,9 +498,7 @@ async def test_a_telegram_case_is_answered_on_telegram(site: Site) -> None:
     agent = await signed_in(site, AGENT)
     try:
         _, form = await draft_form(agent, draft_id)
-        done = await agent.post(
-            f"/staff/drafts/{draft_id}", data={**form, "action": "approve"}, allow_redirects=False
-        )
+        done = await post_action(agent, draft_id, form, "approve")
         assert done.status == 303
     finally:
         await agent.close()

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
-from bot.app import Services, build_app, build_services
+from bot.app import Services, build_services
 from bot.clock import FrozenClock
 from bot.config import Config, SmtpConfig
 from bot.model import Kind, Person, Submission
@@ -36,9 +35,10 @@ from ..browser import (
     focus_indicator,
     indicator_visible,
     say,
+    serve_app,
     tab_to,
 )
-from ..servers import LOOPBACK, SmtpSink, free_port
+from ..servers import SmtpSink
 from .test_webchat_browser import SCRIPT
 
 START = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Toronto
@@ -66,14 +66,8 @@ async def desk(tmp_path: Path, smtp_sink: SmtpSink, quick_hashes: None) -> Async
     services = build_services(config, tmp_path / "caredesk.db", FrozenClock(START))
     create_account(services.db, AGENT, "Ada Agent", "agent", PASSWORD, START, "test")
     create_account(services.db, SUPERVISOR, "Sue Pervisor", "supervisor", PASSWORD, START, "test")
-    runner = web.AppRunner(build_app(services), handler_cancellation=True)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, LOOPBACK, port).start()
-    try:
-        yield Desk(services, f"http://{LOOPBACK}:{port}", smtp_sink)
-    finally:
-        await runner.cleanup()
+    async with serve_app(services, handler_cancellation=True) as origin:
+        yield Desk(services, origin, smtp_sink)
 
 
 def file_email_allegation(services: Services) -> str:

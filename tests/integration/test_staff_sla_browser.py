@@ -11,17 +11,15 @@ from pathlib import Path
 
 import pytest_asyncio
 import sqlite_utils
-from aiohttp import web
 from playwright.async_api import Browser, expect
 
-from bot.app import build_app, build_services
+from bot.app import build_services
 from bot.clock import FrozenClock
 from bot.config import Config
 from bot.model import Kind
 from bot.staff.accounts import create_account
 
-from ..browser import axe_violations, describe_violations, tab_to
-from ..servers import LOOPBACK, free_port
+from ..browser import axe_violations, describe_violations, serve_app, tab_to
 from ..unit.staff_store import file_case, set_case
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wednesday, 10:00 in Toronto
@@ -67,14 +65,8 @@ async def origin(tmp_path: Path, quick_hashes: None) -> AsyncIterator[str]:
     )
     create_account(services.db, AGENT, "Ada Agent", "agent", PASSWORD, NOW, "test")
     fill_twelve_weeks(services.db, NOW)
-    runner = web.AppRunner(build_app(services))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, LOOPBACK, port).start()
-    try:
-        yield f"http://{LOOPBACK}:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_app(services) as origin:
+        yield origin
 
 
 async def test_the_sla_board_in_chromium(chromium: Browser, origin: str) -> None:
