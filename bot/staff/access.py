@@ -184,7 +184,18 @@ def require_role(role: str) -> Callable[[Handler], Handler]:
 def refused(request: web.Request, status: int, title: str, text: str) -> web.HTTPException:
     """An error page (403, 400...) in the staff pages' layout, to raise."""
     html = render_html(request, "error.html.j2", title=title, text=text)
-    cls = web.HTTPForbidden if status == 403 else web.HTTPBadRequest
+    classes: dict[int, type[web.HTTPException]] = {
+        403: web.HTTPForbidden,
+        413: web.HTTPRequestEntityTooLarge,
+    }
+    cls = classes.get(status, web.HTTPBadRequest)
+    if cls is web.HTTPRequestEntityTooLarge:
+        return web.HTTPRequestEntityTooLarge(
+            max_size=0,  # the text below replaces aiohttp's sentence about sizes
+            actual_size=request.content_length or 0,
+            text=html,
+            content_type="text/html",
+        )
     return cls(text=html, content_type="text/html")
 
 
@@ -235,7 +246,17 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
     session = load_session(site.db, token, site.clock.now(), site.config.staff)
     if session is not None:
         request[_SESSION] = session
-    if request.method not in SAFE_METHODS and not await _csrf_ok(request, session, access):
+    try:
+        csrf_ok = request.method in SAFE_METHODS or await _csrf_ok(request, session, access)
+    except web.HTTPRequestEntityTooLarge:
+        # aiohttp's own answer is a line of plain text about bytes: say it in words instead.
+        raise refused(
+            request,
+            413,
+            "What you sent is too long",
+            "The text you sent is too long to save. Go back, shorten it and try again.",
+        ) from None
+    if not csrf_ok:
         raise refused(
             request,
             403,

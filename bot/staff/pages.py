@@ -74,8 +74,10 @@ def _set_cookie(response: web.StreamResponse, request: web.Request, name: str, v
 
 
 def _safe_next(value: str) -> str:
-    """Only back to a staff page of this site: never `//elsewhere` or another path."""
-    if value.startswith(f"{PREFIX}/") and "//" not in value and "\\" not in value:
+    """Only back to a staff page of this site: never `//elsewhere` or another path, and
+    only visible ASCII (a CR or LF would break the Location header: a 500, not a redirect)."""
+    plain = all("!" <= c <= "~" for c in value)
+    if plain and value.startswith(f"{PREFIX}/") and "//" not in value and "\\" not in value:
         return value
     return f"{PREFIX}/"
 

@@ -1,0 +1,150 @@
+"""The staff pages reviewed as an attacker and as a careful staff user: every state-changing
+route guarded, no redirect or header injection through `next=`, oversized or hostile input
+refused in words (never a 500, never cut short without a word), a staff-typed address that
+can only ever be one recipient."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from storage.staff import audit_rows
+
+from .test_staff_cases import act, file
+from .test_staff_web import (  # noqa: F401  (quick_hashes: an autouse fixture)
+    AGENT,
+    Site,
+    login,
+    quick_hashes,
+    start_site,
+)
+
+SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    s = await start_site(tmp_path)
+    yield s
+    await s.client.close()
+
+
+def staff_routes(app: web.Application) -> list[tuple[str, str, object]]:
+    out = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if path == "/staff" or path.startswith("/staff/"):
+            out.append((route.method, path, route.handler))
+    return out
+
+
+def concrete(path: str) -> str:
+    return (
+        path.replace("{draft_id}", "1")
+        .replace("{staff_id}", "1")
+        .replace("{ref}", "CD-2026-000001")
+    )
+
+
+async def test_every_staff_route_has_a_rule_and_every_post_needs_the_token(site: Site) -> None:
+    routes = staff_routes(site.client.app)
+    posts = [(m, p) for m, p, _ in routes if m not in SAFE]
+    assert len(posts) >= 14, posts  # login, logout, the queue's, the cases', the accounts'
+    for method, path, handler in routes:
+        assert getattr(handler, "staff_access", None), f"{method} {path} has no access rule"
+    await login(site.client, AGENT)
+    ref = file(site)
+    for method, path in posts:
+        url = concrete(path).replace("CD-2026-000001", ref)
+        response = await site.client.request(method, url, data={"x": "1"}, allow_redirects=False)
+        assert response.status == 403, (method, path, response.status)
+        assert "This form has expired" in await response.text()
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "next_page",
+    [
+        "/staff/\r\nSet-Cookie: x=1",
+        "/staff/\nLocation: //evil.example",
+        "/staff/\x00",
+        "/staff/\t/x",
+    ],
+)
+async def test_next_with_control_characters_goes_home(site: Site, next_page: str) -> None:
+    response = await login(site.client, AGENT, next_page=next_page)
+    assert response.status == 303
+    assert response.headers["Location"] == "/staff/"
+    assert "x=1" not in " ".join(response.headers.getall("Set-Cookie", []))
+
+
+async def test_a_long_note_is_refused_in_words_not_cut_short(site: Site) -> None:
+    await login(site.client, AGENT)
+    ref = file(site)
+    response = await act(site, ref, "note", {"note": "n" * 50_000})
+    assert response.status == 400
+    html = await response.text()
+    assert "too long" in html
+    assert not site.db.execute("SELECT count(*) FROM case_notes").fetchone()[0]
+
+
+async def test_a_long_reply_from_the_case_page_is_refused(site: Site) -> None:
+    await login(site.client, AGENT)
+    ref = file(site)
+    before = site.db.execute("SELECT count(*) FROM drafts").fetchone()[0]
+    response = await act(site, ref, "reply", {"reply": "r" * 30_000})
+    assert response.status == 400
+    assert "too long" in await response.text()
+    assert site.db.execute("SELECT count(*) FROM drafts").fetchone()[0] == before
+
+
+async def test_a_megabyte_post_gets_a_staff_page_that_says_why(site: Site) -> None:
+    await login(site.client, AGENT)
+    ref = file(site)
+    response = await act(site, ref, "note", {"note": "n" * 1_048_576})
+    assert response.status == 413
+    html = await response.text()
+    assert "too long" in html and "<html" in html
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',
+        '"flood',
+        "flood*",
+        "NEAR(flood storm)",
+        "-flood",
+        "flood OR",
+        "a:b",
+        "^x",
+        "(",
+        "x" * 7_000,
+    ],
+)
+async def test_search_box_takes_any_text(site: Site, text: str) -> None:
+    await login(site.client, AGENT)
+    file(site)
+    response = await site.client.get("/staff/cases", params={"text": text})
+    assert response.status == 200, await response.text()
+
+
+async def test_contact_email_is_one_address(site: Site) -> None:
+    await login(site.client, AGENT)
+    ref = file(site)
+    for bad in ("a@city.example, victim@else.example", "not an address", "a@b\r\nBcc: x@y.z"):
+        response = await act(
+            site, ref, "correct", {"field": "contact", "contact-email": bad, "contact-name": "R"}
+        )
+        assert response.status == 400, bad
+        assert "email address" in await response.text()
+    ok = await act(site, ref, "correct", {"field": "contact", "contact-email": "res@home.example"})
+    assert ok.status == 303
+    assert audit_rows(site.db, "corrected-item")
