@@ -229,6 +229,13 @@ async def staff_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         _headers(exc)
         raise
+    except Exception:
+        # Answered here, not by the app's outer handler, so a staff 500 keeps the staff
+        # pages' stricter policy (no scripts at all) and no-store like every other answer.
+        log.exception("unhandled error on a staff page")
+        response = web.Response(
+            status=500, text="Something went wrong on our side. Please try again in a minute."
+        )
     _headers(response)
     return response
 

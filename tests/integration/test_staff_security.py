@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot.staff.access import STAFF_CSP, require_role
 from storage.staff import audit_rows
 
 from .test_staff_cases import act, file
@@ -148,3 +149,37 @@ async def test_contact_email_is_one_address(site: Site) -> None:
     ok = await act(site, ref, "correct", {"field": "contact", "contact-email": "res@home.example"})
     assert ok.status == 303
     assert audit_rows(site.db, "corrected-item")
+
+
+async def test_a_staff_page_that_fails_keeps_the_staff_headers(tmp_path: Path) -> None:
+    @require_role("agent")
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    s = await start_site(tmp_path, extra=lambda app: app.router.add_get("/staff/broken", broken))
+    try:
+        await login(s.client, AGENT)
+        response = await s.client.get("/staff/broken")
+        assert response.status == 500
+        assert "something went wrong" in (await response.text()).lower()
+        assert response.headers["Content-Security-Policy"] == STAFF_CSP
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Frame-Options"] == "DENY"
+    finally:
+        await s.client.close()
+
+
+async def test_redirects_and_errors_carry_every_security_header(site: Site) -> None:
+    answers = [
+        await site.client.get("/staff/", allow_redirects=False),  # 303 to sign in
+        await site.client.get("/staff/nowhere"),  # 404
+        await site.client.put("/staff/login"),  # 405
+    ]
+    await login(site.client, AGENT)
+    answers.append(await site.client.get("/staff/accounts"))  # 403
+    answers.append(await site.client.get("/staff/cases/CD-2026-999999"))  # 404 of a case
+    for response in answers:
+        for name in ("X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"):
+            assert name in response.headers, (response.status, name)
+        assert response.headers["Cache-Control"] == "no-store", response.status
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
