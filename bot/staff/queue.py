@@ -138,7 +138,9 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         {**r, "due": when(site, r["due_at"]), "by": (r["reviewed_by"] or "").removeprefix("staff:")}
         for r in returned_to_staff(site.db, me.id)
     ]
-    audit_action(request, "viewed-queue", detail={"drafts": len(rows)})
+    # The queue shows each resident's message: say whose (by draft id), not only how many.
+    shown = [i.draft_id for i in page.items]
+    audit_action(request, "viewed-queue", detail={"drafts": len(rows), "shown": shown})
     next_link = None
     if page.next_after is not None:
         next_link = "?" + urlencode(

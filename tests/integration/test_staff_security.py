@@ -5,6 +5,7 @@ can only ever be one recipient."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,11 +16,26 @@ from bot.staff.access import STAFF_CSP, require_role
 from storage.staff import audit_rows
 
 from .test_staff_cases import act, file
+from .test_staff_queue import (
+    SUPERVISOR,
+    draft_form,
+    draft_row,
+    email_allegation,
+    open_site,
+    outbox_rows,
+    signed_in,
+    text_of,
+)
+from .test_staff_queue import file as queue_file
 from .test_staff_web import (  # noqa: F401  (quick_hashes: an autouse fixture)
     AGENT,
+    PASSWORD,
+    START,
     Site,
+    csrf_of,
     login,
     quick_hashes,
+    session_cookie,
     start_site,
 )
 
@@ -183,3 +199,61 @@ async def test_redirects_and_errors_carry_every_security_header(site: Site) -> N
             assert name in response.headers, (response.status, name)
         assert response.headers["Cache-Control"] == "no-store", response.status
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+# -- the review queue: stale forms, ids that are not what they seem, who saw what -----------
+
+
+async def test_queue_view_audit_names_the_drafts_it_showed(tmp_path: Path) -> None:
+    s = await open_site(tmp_path)
+    try:
+        _, d1 = queue_file(s, email_allegation("Bins left open on Elm Street", START, 1))
+        _, d2 = queue_file(s, email_allegation("Graffiti on the bridge", START, 2))
+        await login(s.client, AGENT)
+        assert (await s.client.get("/staff/")).status == 200
+        [row] = audit_rows(s.db, "viewed-queue")
+        detail = row["detail"]
+        detail = json.loads(detail) if isinstance(detail, str) else detail
+        assert sorted(detail["shown"]) == sorted([d1, d2])
+        assert row["actor"] == f"staff:{AGENT}"
+    finally:
+        await s.client.close()
+
+
+async def test_approve_after_reject_and_bulk_ids_that_are_not_waiting(tmp_path: Path) -> None:
+    s = await open_site(tmp_path)
+    try:
+        _, rejected = queue_file(s, email_allegation("Bins left open", START, 1))
+        _, waiting = queue_file(s, email_allegation("Graffiti on the bridge", START, 2))
+        agent = await signed_in(s, AGENT)
+        sup = await signed_in(s, SUPERVISOR)
+        try:
+            _, stale = await draft_form(sup, rejected)  # opened before the reject
+            _, form = await draft_form(agent, rejected)
+            base = {"csrf": form["csrf"], "revision": form["revision"]}
+            await agent.post(f"/staff/drafts/{rejected}/reject", data={**base, "reason": "Dup."})
+            late = await sup.post(f"/staff/drafts/{rejected}", data={**stale, "action": "approve"})
+            assert late.status == 409
+            assert "already rejected" in text_of(await late.text())
+            queue = await (await sup.get("/staff/")).text()
+            data = [("csrf", csrf_of(queue))]
+            data += [("draft", str(i)) for i in (rejected, 999_999, waiting, waiting)]
+            data += [("draft", "-1"), ("draft", "x"), ("draft", "1e3")]
+            done = await sup.post("/staff/drafts/approve", data=data)
+            assert done.status == 200
+        finally:
+            await agent.close()
+            await sup.close()
+        assert outbox_rows(s, rejected) == []
+        assert len(outbox_rows(s, waiting)) == 1  # once, though it was ticked twice
+        assert draft_row(s, rejected)["status"] == "rejected"
+    finally:
+        await s.client.close()
+
+
+async def test_sign_in_post_without_the_form_token_is_refused(site: Site) -> None:
+    """Login CSRF: another site cannot sign a staff browser into an account of its own."""
+    form = {"email": AGENT, "password": PASSWORD, "next": "/staff/"}
+    response = await site.client.post("/staff/login", data=form, allow_redirects=False)
+    assert response.status == 403
+    assert session_cookie(site.client) is None
