@@ -13,6 +13,8 @@ import pytest
 from aiohttp import web
 
 from bot.staff.access import STAFF_CSP, require_role
+from mail.smtp import build_message
+from storage.outbox import OutboxItem
 from storage.staff import audit_rows
 
 from .test_staff_cases import act, file
@@ -257,3 +259,41 @@ async def test_sign_in_post_without_the_form_token_is_refused(site: Site) -> Non
     response = await site.client.post("/staff/login", data=form, allow_redirects=False)
     assert response.status == 403
     assert session_cookie(site.client) is None
+
+
+async def test_a_staff_edited_subject_never_makes_a_header_line(tmp_path: Path) -> None:
+    s = await open_site(tmp_path)
+    try:
+        _, draft_id = queue_file(s, email_allegation("Bins left open", START, 1))
+        agent = await signed_in(s, AGENT)
+        try:
+            _, form = await draft_form(agent, draft_id)
+            form["subject"] = "Your complaint\r\nBcc: evil@else.example\u2028X-Evil: 1"
+            await agent.post(f"/staff/drafts/{draft_id}", data={**form, "action": "save"})
+        finally:
+            await agent.close()
+        sup = await signed_in(s, SUPERVISOR)  # a sensitive kind: a second person approves
+        try:
+            _, form = await draft_form(sup, draft_id)
+            done = await sup.post(f"/staff/drafts/{draft_id}", data={**form, "action": "approve"})
+            assert done.status == 200
+        finally:
+            await sup.close()
+        [row] = outbox_rows(s, draft_id)
+        assert "\r" not in row["subject"] and "\n" not in row["subject"]
+        item = OutboxItem(
+            id=row["id"],
+            case_id=row["case_id"],
+            channel=row["channel"],
+            recipient=row["recipient"],
+            reply_kind=row["reply_kind"],
+            subject=row["subject"],
+            body=row["body"],
+            idempotency_key="k",
+            attempts=0,
+        )
+        wire = build_message(item, s.services.config.mail, START).as_bytes()
+        lines = wire.split(b"\r\n") if b"\r\n" in wire else wire.split(b"\n")
+        assert not any(line.lower().startswith((b"bcc:", b"x-evil:")) for line in lines)
+    finally:
+        await s.client.close()
