@@ -222,7 +222,7 @@ async def bulk_approve(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(f"{PREFIX}/?none_selected=1")
     query = {"done": "bulk", "approved": ",".join(map(str, approved))}
     query.update({k: ",".join(map(str, v)) for k, v in skipped.items() if v})
-    raise web.HTTPSeeOther(f"{PREFIX}/?{urlencode(query)}")
+    raise web.HTTPSeeOther(f"{PREFIX}/?{urlencode(query)}#done")
 
 
 # -- one draft ---------------------------------------------------------------------------------
@@ -299,11 +299,13 @@ def _draft_view(
 def _next(after: int, done: str, ref: str) -> web.HTTPSeeOther:
     """The next draft in the queue (or the queue itself when it is empty), saying what was
     done to the last one."""
+    # `#done`: the next page opens at the outcome (focus starts there for a keyboard or
+    # screen reader user), and the draft's forms follow it.
     site_query = urlencode({"done": done, "ref": ref})
     return (
-        web.HTTPSeeOther(f"{PREFIX}/?{site_query}")
+        web.HTTPSeeOther(f"{PREFIX}/?{site_query}#done")
         if after < 0
-        else web.HTTPSeeOther(f"{PREFIX}/drafts/{after}?{site_query}")
+        else web.HTTPSeeOther(f"{PREFIX}/drafts/{after}?{site_query}#done")
     )
 
 
@@ -356,7 +358,7 @@ async def draft_post(request: web.Request) -> web.StreamResponse:
         if before is not None and before.status == "returned":
             raise _go_next(request, draft_id, "resubmitted", ref)
         raise web.HTTPSeeOther(
-            f"{PREFIX}/drafts/{draft_id}?{urlencode({'done': 'saved', 'ref': ref})}"
+            f"{PREFIX}/drafts/{draft_id}?{urlencode({'done': 'saved', 'ref': ref})}#done"
         )
     try:
         done = review.approve(

@@ -297,3 +297,37 @@ async def test_a_staff_edited_subject_never_makes_a_header_line(tmp_path: Path) 
         assert not any(line.lower().startswith((b"bcc:", b"x-evil:")) for line in lines)
     finally:
         await s.client.close()
+
+
+async def test_after_each_action_the_next_page_opens_at_its_outcome(tmp_path: Path) -> None:
+    """Keyboard flow: the redirect names `#done`, and the page it opens has that element,
+    focusable, so focus starts at the outcome and the next draft's forms follow it."""
+    s = await open_site(tmp_path)
+    try:
+        _, d1 = queue_file(s, email_allegation("Bins left open", START, 1))
+        _, d2 = queue_file(s, email_allegation("Graffiti on the bridge", START, 2))
+        sup = await signed_in(s, SUPERVISOR)
+        try:
+            _, form = await draft_form(sup, d1)
+            saved = await sup.post(
+                f"/staff/drafts/{d1}", data={**form, "action": "save"}, allow_redirects=False
+            )
+            approved = await sup.post(
+                f"/staff/drafts/{d1}", data={**form, "action": "approve"}, allow_redirects=False
+            )
+            queue = await (await sup.get("/staff/")).text()
+            bulk = await sup.post(
+                "/staff/drafts/approve",
+                data=[("csrf", csrf_of(queue)), ("draft", str(d2))],
+                allow_redirects=False,
+            )
+            for response in (saved, approved, bulk):
+                assert response.status == 303
+                location = response.headers["Location"]
+                assert location.endswith("#done"), location
+                page = await (await sup.get(location.removesuffix("#done"))).text()
+                assert 'id="done" tabindex="-1"' in page, location
+        finally:
+            await sup.close()
+    finally:
+        await s.client.close()
