@@ -281,6 +281,20 @@ def _headers(response: web.StreamResponse) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
+# -- ids from the address bar and forms -------------------------------------------------------
+
+#: A route's id: ASCII digits only (`\\d` matches any script's digits, which `int` may refuse)
+#: and short enough for SQLite's 64-bit integer; anything else is a 404, not a 500.
+ID = "[0-9]{1,12}"
+
+
+def small_int(value: object) -> int | None:
+    """A typed or linked id as an int, or None: ASCII digits, at most 12 of them (a longer one
+    overflows SQLite's INTEGER: a 500 instead of "no such thing")."""
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+
+
 # -- pages -----------------------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ from bot.staff.access import (
     current_staff,
     render,
     require_role,
+    small_int,
 )
 from bot.staff.case_view import (
     attachments,
@@ -128,7 +129,8 @@ def _due_window(
 
 
 def _int_list(value: str) -> list[int]:
-    return [int(v) for v in value.split(",") if v.isdigit()][-TRAIL_MAX:]
+    found = (small_int(v) for v in value.split(","))
+    return [v for v in found if v is not None][-TRAIL_MAX:]
 
 
 @require_role("agent")
@@ -149,7 +151,7 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
             errors.append((field, f"Choose a {field} from the list"))
             form[field] = ""
     due = _due_window(request, form["due"], errors)
-    before = int(q["before"]) if q.get("before", "").isdigit() else None
+    before = small_int(q.get("before"))
     trail = _int_list(q.get("trail", ""))
     f = CaseFilter(
         ref=form["ref"] or None,
@@ -420,7 +422,8 @@ async def assign_post(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     site = request.app[STAFF]
     value = form.get("staff", "")
-    target = get_staff_by_id(site.db, int(value)) if value.isdigit() else None
+    target_id = small_int(value)
+    target = get_staff_by_id(site.db, target_id) if target_id is not None else None
     if value and (target is None or target.disabled):
         return _case_view(request, [("staff", "Choose a staff member from the list")], 400, form)
     staff_id = target.id if target else None

@@ -22,6 +22,7 @@ from aiohttp import web
 from bot.sla_bounds import near_deadline_bound
 from bot.staff import review
 from bot.staff.access import (
+    ID,
     PREFIX,
     STAFF,
     StaffSite,
@@ -30,6 +31,7 @@ from bot.staff.access import (
     current_staff,
     render,
     require_role,
+    small_int,
 )
 from storage.draft_review import (
     DraftRecord,
@@ -66,10 +68,10 @@ def install_queue(app: web.Application) -> None:
     """The queue's routes (install_staff calls this once)."""
     app.router.add_get(f"{PREFIX}/", queue_page)
     app.router.add_post(f"{PREFIX}/drafts/approve", bulk_approve)
-    app.router.add_get(f"{PREFIX}/drafts/{{draft_id:\\d+}}", draft_page)
-    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:\\d+}}", draft_post)
-    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:\\d+}}/send-back", send_back_post)
-    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:\\d+}}/reject", reject_post)
+    app.router.add_get(f"{PREFIX}/drafts/{{draft_id:{ID}}}", draft_page)
+    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:{ID}}}", draft_post)
+    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:{ID}}}/send-back", send_back_post)
+    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:{ID}}}/reject", reject_post)
 
 
 # -- showing times -----------------------------------------------------------------------------
@@ -102,8 +104,7 @@ def _reviewer(request: web.Request) -> review.Reviewer:
 
 
 def _int(value: Any) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return small_int(value)
 
 
 # -- the queue ---------------------------------------------------------------------------------

@@ -331,3 +331,48 @@ async def test_after_each_action_the_next_page_opens_at_its_outcome(tmp_path: Pa
             await sup.close()
     finally:
         await s.client.close()
+
+
+HOSTILE_QUERY = {
+    "before": "9" * 30,
+    "trail": "1,x," + "9" * 30,
+    "after_due": "x' OR 1=1 --",
+    "after_id": "9" * 11,
+    "due": "ack:nonsense",
+    "done": "bulk",
+    "approved": "1,x," + "9" * 30,
+    "edited": "9" * 30,
+    "disabled": "9" * 30,
+    "ref": '"<script>',
+    "text": 'NEAR("a" b) * -',
+    "status": "<b>",
+    "overdue": "2",
+    "next": "//evil.example",
+}
+
+
+async def test_no_staff_page_fails_on_hostile_query_parameters(site: Site) -> None:
+    await login(site.client, "boss@city.example.org")
+    ref = file(site)
+    gets = [p for m, p, _ in staff_routes(site.client.app) if m == "GET"]
+    assert len(gets) >= 6, gets
+    for path in gets:
+        url = concrete(path).replace("CD-2026-000001", ref)
+        response = await site.client.get(url, params=HOSTILE_QUERY)
+        assert response.status < 500, (path, response.status, await response.text())
+        assert "<script>" not in await response.text(), path
+        digits = await site.client.get(
+            url, params={**HOSTILE_QUERY, "before": "²", "disabled": "٣"}
+        )
+        assert digits.status < 500, (path, digits.status)
+    for path in ("/staff/drafts/²", "/staff/drafts/" + "9" * 30, "/staff/drafts/٣"):
+        assert (await site.client.get(path)).status == 404, path
+    html = await (await site.client.get(f"/staff/cases/{ref}")).text()
+    for value in ("9" * 30, "²"):
+        data = {"csrf": csrf_of(html), "staff": value}
+        response = await site.client.post(f"/staff/cases/{ref}/assign", data=data)
+        assert response.status == 400, value
+        posted = await site.client.post(
+            "/staff/accounts/" + value + "/disable", data={"csrf": csrf_of(html)}
+        )
+        assert posted.status == 404, value
