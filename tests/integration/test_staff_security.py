@@ -376,3 +376,25 @@ async def test_no_staff_page_fails_on_hostile_query_parameters(site: Site) -> No
             "/staff/accounts/" + value + "/disable", data={"csrf": csrf_of(html)}
         )
         assert posted.status == 404, value
+
+
+async def test_a_megabyte_sign_in_or_draft_post_is_refused_in_words(tmp_path: Path) -> None:
+    s = await open_site(tmp_path)
+    try:
+        big = await s.client.post("/staff/login", data={"email": "a", "password": "p" * 2**20})
+        assert big.status == 413 and "too long" in await big.text()
+        assert big.headers["Content-Security-Policy"] == STAFF_CSP
+        _, draft_id = queue_file(s, email_allegation("Bins left open", START, 1))
+        agent = await signed_in(s, AGENT)
+        try:
+            _, form = await draft_form(agent, draft_id)
+            for size, status in ((30_000, 400), (2**20, 413)):
+                body = {**form, "body": "b" * size, "action": "save"}
+                response = await agent.post(f"/staff/drafts/{draft_id}", data=body)
+                assert response.status == status, size
+                assert "too long" in await response.text()
+        finally:
+            await agent.close()
+        assert draft_row(s, draft_id)["revision"] == 0
+    finally:
+        await s.client.close()
