@@ -35,6 +35,8 @@ from bot.staff.access import (
 )
 from storage.draft_review import (
     DraftRecord,
+    approved_by,
+    did_outcome,
     edited_drafts,
     get_draft,
     inbound_messages,
@@ -45,7 +47,7 @@ from storage.draft_review import (
     returned_to_staff,
 )
 from storage.review import review_queue
-from storage.staff import get_staff_by_id
+from storage.staff import StaffAccount, get_staff_by_id
 
 #: Outcome codes a redirect carries to the next page, and how that page says them.
 DONE = {
@@ -167,9 +169,14 @@ def _notices(request: web.Request) -> list[str]:
     """The outcome of the action that led here (`?done=approved&ref=CD-...`)."""
     done = request.query.get("done", "")
     ref = request.query.get("ref", "")[:40]
-    if done in DONE and ref:
+    me = current_staff(request)
+    if done in DONE and ref and did_outcome(request.app[STAFF].db, ref, done, me.id, _actor(me)):
         return [DONE[done].format(ref=ref)]
     return []
+
+
+def _actor(me: StaffAccount) -> str:
+    return review.Reviewer(me).actor
 
 
 def _bulk_summary(request: web.Request) -> dict[str, Any] | None:
@@ -181,7 +188,8 @@ def _bulk_summary(request: web.Request) -> dict[str, Any] | None:
         found = [_int(v) for v in request.query.get(name, "").split(",")[:200]]
         return [i for i in found if i is not None]
 
-    approved = ids("approved")
+    # Only what this reviewer really approved: the address is anyone's to write.
+    approved = approved_by(site.db, ids("approved"), _actor(current_staff(request)))
     skipped = [(k, ids(k)) for k in SKIPPED]
     refs = refs_of(site.db, approved + [i for _, group in skipped for i in group])
     return {

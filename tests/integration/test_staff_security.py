@@ -306,19 +306,22 @@ async def test_after_each_action_the_next_page_opens_at_its_outcome(tmp_path: Pa
     try:
         _, d1 = queue_file(s, email_allegation("Bins left open", START, 1))
         _, d2 = queue_file(s, email_allegation("Graffiti on the bridge", START, 2))
+        _, d3 = queue_file(s, email_allegation("Noise at night", START, 3))
         sup = await signed_in(s, SUPERVISOR)
         try:
             _, form = await draft_form(sup, d1)
+            form["body"] += "\nWith a correction."
             saved = await sup.post(
                 f"/staff/drafts/{d1}", data={**form, "action": "save"}, allow_redirects=False
             )
+            _, form = await draft_form(sup, d2)
             approved = await sup.post(
-                f"/staff/drafts/{d1}", data={**form, "action": "approve"}, allow_redirects=False
+                f"/staff/drafts/{d2}", data={**form, "action": "approve"}, allow_redirects=False
             )
             queue = await (await sup.get("/staff/")).text()
             bulk = await sup.post(
                 "/staff/drafts/approve",
-                data=[("csrf", csrf_of(queue)), ("draft", str(d2))],
+                data=[("csrf", csrf_of(queue)), ("draft", str(d3))],
                 allow_redirects=False,
             )
             for response in (saved, approved, bulk):
@@ -396,5 +399,35 @@ async def test_a_megabyte_sign_in_or_draft_post_is_refused_in_words(tmp_path: Pa
         finally:
             await agent.close()
         assert draft_row(s, draft_id)["revision"] == 0
+    finally:
+        await s.client.close()
+
+
+async def test_an_outcome_written_into_a_link_is_not_said(tmp_path: Path) -> None:
+    """A link `?done=approved&ref=...` (a resident can email one to staff) must not say a
+    reply was sent when it was not; the real outcome of a real action still is."""
+    s = await open_site(tmp_path)
+    try:
+        ref, draft_id = queue_file(s, email_allegation("Bins left open", START, 1))
+        sup = await signed_in(s, SUPERVISOR)
+        try:
+            for url in (
+                f"/staff/drafts/{draft_id}?done=approved&ref={ref}",
+                f"/staff/?done=approved&ref={ref}",
+                f"/staff/?done=bulk&approved={draft_id}",
+            ):
+                page = text_of(await (await sup.get(url)).text())
+                assert "Approved and sent:" not in page, url
+            _, form = await draft_form(sup, draft_id)
+            done = await sup.post(f"/staff/drafts/{draft_id}", data={**form, "action": "approve"})
+            assert f"Approved and sent: the reply for {ref}" in text_of(await done.text())
+        finally:
+            await sup.close()
+        other = await signed_in(s, AGENT)  # someone else's outcome is not theirs to be told
+        try:
+            page = text_of(await (await other.get(f"/staff/?done=approved&ref={ref}")).text())
+            assert "Approved and sent:" not in page
+        finally:
+            await other.close()
     finally:
         await s.client.close()
