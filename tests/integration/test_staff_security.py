@@ -431,3 +431,23 @@ async def test_an_outcome_written_into_a_link_is_not_said(tmp_path: Path) -> Non
             await other.close()
     finally:
         await s.client.close()
+
+
+async def test_an_agent_is_refused_every_route_above_the_agent_role(site: Site) -> None:
+    await login(site.client, AGENT)
+    token = csrf_of(await (await site.client.get("/staff/")).text())
+    above = [
+        (m, p)
+        for m, p, h in staff_routes(site.client.app)
+        if getattr(h, "staff_access", None) in ("supervisor", "admin")
+    ]
+    assert ("GET", "/staff/accounts") in above
+    for method, path in above:
+        data = {"csrf": token} if method not in SAFE else None
+        response = await site.client.request(method, concrete(path), data=data)
+        assert response.status == 403, (method, path)
+        if method != "HEAD":
+            assert "You cannot use this page" in await response.text()
+    refused = audit_rows(site.db, "access-refused")
+    assert len(refused) == len(above)
+    assert all(r["actor"] == f"staff:{AGENT}" for r in refused)
