@@ -451,3 +451,23 @@ async def test_an_agent_is_refused_every_route_above_the_agent_role(site: Site) 
     refused = audit_rows(site.db, "access-refused")
     assert len(refused) == len(above)
     assert all(r["actor"] == f"staff:{AGENT}" for r in refused)
+
+
+async def test_a_long_subject_is_named_as_the_problem(tmp_path: Path) -> None:
+    """A careful reviewer told "the reply is too long" would shorten the wrong field."""
+    s = await open_site(tmp_path)
+    try:
+        _, draft_id = queue_file(s, email_allegation("Bins left open", START, 1))
+        agent = await signed_in(s, AGENT)
+        try:
+            _, form = await draft_form(agent, draft_id)
+            data = {**form, "subject": "s" * 400, "action": "save"}
+            response = await agent.post(f"/staff/drafts/{draft_id}", data=data)
+            assert response.status == 400
+            said = text_of(await response.text())
+            assert "The subject is too long (at most 300 characters)" in said
+            assert "The reply is too long" not in said
+        finally:
+            await agent.close()
+    finally:
+        await s.client.close()
