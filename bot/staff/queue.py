@@ -350,14 +350,16 @@ def _refused(
 
 @require_role("agent")
 async def draft_post(request: web.Request) -> web.StreamResponse:
-    """The draft's own form: "Approve and send" (with the text as shown) or "Save changes"."""
+    """The draft's own form: "Approve and send" (with the text as shown) or "Save changes".
+    Sending cannot be undone, so only an explicit `action=approve` sends; anything else
+    (Enter pressed in the subject, a form without the button's value) saves."""
     site = request.app[STAFF]
     draft_id = int(request.match_info["draft_id"])
     form, revision = await _revision(request)
     subject, body = str(form.get("subject", "")), str(form.get("body", ""))
     who = _reviewer(request)
     typed = {"subject": subject, "body": body}
-    if form.get("action") == "save":
+    if form.get("action") != "approve":
         try:
             before = get_draft(site.db, draft_id)
             review.edit(site.db, draft_id, revision, who, subject, body, site.clock.now())

@@ -6,6 +6,7 @@ can only ever be one recipient."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -469,5 +470,27 @@ async def test_a_long_subject_is_named_as_the_problem(tmp_path: Path) -> None:
             assert "The reply is too long" not in said
         finally:
             await agent.close()
+    finally:
+        await s.client.close()
+
+
+async def test_enter_in_the_subject_never_sends(tmp_path: Path) -> None:
+    """Implicit submission (Enter in a text field) uses the form's first submit button, and
+    a post without the button's value must not send either: sending cannot be undone."""
+    s = await open_site(tmp_path)
+    try:
+        _, draft_id = queue_file(s, email_allegation("Bins left open", START, 1))
+        sup = await signed_in(s, SUPERVISOR)
+        try:
+            html, form = await draft_form(sup, draft_id)
+            main_form = html[html.index(f'action="/staff/drafts/{draft_id}"') :]
+            first_button = re.search(r"<button[^>]*>", main_form)
+            assert first_button and 'value="save"' in first_button.group(0)
+            response = await sup.post(f"/staff/drafts/{draft_id}", data=form)
+            assert response.status == 200
+        finally:
+            await sup.close()
+        assert outbox_rows(s, draft_id) == []
+        assert draft_row(s, draft_id)["status"] == "pending"
     finally:
         await s.client.close()
