@@ -227,3 +227,47 @@ def refs_of(db: sqlite_utils.Database, draft_ids: list[int]) -> dict[int, str]:
         draft_ids,
     ).fetchall()
     return {int(r[0]): str(r[1]) for r in rows}
+
+
+#: The draft status each outcome a page reports leaves behind.
+_OUTCOME_STATUS = {"approved": "approved", "sent-back": "returned", "rejected": "rejected"}
+
+
+def did_outcome(
+    db: sqlite_utils.Database, ref: str, outcome: str, staff_id: int, actor: str
+) -> bool:
+    """Whether this staff member really did `outcome` to a draft of case `ref`. A page says
+    the outcome of the last action from its address, which anyone can write into a link
+    ("Approved and sent" for a draft nobody approved): it is said only when it is true."""
+    if outcome in ("saved", "resubmitted"):
+        row = db.execute(
+            "SELECT 1 FROM draft_revisions r JOIN drafts d ON d.id = r.draft_id "
+            "JOIN cases c ON c.id = d.case_id WHERE c.ref = ? AND r.staff_id = ? LIMIT 1",
+            [ref, staff_id],
+        ).fetchone()
+        return row is not None
+    status = _OUTCOME_STATUS.get(outcome)
+    if status is None:
+        return False
+    row = db.execute(
+        "SELECT 1 FROM drafts d JOIN cases c ON c.id = d.case_id "
+        "WHERE c.ref = ? AND d.status = ? AND d.reviewed_by = ? LIMIT 1",
+        [ref, status, actor],
+    ).fetchone()
+    return row is not None
+
+
+def approved_by(db: sqlite_utils.Database, draft_ids: list[int], actor: str) -> list[int]:
+    """Of these drafts, the ones this reviewer approved (for the bulk summary, as above)."""
+    if not draft_ids:
+        return []
+    marks = ", ".join("?" for _ in draft_ids)
+    found = {
+        int(r[0])
+        for r in db.execute(
+            f"SELECT id FROM drafts WHERE id IN ({marks}) AND status = 'approved' "
+            "AND reviewed_by = ?",
+            [*draft_ids, actor],
+        ).fetchall()
+    }
+    return [i for i in draft_ids if i in found]

@@ -184,7 +184,18 @@ def require_role(role: str) -> Callable[[Handler], Handler]:
 def refused(request: web.Request, status: int, title: str, text: str) -> web.HTTPException:
     """An error page (403, 400...) in the staff pages' layout, to raise."""
     html = render_html(request, "error.html.j2", title=title, text=text)
-    cls = web.HTTPForbidden if status == 403 else web.HTTPBadRequest
+    classes: dict[int, type[web.HTTPException]] = {
+        403: web.HTTPForbidden,
+        413: web.HTTPRequestEntityTooLarge,
+    }
+    cls = classes.get(status, web.HTTPBadRequest)
+    if cls is web.HTTPRequestEntityTooLarge:
+        return web.HTTPRequestEntityTooLarge(
+            max_size=0,  # the text below replaces aiohttp's sentence about sizes
+            actual_size=request.content_length or 0,
+            text=html,
+            content_type="text/html",
+        )
     return cls(text=html, content_type="text/html")
 
 
@@ -218,6 +229,13 @@ async def staff_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         _headers(exc)
         raise
+    except Exception:
+        # Answered here, not by the app's outer handler, so a staff 500 keeps the staff
+        # pages' stricter policy (no scripts at all) and no-store like every other answer.
+        log.exception("unhandled error on a staff page")
+        response = web.Response(
+            status=500, text="Something went wrong on our side. Please try again in a minute."
+        )
     _headers(response)
     return response
 
@@ -235,7 +253,17 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
     session = load_session(site.db, token, site.clock.now(), site.config.staff)
     if session is not None:
         request[_SESSION] = session
-    if request.method not in SAFE_METHODS and not await _csrf_ok(request, session, access):
+    try:
+        csrf_ok = request.method in SAFE_METHODS or await _csrf_ok(request, session, access)
+    except web.HTTPRequestEntityTooLarge:
+        # aiohttp's own answer is a line of plain text about bytes: say it in words instead.
+        raise refused(
+            request,
+            413,
+            "What you sent is too long",
+            "The text you sent is too long to save. Go back, shorten it and try again.",
+        ) from None
+    if not csrf_ok:
         raise refused(
             request,
             403,
@@ -251,6 +279,20 @@ def _headers(response: web.StreamResponse) -> None:
         return
     response.headers["Content-Security-Policy"] = STAFF_CSP
     response.headers["Cache-Control"] = "no-store"
+
+
+# -- ids from the address bar and forms -------------------------------------------------------
+
+#: A route's id: ASCII digits only (`\\d` matches any script's digits, which `int` may refuse)
+#: and short enough for SQLite's 64-bit integer; anything else is a 404, not a 500.
+ID = "[0-9]{1,12}"
+
+
+def small_int(value: object) -> int | None:
+    """A typed or linked id as an int, or None: ASCII digits, at most 12 of them (a longer one
+    overflows SQLite's INTEGER: a 500 instead of "no such thing")."""
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
 
 
 # -- pages -----------------------------------------------------------------------------------

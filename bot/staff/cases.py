@@ -11,6 +11,7 @@ draft in the review queue, like every reply the policy holds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ from bot.staff.access import (
     current_staff,
     render,
     require_role,
+    small_int,
 )
 from bot.staff.case_view import (
     attachments,
@@ -129,7 +131,8 @@ def _due_window(
 
 
 def _int_list(value: str) -> list[int]:
-    return [int(v) for v in value.split(",") if v.isdigit()][-TRAIL_MAX:]
+    found = (small_int(v) for v in value.split(","))
+    return [v for v in found if v is not None][-TRAIL_MAX:]
 
 
 @require_role("agent")
@@ -150,7 +153,7 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
             errors.append((field, f"Choose a {field} from the list"))
             form[field] = ""
     due = _due_window(request, form["due"], errors)
-    before = int(q["before"]) if q.get("before", "").isdigit() else None
+    before = small_int(q.get("before"))
     trail = _int_list(q.get("trail", ""))
     f = CaseFilter(
         ref=form["ref"] or None,
@@ -284,8 +287,23 @@ async def case_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _form(request: web.Request) -> dict[str, str]:
+    """The posted fields; a field over MAX_TEXT is refused in words, never cut short (a
+    note or reply silently missing its end is worse than being asked to shorten it)."""
     data = await request.post()
-    return {k: str(v)[:MAX_TEXT] for k, v in data.items() if isinstance(v, str)}
+    form = {k: str(v) for k, v in data.items() if isinstance(v, str)}
+    long = [k for k, v in form.items() if len(v) > MAX_TEXT]
+    if long:
+        errors = [
+            (k, f"This is too long: at most {MAX_TEXT:,} characters. Shorten it and try again.")
+            for k in long
+        ]
+        page = _case_view(request, errors, 400, form)
+        raise web.HTTPBadRequest(text=page.text, content_type="text/html")
+    return form
+
+
+#: One address, nothing that could make a second recipient or a second header line.
+_ONE_ADDRESS = re.compile(r"[^\s@,;<>\"()\[\]]+@[^\s@,;<>\"()\[\]]+\.[^\s@,;<>\"()\[\]]+")
 
 
 def _done(state: CaseState, what: str) -> web.HTTPSeeOther:
@@ -408,7 +426,8 @@ async def assign_post(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     site = request.app[STAFF]
     value = form.get("staff", "")
-    target = get_staff_by_id(site.db, int(value)) if value.isdigit() else None
+    target_id = small_int(value)
+    target = get_staff_by_id(site.db, target_id) if target_id is not None else None
     if value and (target is None or target.disabled):
         return _case_view(request, [("staff", "Choose a staff member from the list")], 400, form)
     staff_id = target.id if target else None
@@ -459,6 +478,10 @@ async def correct_post(request: web.Request) -> web.StreamResponse:
         raise _done(state, "kind")
     if field == "contact":
         contact = {f: (form.get(f"contact-{f}", "").strip() or None) for f in CONTACT_FIELDS}
+        email = contact.get("email")
+        if email is not None and not _ONE_ADDRESS.fullmatch(email):
+            message = "Enter one email address, like name@example.org, or leave it empty"
+            return _case_view(request, [("contact-email", message)], 400, form)
         with write_transaction(site.db):
             ids = case_work.correct_contact(site.db, state, actor, staff_id, contact, now)
             if ids:

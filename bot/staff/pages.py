@@ -16,6 +16,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.staff import sessions
 from bot.staff.access import (
+    ID,
     PREFIX,
     STAFF,
     StaffSite,
@@ -27,6 +28,7 @@ from bot.staff.access import (
     render,
     require_role,
     signin_form_token,
+    small_int,
     staff_middleware,
 )
 from bot.staff.accounts import disable_account
@@ -52,7 +54,7 @@ def install_staff(
     install_queue(app)  # the review queue: /staff/ and /staff/drafts/...
     app.router.add_get(PREFIX, to_home)
     app.router.add_get(f"{PREFIX}/accounts", accounts_page)
-    app.router.add_post(f"{PREFIX}/accounts/{{staff_id:\\d+}}/disable", disable_post)
+    app.router.add_post(f"{PREFIX}/accounts/{{staff_id:{ID}}}/disable", disable_post)
     install_sla(app)
     install_cases(app)
 
@@ -74,8 +76,10 @@ def _set_cookie(response: web.StreamResponse, request: web.Request, name: str, v
 
 
 def _safe_next(value: str) -> str:
-    """Only back to a staff page of this site: never `//elsewhere` or another path."""
-    if value.startswith(f"{PREFIX}/") and "//" not in value and "\\" not in value:
+    """Only back to a staff page of this site: never `//elsewhere` or another path, and
+    only visible ASCII (a CR or LF would break the Location header: a 500, not a redirect)."""
+    plain = all("!" <= c <= "~" for c in value)
+    if plain and value.startswith(f"{PREFIX}/") and "//" not in value and "\\" not in value:
         return value
     return f"{PREFIX}/"
 
@@ -182,7 +186,8 @@ async def accounts_page(request: web.Request) -> web.StreamResponse:
 def _accounts(request: web.Request, status: int = 200, errors: Any = None) -> web.Response:
     site = request.app[STAFF]
     done = request.query.get("disabled", "")
-    disabled = get_staff_by_id(site.db, int(done)) if done.isdigit() else None
+    done_id = small_int(done)
+    disabled = get_staff_by_id(site.db, done_id) if done_id is not None else None
     return render(
         request,
         "accounts.html.j2",

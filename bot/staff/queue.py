@@ -22,6 +22,7 @@ from aiohttp import web
 from bot.sla_bounds import near_deadline_bound
 from bot.staff import review
 from bot.staff.access import (
+    ID,
     PREFIX,
     STAFF,
     StaffSite,
@@ -30,9 +31,12 @@ from bot.staff.access import (
     current_staff,
     render,
     require_role,
+    small_int,
 )
 from storage.draft_review import (
     DraftRecord,
+    approved_by,
+    did_outcome,
     edited_drafts,
     get_draft,
     inbound_messages,
@@ -43,7 +47,7 @@ from storage.draft_review import (
     returned_to_staff,
 )
 from storage.review import review_queue
-from storage.staff import get_staff_by_id
+from storage.staff import StaffAccount, get_staff_by_id
 
 #: Outcome codes a redirect carries to the next page, and how that page says them.
 DONE = {
@@ -66,10 +70,10 @@ def install_queue(app: web.Application) -> None:
     """The queue's routes (install_staff calls this once)."""
     app.router.add_get(f"{PREFIX}/", queue_page)
     app.router.add_post(f"{PREFIX}/drafts/approve", bulk_approve)
-    app.router.add_get(f"{PREFIX}/drafts/{{draft_id:\\d+}}", draft_page)
-    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:\\d+}}", draft_post)
-    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:\\d+}}/send-back", send_back_post)
-    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:\\d+}}/reject", reject_post)
+    app.router.add_get(f"{PREFIX}/drafts/{{draft_id:{ID}}}", draft_page)
+    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:{ID}}}", draft_post)
+    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:{ID}}}/send-back", send_back_post)
+    app.router.add_post(f"{PREFIX}/drafts/{{draft_id:{ID}}}/reject", reject_post)
 
 
 # -- showing times -----------------------------------------------------------------------------
@@ -102,8 +106,7 @@ def _reviewer(request: web.Request) -> review.Reviewer:
 
 
 def _int(value: Any) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return small_int(value)
 
 
 # -- the queue ---------------------------------------------------------------------------------
@@ -138,7 +141,9 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         {**r, "due": when(site, r["due_at"]), "by": (r["reviewed_by"] or "").removeprefix("staff:")}
         for r in returned_to_staff(site.db, me.id)
     ]
-    audit_action(request, "viewed-queue", detail={"drafts": len(rows)})
+    # The queue shows each resident's message: say whose (by draft id), not only how many.
+    shown = [i.draft_id for i in page.items]
+    audit_action(request, "viewed-queue", detail={"drafts": len(rows), "shown": shown})
     next_link = None
     if page.next_after is not None:
         next_link = "?" + urlencode(
@@ -164,9 +169,14 @@ def _notices(request: web.Request) -> list[str]:
     """The outcome of the action that led here (`?done=approved&ref=CD-...`)."""
     done = request.query.get("done", "")
     ref = request.query.get("ref", "")[:40]
-    if done in DONE and ref:
+    me = current_staff(request)
+    if done in DONE and ref and did_outcome(request.app[STAFF].db, ref, done, me.id, _actor(me)):
         return [DONE[done].format(ref=ref)]
     return []
+
+
+def _actor(me: StaffAccount) -> str:
+    return review.Reviewer(me).actor
 
 
 def _bulk_summary(request: web.Request) -> dict[str, Any] | None:
@@ -178,7 +188,8 @@ def _bulk_summary(request: web.Request) -> dict[str, Any] | None:
         found = [_int(v) for v in request.query.get(name, "").split(",")[:200]]
         return [i for i in found if i is not None]
 
-    approved = ids("approved")
+    # Only what this reviewer really approved: the address is anyone's to write.
+    approved = approved_by(site.db, ids("approved"), _actor(current_staff(request)))
     skipped = [(k, ids(k)) for k in SKIPPED]
     refs = refs_of(site.db, approved + [i for _, group in skipped for i in group])
     return {
@@ -220,7 +231,7 @@ async def bulk_approve(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(f"{PREFIX}/?none_selected=1")
     query = {"done": "bulk", "approved": ",".join(map(str, approved))}
     query.update({k: ",".join(map(str, v)) for k, v in skipped.items() if v})
-    raise web.HTTPSeeOther(f"{PREFIX}/?{urlencode(query)}")
+    raise web.HTTPSeeOther(f"{PREFIX}/?{urlencode(query)}#done")
 
 
 # -- one draft ---------------------------------------------------------------------------------
@@ -297,11 +308,13 @@ def _draft_view(
 def _next(after: int, done: str, ref: str) -> web.HTTPSeeOther:
     """The next draft in the queue (or the queue itself when it is empty), saying what was
     done to the last one."""
+    # `#done`: the next page opens at the outcome (focus starts there for a keyboard or
+    # screen reader user), and the draft's forms follow it.
     site_query = urlencode({"done": done, "ref": ref})
     return (
-        web.HTTPSeeOther(f"{PREFIX}/?{site_query}")
+        web.HTTPSeeOther(f"{PREFIX}/?{site_query}#done")
         if after < 0
-        else web.HTTPSeeOther(f"{PREFIX}/drafts/{after}?{site_query}")
+        else web.HTTPSeeOther(f"{PREFIX}/drafts/{after}?{site_query}#done")
     )
 
 
@@ -337,14 +350,16 @@ def _refused(
 
 @require_role("agent")
 async def draft_post(request: web.Request) -> web.StreamResponse:
-    """The draft's own form: "Approve and send" (with the text as shown) or "Save changes"."""
+    """The draft's own form: "Approve and send" (with the text as shown) or "Save changes".
+    Sending cannot be undone, so only an explicit `action=approve` sends; anything else
+    (Enter pressed in the subject, a form without the button's value) saves."""
     site = request.app[STAFF]
     draft_id = int(request.match_info["draft_id"])
     form, revision = await _revision(request)
     subject, body = str(form.get("subject", "")), str(form.get("body", ""))
     who = _reviewer(request)
     typed = {"subject": subject, "body": body}
-    if form.get("action") == "save":
+    if form.get("action") != "approve":
         try:
             before = get_draft(site.db, draft_id)
             review.edit(site.db, draft_id, revision, who, subject, body, site.clock.now())
@@ -354,7 +369,7 @@ async def draft_post(request: web.Request) -> web.StreamResponse:
         if before is not None and before.status == "returned":
             raise _go_next(request, draft_id, "resubmitted", ref)
         raise web.HTTPSeeOther(
-            f"{PREFIX}/drafts/{draft_id}?{urlencode({'done': 'saved', 'ref': ref})}"
+            f"{PREFIX}/drafts/{draft_id}?{urlencode({'done': 'saved', 'ref': ref})}#done"
         )
     try:
         done = review.approve(

@@ -112,8 +112,10 @@ def _clean(subject: str, body: str) -> tuple[str, str]:
         raise ReviewError("The reply is empty. Write the reply, or reject the draft.")
     if not subject:
         raise ReviewError("The subject is empty. Write a subject.")
-    if len(body) > MAX_BODY or len(subject) > MAX_SUBJECT:
-        raise ReviewError(f"The reply is too long (at most {MAX_BODY} characters).")
+    if len(body) > MAX_BODY:
+        raise ReviewError(f"The reply is too long (at most {MAX_BODY:,} characters).")
+    if len(subject) > MAX_SUBJECT:
+        raise ReviewError(f"The subject is too long (at most {MAX_SUBJECT} characters).")
     return subject, body
 
 
