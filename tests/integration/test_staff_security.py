@@ -30,14 +30,13 @@ from .test_staff_queue import (
     text_of,
 )
 from .test_staff_queue import file as queue_file
-from .test_staff_web import (  # noqa: F401  (quick_hashes: an autouse fixture)
+from .test_staff_web import (
     AGENT,
     PASSWORD,
     START,
     Site,
     csrf_of,
     login,
-    quick_hashes,
     session_cookie,
     start_site,
 )
