@@ -23,6 +23,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -108,16 +109,18 @@ def audit_action(
     target_kind: str | None = None,
     target: str | None = None,
     detail: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """One audit row for a staff action, with who and when. `detail`: ids, references, kinds
-    and counts only, never a resident's personal data."""
+    """One audit row for a staff action, with who and when (`now`: the instant of the action
+    it records, inside the same transaction; default the clock's now). `detail`: ids,
+    references, kinds and counts only, never a resident's personal data."""
     site = request.app[STAFF]
     actor, staff_id = actor_of(request)
     record_audit(
         site.db,
         actor,
         action,
-        site.clock.now(),
+        now or site.clock.now(),
         staff_id=staff_id,
         target_kind=target_kind,
         target=target,

@@ -55,7 +55,7 @@ from storage.departments import change_department, department_of
 from storage.outbox import insert_draft
 from storage.search import CaseFilter, DueWindow, search_cases
 from storage.sla import record_hazard_inspected
-from storage.staff import get_staff_by_id, list_staff, record_audit
+from storage.staff import get_staff_by_id, list_staff
 
 PAGE_SIZE = 25
 #: How many earlier pages "Previous page" can walk back through (keyset pages keep a trail).
@@ -317,18 +317,7 @@ def _audit(
     now: datetime,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    site = request.app[STAFF]
-    actor, staff_id = actor_of(request)
-    record_audit(
-        site.db,
-        actor,
-        action,
-        now,
-        staff_id=staff_id,
-        target_kind="case",
-        target=state.ref,
-        detail=detail,
-    )
+    audit_action(request, action, target_kind="case", target=state.ref, detail=detail, now=now)
 
 
 def _draft(

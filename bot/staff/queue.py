@@ -13,6 +13,7 @@ already handled, gives a message and never a second send.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -389,37 +390,31 @@ async def draft_post(request: web.Request) -> web.StreamResponse:
 
 @require_role("agent")
 async def send_back_post(request: web.Request) -> web.StreamResponse:
-    site = request.app[STAFF]
-    draft_id = int(request.match_info["draft_id"])
-    form, revision = await _revision(request)
-    try:
-        ref = review.send_back(
-            site.db,
-            draft_id,
-            revision,
-            _reviewer(request),
-            str(form.get("comment", "")),
-            site.clock.now(),
-        )
-    except review.ReviewError as exc:
-        return _refused(request, draft_id, exc, "comment")
-    raise _go_next(request, draft_id, "sent-back", ref)
+    return await _close_draft(request, review.send_back, "comment", "sent-back")
 
 
 @require_role("agent")
 async def reject_post(request: web.Request) -> web.StreamResponse:
+    return await _close_draft(request, review.reject, "reason", "rejected")
+
+
+async def _close_draft(
+    request: web.Request, act: Callable[..., str], field: str, outcome: str
+) -> web.StreamResponse:
+    """Send back (with a comment) or reject (with a reason): the draft leaves the queue
+    unsent, and the next one opens."""
     site = request.app[STAFF]
     draft_id = int(request.match_info["draft_id"])
     form, revision = await _revision(request)
     try:
-        ref = review.reject(
+        ref = act(
             site.db,
             draft_id,
             revision,
             _reviewer(request),
-            str(form.get("reason", "")),
+            str(form.get(field, "")),
             site.clock.now(),
         )
     except review.ReviewError as exc:
-        return _refused(request, draft_id, exc, "reason")
-    raise _go_next(request, draft_id, "rejected", ref)
+        return _refused(request, draft_id, exc, field)
+    raise _go_next(request, draft_id, outcome, ref)
