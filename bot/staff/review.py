@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -65,6 +66,27 @@ class Reviewer:
     @property
     def actor(self) -> str:
         return f"staff:{self.account.email}"
+
+
+def _audit(
+    db: sqlite_utils.Database,
+    who: Reviewer,
+    action: str,
+    draft: DraftRecord,
+    now: datetime,
+    detail: dict[str, Any],
+) -> None:
+    """The audit row of a reviewer's action on a draft, in the action's transaction."""
+    record_audit(
+        db,
+        who.actor,
+        action,
+        now,
+        staff_id=who.account.id,
+        target_kind="draft",
+        target=str(draft.id),
+        detail={"ref": draft.ref, **detail},
+    )
 
 
 def text_hash(subject: str, body: str) -> str:
@@ -132,16 +154,7 @@ def _edit(
         raise Stale(f"The draft for {draft.ref} was changed by someone else meanwhile.")
     data = {"draft": draft.id, "revision": n, "text": text_hash(subject, body)}
     add_event(db, draft.case_id, "draft-edited", who.actor, now, data)
-    record_audit(
-        db,
-        who.actor,
-        "edited-draft",
-        now,
-        staff_id=who.account.id,
-        target_kind="draft",
-        target=str(draft.id),
-        detail={"ref": draft.ref, "revision": n},
-    )
+    _audit(db, who, "edited-draft", draft, now, {"revision": n})
     edited = get_draft(db, draft.id)
     assert edited is not None
     return edited
@@ -262,15 +275,8 @@ def _approve(
         "outbox_id": outbox_id,
     }
     add_event(db, draft.case_id, "draft-approved", who.actor, now, data)
-    record_audit(
-        db,
-        who.actor,
-        "approved-draft",
-        now,
-        staff_id=who.account.id,
-        target_kind="draft",
-        target=str(draft.id),
-        detail={"ref": draft.ref, "reply": draft.reply_kind, "channel": draft.channel},
+    _audit(
+        db, who, "approved-draft", draft, now, {"reply": draft.reply_kind, "channel": draft.channel}
     )
     return Approved(draft.ref, draft.reply_kind, draft.channel, outbox_id, edited)
 
@@ -313,16 +319,7 @@ def send_back(
             raise Stale(f"The draft for {draft.ref} was handled by someone else meanwhile.")
         data = {"draft": draft.id, "to_staff": author}
         add_event(db, draft.case_id, "draft-sent-back", who.actor, now, data)
-        record_audit(
-            db,
-            who.actor,
-            "sent-back-draft",
-            now,
-            staff_id=who.account.id,
-            target_kind="draft",
-            target=str(draft.id),
-            detail={"ref": draft.ref, "to_staff": author},
-        )
+        _audit(db, who, "sent-back-draft", draft, now, {"to_staff": author})
         return draft.ref
 
 
@@ -341,14 +338,5 @@ def reject(
         if not close_draft(db, draft.id, draft.revision, "rejected", who.actor, now, note=note):
             raise Stale(f"The draft for {draft.ref} was handled by someone else meanwhile.")
         add_event(db, draft.case_id, "draft-rejected", who.actor, now, {"draft": draft.id})
-        record_audit(
-            db,
-            who.actor,
-            "rejected-draft",
-            now,
-            staff_id=who.account.id,
-            target_kind="draft",
-            target=str(draft.id),
-            detail={"ref": draft.ref, "reply": draft.reply_kind},
-        )
+        _audit(db, who, "rejected-draft", draft, now, {"reply": draft.reply_kind})
         return draft.ref
