@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 from email_validator import EmailNotValidError, validate_email
@@ -31,6 +32,28 @@ from storage.staff import (
 #: The first admin `caredesk staff ensure-admin` creates when none exists.
 DEFAULT_ADMIN_EMAIL = "admin@caredesk.example.org"
 DEFAULT_ADMIN_NAME = "Administrator"
+
+
+def _audit(
+    db: sqlite_utils.Database,
+    actor: str,
+    actor_id: int | None,
+    action: str,
+    account_id: int,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The audit row of an account change, in the change's transaction."""
+    record_audit(
+        db,
+        actor,
+        action,
+        now,
+        staff_id=actor_id,
+        target_kind="account",
+        target=str(account_id),
+        detail=detail,
+    )
 
 
 def normalize_email(text: str) -> str:
@@ -79,16 +102,7 @@ def create_account(
     hashed = hash_password(password)
     with write_transaction(db):
         staff_id = add_staff(db, email, name, role, hashed, now)
-        record_audit(
-            db,
-            actor,
-            "account-added",
-            now,
-            staff_id=actor_id,
-            target_kind="account",
-            target=str(staff_id),
-            detail={"role": role},
-        )
+        _audit(db, actor, actor_id, "account-added", staff_id, now, {"role": role})
     account = get_staff_by_id(db, staff_id)
     assert account is not None
     return Created(account, generated)
@@ -115,15 +129,7 @@ def disable_account(
             raise StaffError(f"{account.email} is the only admin left; add another admin first")
         changed = set_disabled(db, account.id, now)
         if changed:
-            record_audit(
-                db,
-                actor,
-                "account-disabled",
-                now,
-                staff_id=actor_id,
-                target_kind="account",
-                target=str(account.id),
-            )
+            _audit(db, actor, actor_id, "account-disabled", account.id, now)
     return changed
 
 
@@ -145,15 +151,7 @@ def reset_password(
     hashed = hash_password(password)
     with write_transaction(db):
         set_password_hash(db, account.id, hashed, now)
-        record_audit(
-            db,
-            actor,
-            "password-reset",
-            now,
-            staff_id=actor_id,
-            target_kind="account",
-            target=str(account.id),
-        )
+        _audit(db, actor, actor_id, "password-reset", account.id, now)
     return generated
 
 
