@@ -171,6 +171,36 @@ def build_parser() -> Parser:
         "and CAREDESK_SMTP_PASSWORD.",
     )
 
+    tracker_commands = command_group(
+        commands,
+        "tracker",
+        help="the departments' trackers: check where cases are forwarded",
+        description="Where each department's cases are forwarded ([[departments]]: an Open311 "
+        "GeoReport v2 server, a JSON webhook, an email address, or none).",
+    )
+    tracker_check = tracker_commands.add_parser(
+        "check",
+        help="ask each department's tracker target what it answers and say what is wrong",
+        description="For each department, one line: its target and either OK with what the "
+        "target answered, or what is wrong in words. Open311: services.json is read and the "
+        "department's open311_service_code must be offered; the API key (from "
+        "CAREDESK_OPEN311_KEY_<KEY>, else CAREDESK_OPEN311_KEY) is tried on a request the "
+        "server must refuse, so nothing is created. Webhook: the URL must answer (OPTIONS) and "
+        "the signing secret (CAREDESK_WEBHOOK_SECRET_<KEY>, else CAREDESK_WEBHOOK_SECRET) be "
+        "set. Email: the address is valid and [mail.smtp] configured; no mail is sent. <KEY> "
+        "is the department's key in capitals, '-' as '_'. Secrets are never printed. Exit "
+        "status 1 when any target has a problem.",
+    )
+    tracker_check.add_argument(
+        "--json", action="store_true", help="print one JSON object per department"
+    )
+    tracker_check.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds each call may take (default 10)",
+    )
+
     explain = commands.add_parser(
         "explain",
         help="print how the policy decides a message: every rule tried, which fired, the result",
@@ -312,6 +342,10 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         if args.mail_command == "inspect":
             return cmd_mail_inspect(args.files, config, render=args.render)
         return cmd_mail_check(config)
+    if args.command == "tracker":
+        from bot.tracker_cli import cmd_tracker_check
+
+        return cmd_tracker_check(config, as_json=args.json, timeout=args.timeout)
     from bot.app import build_services  # the heavier imports only for commands that need them
 
     services = build_services(config, db_path, process_clock())

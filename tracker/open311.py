@@ -463,6 +463,16 @@ class Open311Client:
         keep = set(only)
         return [s for s in found if s.service_request_id in keep]
 
+    async def probe_api_key(self) -> None:
+        """`POST requests.json` with the api_key (and jurisdiction_id) only: no service code,
+        no place, so the standard makes the server refuse it and nothing is created. For
+        `caredesk tracker check`: the caller reads a 401/403 as the key refused, another 4xx
+        as the key got past. Returns normally only if the server accepted the empty request."""
+        form = {"api_key": self.target.api_key}
+        if self.target.jurisdiction_id:
+            form["jurisdiction_id"] = self.target.jurisdiction_id
+        await self._call("POST", "requests.json", form=form)
+
 
 def _json_or_none(raw: bytes) -> Any:
     try:

@@ -64,6 +64,8 @@ COMMANDS = [
     ["mail"],
     ["mail", "inspect"],
     ["mail", "check"],
+    ["tracker"],
+    ["tracker", "check"],
     ["retention"],
     ["retention", "run"],
     ["explain"],
@@ -80,7 +82,18 @@ def test_every_command_has_help(command):
 
 def test_top_level_help_names_every_command():
     out = run("--help").stdout
-    for name in ("init", "chat", "cases", "sla", "serve", "config", "mail", "retention", "explain"):
+    for name in (
+        "init",
+        "chat",
+        "cases",
+        "sla",
+        "serve",
+        "config",
+        "mail",
+        "tracker",
+        "retention",
+        "explain",
+    ):
         assert f"    {name}" in out
 
 
