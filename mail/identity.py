@@ -22,6 +22,8 @@ from mail.parse import one_line
 RE_PREFIX = re.compile(r"^(?:\s*(?:re|aw|sv|fwd?|tr)\s*:\s*)+", re.IGNORECASE)
 #: How many Message-IDs of the thread our References header repeats (the newest).
 REFERENCES_KEPT = 20
+#: The reply kind of a case forwarded to a department by email: `forward-<sequence>`.
+FORWARD_KIND = re.compile(r"^forward-(\d+)$")
 
 
 def canonical_address(address: str) -> str:
@@ -72,6 +74,25 @@ class MailIdentity:
         """(case reference, reply kind) of one of our Message-IDs; None for anyone else's."""
         match = self._ours.match(message_id.strip())
         return (match.group(1).upper(), match.group(2)) if match else None
+
+    def forward_message_id(self, ref: str, sequence: int) -> str:
+        """`<REF.forward-N@domain>`: the Nth forward of the case to a department. A department's
+        reply quotes it in In-Reply-To/References, which leads back to the case."""
+        if sequence < 1:
+            raise ValueError("a forward's sequence starts at 1")
+        return self.message_id(ref, f"forward-{sequence}")
+
+    def forward_in_message_id(self, message_id: str) -> tuple[str, int] | None:
+        """(case reference, sequence) of one of our forwards' Message-IDs; None otherwise."""
+        ours = self.reply_in_message_id(message_id)
+        match = FORWARD_KIND.match(ours[1].lower()) if ours else None
+        return (ours[0], int(match.group(1))) if ours and match else None
+
+    def forward_subject(self, ref: str, title: str) -> str:
+        """`<title> [REF]` on one line: the reference in brackets, as in our replies, so the
+        department's reply threads back by subject when its mail program drops the headers."""
+        text = self._quoted.sub("", one_line(title)).strip()
+        return one_line(f"{text} [{ref}]" if text else f"[{ref}]")
 
     def ref_in_message_id(self, message_id: str) -> str | None:
         ours = self.reply_in_message_id(message_id)
