@@ -23,6 +23,8 @@ from typing import Any
 
 import aiohttp
 
+from tracker.transport import exchange
+
 #: Default time a single call may take, end to end.
 DEFAULT_TIMEOUT = 10.0
 #: Most ids put in one `service_request_id=a,b,c` query (keeps the URL short).
@@ -328,28 +330,15 @@ class Open311Client:
         unreadable answer may have created the request (`maybe_created`): a server can fail
         after writing it. A 4xx did not; nor did a refused connection."""
         posting = method == "POST"
-        timeout = aiohttp.ClientTimeout(total=self.target.timeout)
-        try:
-            async with self.session.request(
-                method, self.target.url(path), params=params, data=form, timeout=timeout
-            ) as response:
-                status = response.status
-                raw = await response.read()
-        except TimeoutError as exc:
-            raise Open311Error(
-                f"no answer within {self.target.timeout:g} s",
-                status=None,
-                retryable=True,
-                maybe_created=posting,
-            ) from exc
-        except aiohttp.ClientError as exc:
-            # The class name only: an exception's text can carry the URL, with the api_key.
-            raise Open311Error(
-                f"network error: {type(exc).__name__}",
-                status=None,
-                retryable=True,
-                maybe_created=posting and not isinstance(exc, aiohttp.ClientConnectorError),
-            ) from exc
+        status, raw = await exchange(
+            self.session,
+            method,
+            self.target.url(path),
+            timeout=self.target.timeout,
+            fail=Open311Error,
+            params=params,
+            data=form,
+        )
         body = _json_or_none(raw)
         if status >= 500:
             raise Open311Error(

@@ -28,6 +28,8 @@ from typing import Any
 
 import aiohttp
 
+from tracker.transport import exchange
+
 #: Default time a single call may take, end to end.
 DEFAULT_TIMEOUT = 10.0
 #: Most characters of a receiver's error answer kept for staff.
@@ -218,26 +220,15 @@ async def post_case(
         TIMESTAMP_HEADER: str(int(sent_at.timestamp())),
         IDEMPOTENCY_HEADER: idempotency_key,
     }
-    timeout = aiohttp.ClientTimeout(total=target.timeout)
-    try:
-        async with session.post(target.url, data=body, headers=headers, timeout=timeout) as answer:
-            status = answer.status
-            raw = await answer.read()
-    except TimeoutError as exc:
-        raise WebhookError(
-            f"no answer within {target.timeout:g} s",
-            status=None,
-            retryable=True,
-            maybe_created=True,
-        ) from exc
-    except aiohttp.ClientError as exc:
-        # The class name only: an exception's text can carry the URL and its query.
-        raise WebhookError(
-            f"network error: {type(exc).__name__}",
-            status=None,
-            retryable=True,
-            maybe_created=not isinstance(exc, aiohttp.ClientConnectorError),
-        ) from exc
+    status, raw = await exchange(
+        session,
+        "POST",
+        target.url,
+        timeout=target.timeout,
+        fail=WebhookError,
+        data=body,
+        headers=headers,
+    )
     if status >= 500:
         raise WebhookError(
             f"server error {status}",
