@@ -63,7 +63,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 
 from bench.figures import PCTS, percentiles, stop_process
 from bench.figures import machine as figures_machine
-from bot.app import build_services
+from bot.app import Services, build_services
 from bot.config import Config, parse_config
 from bot.telegram import TelegramChannel, split_text
 from storage.cases import count_cases
@@ -700,21 +700,27 @@ async def tg_bot_run(
     return result
 
 
+def telegram_services(api: FakeBotApi, tmp: Path) -> tuple[Config, Services]:
+    """caredesk's configuration and services for a Telegram channel polling `api` (1 s long
+    polls), on a store of its own in `tmp`."""
+    config = parse_config(
+        {
+            "telegram": {
+                "api_base_url": api.base_url,
+                "api_file_url": api.base_file_url,
+                "poll_timeout": 1,
+            }
+        }
+    )
+    return config, build_services(config, tmp / "telegram.db")
+
+
 async def run_telegram_caredesk(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     expected = caredesk_expected(tmp)
     api = TimedBotApi()
     await api.start()
     try:
-        config = parse_config(
-            {
-                "telegram": {
-                    "api_base_url": api.base_url,
-                    "api_file_url": api.base_file_url,
-                    "poll_timeout": 1,
-                }
-            }
-        )
-        services = build_services(config, tmp / "telegram.db")
+        config, services = telegram_services(api, tmp)
         try:
             channel = TelegramChannel(services.chat, config.telegram, api.token)
             result = await tg_bot_run(api, channel.start, channel.stop, expected, args)

@@ -68,12 +68,11 @@ from bench.chat_bench import (
     error_kind,
     machine,
     stats,
+    telegram_services,
     tg_pass,
     tg_start,
 )
-from bot.app import build_services
 from bot.chat import ChatService, Turn
-from bot.config import parse_config
 from bot.telegram import PerChatOrder, TelegramChannel
 from storage.cases import count_cases
 from tests.telegram_api import JSONDict
@@ -240,16 +239,7 @@ async def run_mode(
     api = DistantBotApi(args.api_ms / 1000)
     await api.start()
     try:
-        config = parse_config(
-            {
-                "telegram": {
-                    "api_base_url": api.base_url,
-                    "api_file_url": api.base_file_url,
-                    "poll_timeout": 1,
-                }
-            }
-        )
-        services = build_services(config, tmp / "telegram.db")
+        config, services = telegram_services(api, tmp)
         turn_ns = time_turns(services.chat)
         try:
             channel = channel_class(services.chat, config.telegram, api.token)
