@@ -16,6 +16,7 @@ import sqlite_utils
 
 from storage.alerts_schema import ALERTS_INDEX
 from storage.case_work import CASE_WORK
+from storage.forward_schema import FORWARDS
 from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
 
@@ -266,6 +267,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     REVIEW_DATA,
     # issue 11: staff work on a case: assignment, notes, corrections (storage/case_work.py).
     CASE_WORK,
+    # issue 12: the place of a case, and its forwards to the tracker (storage/forward_schema.py).
+    FORWARDS,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
