@@ -271,6 +271,25 @@ class MailConfig:
 
 
 @dataclass(frozen=True)
+class ClocksConfig:
+    """The scheduler (bot/scheduler.py): the policy's clocks after intake (Appendix 1)."""
+
+    #: How often `caredesk serve` runs a pass, in seconds.
+    tick_seconds: int = 60
+    #: Business days between follow-up requests 1 and 2, and 2 and 3, to a department that
+    #: recorded no update. The 3rd request copies the Supervisor and the file is marked for
+    #: follow-up in [sla] escalation-recheck business days; the 4th copies the Director; then
+    #: one request each business day.
+    follow_up_spacing: tuple[int, int] = (5, 5)
+    #: A notice to the resident (drafted for staff) this many calendar days before a case's
+    #: anticipated completion date, if the case is still open then.
+    notice_days_before: int = 7
+    #: The morning digest of cases past a standard, once a business day to this address;
+    #: empty: no digest.
+    digest_to: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     city: CityConfig = field(default_factory=CityConfig)
     care: Contact = DEFAULT_CARE
@@ -295,6 +314,7 @@ class Config:
     #: routing, `cases.department` stays empty and staff choose.
     departments: tuple[Department, ...] = ()
     routing: tuple[RoutingRule, ...] = ()
+    clocks: ClocksConfig = field(default_factory=ClocksConfig)
     source: str = "built-in defaults"
 
     def department(self, key: str | None) -> Department | None:
@@ -375,6 +395,7 @@ def parse_config(
             "staff",
             "departments",
             "routing",
+            "clocks",
         },
     )
     city = _section(
@@ -484,9 +505,21 @@ def parse_config(
         )
     departments = _departments(raw.get("departments", []))
     routing = _routing(raw.get("routing", []), departments)
+    clocks = _section(
+        raw,
+        "clocks",
+        ClocksConfig,
+        {
+            "tick_seconds": _positive_int,
+            "follow_up_spacing": _spacing,
+            "notice_days_before": _positive_int,
+            "digest_to": lambda key, value: "" if value == "" else _email(key, value),
+        },
+    )
     return Config(
         departments=departments,
         routing=routing,
+        clocks=clocks,
         mail=mail,
         web=web,
         telegram=telegram,
@@ -739,6 +772,13 @@ def require_secrets(config: Config) -> None:
             "telegram.mode: webhook mode needs CAREDESK_TELEGRAM_WEBHOOK_SECRET set in the "
             "environment (a random string; Telegram sends it back with every update)"
         )
+
+
+def _spacing(key: str, value: Any) -> tuple[int, int]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ConfigError(f"{key}: must be two numbers of business days, like [5, 5]")
+    first, second = (_positive_int(key, v) for v in value)
+    return (first, second)
 
 
 def _positive_number(key: str, value: Any) -> float:

@@ -33,6 +33,9 @@ REPLY_KINDS: tuple[str, ...] = (
     "missing-info",
     "interim-ack",
     "closing",
+    # issue 13: drafted by the scheduler or a staff action (bot/scheduler.py, bot/staff/cases.py)
+    "hazard-update",
+    "timeline-notice",
 )
 
 TEMPLATE_SUFFIX = ".txt.j2"

@@ -16,6 +16,7 @@ import sqlite_utils
 
 from storage.alerts_schema import ALERTS_INDEX
 from storage.case_work import CASE_WORK
+from storage.clocks_schema import CLOCKS_SCHEMA
 from storage.forward_schema import FORWARDS
 from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
@@ -269,6 +270,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     CASE_WORK,
     # issue 12: the place of a case, and its forwards to the tracker (storage/forward_schema.py).
     FORWARDS,
+    # issue 13: the scheduler's due times and actions taken (storage/clocks_schema.py).
+    CLOCKS_SCHEMA,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

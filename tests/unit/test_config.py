@@ -24,6 +24,7 @@ from bot.config import (
     DEFAULT_REVIEW,
     DEFAULT_TWO_PERSON,
     CityConfig,
+    ClocksConfig,
     Config,
     ConfigError,
     DialogueConfig,
@@ -204,6 +205,7 @@ def test_shipped_example_configuration_loads_and_matches_the_defaults() -> None:
     assert config.reference_prefix == "CD"
     assert config.web == WebConfig()
     assert config.staff == StaffConfig()
+    assert config.clocks == ClocksConfig()
 
 
 def test_loading_is_deterministic(tmp_path: Path) -> None:

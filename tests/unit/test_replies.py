@@ -302,6 +302,34 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
             ),
         ),
     ),
+    "hazard-update": (
+        "hazard-update",
+        context(
+            ref="CD-2026-000127",
+            kind_label="report of a potential hazard",
+            resident_name="Luis Ortega",
+            items={
+                **NO_ITEMS,
+                "what": "a cracked tree limb hanging over the Finch Avenue sidewalk by the school",
+            },
+            resolution=(
+                "Parks and Forestry staff have fenced off the sidewalk under the tree. "
+                "A crew will remove the cracked limb."
+            ),
+            expected_date="Friday, November 27, 2026",
+        ),
+    ),
+    # Drafted by the scheduler a week before the anticipated date; staff write the reason.
+    "timeline-notice": (
+        "timeline-notice",
+        context(
+            ref="CD-2026-000125",
+            resident_name="Priya Singh",
+            channel="email",
+            items=STREETLIGHT,
+            expected_date="Friday, January 15, 2027",
+        ),
+    ),
 }
 
 ACK_CASES = ("ack-complaint", "ack-request", "ack-email", "ack-hazard", "ack-copy")
