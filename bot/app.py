@@ -147,6 +147,7 @@ def build_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(close_store)
     app.cleanup_ctx.append(mail_workers)
     app.cleanup_ctx.append(retention_job)
+    app.cleanup_ctx.append(scheduler_job)
     app.cleanup_ctx.append(wal_checkpoints)
     return app
 
@@ -218,6 +219,40 @@ async def retention_job(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def scheduler_job(app: web.Application) -> AsyncIterator[None]:
+    """The policy's clocks (bot/scheduler.py): a pass every [clocks] tick_seconds, in a thread
+    on its own connection, so a pass with much to do never blocks the chats on the loop."""
+    services = app[SERVICES]
+
+    async def run() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(run_scheduler, services)
+            except Exception:
+                log.exception("scheduler pass error; trying again next time")
+            await asyncio.sleep(services.config.clocks.tick_seconds)
+
+    task = asyncio.create_task(run(), name="scheduler")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def run_scheduler(services: Services) -> int:
+    """One scheduler pass on its own connection; returns how many actions it took."""
+    from bot.scheduler import Scheduler
+
+    db = open_store(services.db_path)
+    try:
+        done = Scheduler(db, services.policy, services.renderer).tick(services.clock.now())
+    finally:
+        db.close()
+    if done:
+        log.info("scheduler pass", extra={"count": len(done)})
+    return len(done)
 
 
 def run_retention(services: Services) -> int:

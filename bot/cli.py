@@ -280,6 +280,10 @@ def build_parser() -> Parser:
 
     add_staff_parser(commands)
 
+    from bot.scheduler_cli import add_scheduler_parsers
+
+    add_scheduler_parsers(commands)
+
     flow_commands = command_group(
         commands,
         "flow",
@@ -364,6 +368,10 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         from bot.staff.cli import cmd_staff
 
         return cmd_staff(args, services.db, services.clock)
+    if args.command in ("due", "tick"):
+        from bot.scheduler_cli import cmd_scheduler
+
+        return cmd_scheduler(args, services, services.clock)
     return cmd_serve(args, services)
 
 

@@ -99,9 +99,11 @@ def case_clocks(db: sqlite_utils.Database, case_id: int) -> CaseClocks | None:
         when = datetime.fromisoformat(at)
         if kind == DEPARTMENT_UPDATE:
             updates.append(when)
-        elif kind == "forwarded" or json.loads(data or "{}").get(
-            "department" if kind == "routed" else "new"
-        ) == department:
+        elif (
+            kind == "forwarded"
+            or json.loads(data or "{}").get("department" if kind == "routed" else "new")
+            == department
+        ):
             forwarded.append(when)
     sent = db.execute(
         "SELECT min(updated_at) FROM forwards WHERE case_id = ? AND status = 'sent'", [case_id]
@@ -111,8 +113,7 @@ def case_clocks(db: sqlite_utils.Database, case_id: int) -> CaseClocks | None:
     done = tuple(
         Done(a, int(n), datetime.fromisoformat(due), datetime.fromisoformat(at), json.loads(d))
         for a, n, due, at, d in db.execute(
-            "SELECT action, n, due_at, at, detail FROM clock_actions WHERE case_id = ? "
-            "ORDER BY id",
+            "SELECT action, n, due_at, at, detail FROM clock_actions WHERE case_id = ? ORDER BY id",
             [case_id],
         ).fetchall()
     )
@@ -168,9 +169,7 @@ def next_look(db: sqlite_utils.Database, case_id: int) -> str | None:
     return None if row is None else str(row[0])
 
 
-def move_follow_up(
-    db: sqlite_utils.Database, case_id: int, due: datetime, now: datetime
-) -> None:
+def move_follow_up(db: sqlite_utils.Database, case_id: int, due: datetime, now: datetime) -> None:
     """The file is marked for follow-up on `due` (the next request of the ladder)."""
     db.execute(
         "UPDATE cases SET follow_up_due = ?, updated_at = ? WHERE id = ?",
@@ -227,9 +226,7 @@ class Overdue:
     due: datetime
 
 
-def overdue_cases(
-    db: sqlite_utils.Database, now: datetime, limit: int = 500
-) -> list[Overdue]:
+def overdue_cases(db: sqlite_utils.Database, now: datetime, limit: int = 500) -> list[Overdue]:
     """Every (case, standard) past its deadline at `now`, earliest first (storage/sla.py's
     clocks, each read through its own partial index)."""
     from storage.sla import CLOCKS
