@@ -68,6 +68,9 @@ class CaseRow:
     follow_up_due: str | None
     hazard_due: str | None
     subject: str | None
+    #: Issue 13: what the alerts read (which standards are past, and why staff are needed).
+    hazard_checked_at: str | None = None
+    attention: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,8 @@ def _conditions(f: CaseFilter, now: datetime) -> tuple[list[str], list[Any]]:
 
 
 _ROW = """c.id, c.ref, c.kind, c.status, c.channel, c.department, c.received_at, c.ack_due,
-          c.acked_at, c.response_due, c.follow_up_due, c.hazard_due, c.subject"""
+          c.acked_at, c.response_due, c.follow_up_due, c.hazard_due, c.subject,
+          c.hazard_checked_at, c.attention"""
 
 
 def search_cases(

@@ -35,6 +35,28 @@ CLOCK_NAMES = {
 }
 
 
+#: Statuses whose response, follow-up and hazard clocks still run (storage/staff_schema.py).
+_OPEN = ("open", "unreadable")
+
+
+def past_standards(case: Mapping[str, Any], now: datetime) -> list[str]:
+    """The standards a case is past at `now`: each clock that still runs (storage/sla.py's
+    definition, the one the header's alert count uses) with its deadline behind it."""
+    status = case.get("status")
+    running = {
+        "ack_due": not case.get("acked_at") and status != "closed",
+        "response_due": status in _OPEN,
+        "follow_up_due": status in _OPEN,
+        "hazard_due": status in _OPEN and not case.get("hazard_checked_at"),
+    }
+    past = []
+    for column, name in CLOCK_NAMES.items():
+        due = case.get(column)
+        if running[column] and due and datetime.fromisoformat(due) < now:
+            past.append(name.lower())
+    return past
+
+
 def council_involved(case: CaseState) -> bool:
     """Council or the CAO (or the Ombudsman) is involved: the case is out of scope as a
     Council decision, a rule naming them fired when it was decided (a record staff cannot

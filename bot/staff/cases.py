@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from bot.explain import decided_trace, format_trace
 from bot.intake import compose
 from bot.model import KIND_LABELS, Kind, Status
 from bot.replies import ReplyRenderer
+from bot.scheduler import HAZARD_FLAG
 from bot.sla_bounds import board_bounds
 from bot.staff.access import (
     PREFIX,
@@ -42,14 +44,17 @@ from bot.staff.case_view import (
     attachments,
     council_involved,
     items_of,
+    past_standards,
     timeline,
     unresolved,
 )
 from bot.stored_case import decision_of, submission_of
+from bot.wording import human_day
 from mail.identity import identity_of
 from storage import case_work
 from storage.case_work import CONTACT_FIELDS, ITEM_COLUMNS, CaseState, case_state
 from storage.cases import add_event, get_case
+from storage.clocks import clear_attention
 from storage.db import write_transaction
 from storage.departments import change_department, department_of
 from storage.outbox import insert_draft
@@ -184,6 +189,7 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
         {
             **r.__dict__,
             "received": datetime.fromisoformat(r.received_at).astimezone(tz),
+            "past": past_standards(r.__dict__, now),
         }
         for r in page.rows
     ]
@@ -268,6 +274,7 @@ def _case_view(
         staff_list=[s for s in staff if not s.disabled],
         assigned=by_id.get(state.assigned_to) if state.assigned_to else None,
         council=council_involved(state),
+        past=past_standards(case, now),
         unresolved=unresolved(state, work),
         may_close=ROLE_RANK[me.role] >= ROLE_RANK["supervisor"] or not council_involved(state),
         statuses=[s.value for s in Status],
@@ -547,19 +554,71 @@ async def status_post(request: web.Request) -> web.StreamResponse:
     raise _done(state, "status")
 
 
+#: The reply that tells the resident what will be done about a hazard, and by when.
+HAZARD_UPDATE = "hazard-update"
+
+
 @require_role("agent")
 async def inspected_post(request: web.Request) -> web.StreamResponse:
-    """The hazard was inspected: stops the hazard clock (storage/sla.py)."""
+    """The hazard was inspected and the course of action identified (POLICY.md: inspected,
+    course of action identified, resident updated, within 1 business day). Stops the hazard
+    clock (storage/sla.py) and drafts the reply that tells the resident what will be done and
+    by when. The course of action is kept as a note (it may name people, and notes are erased
+    with the case's personal data); the timeline event names the note and the date."""
     state = _state_or_404(request)
     if not state.hazard_due:
         return _case_view(request, [("inspected", "This case has no hazard to inspect.")], 400)
+    if state.hazard_checked_at:
+        raise _done(state, "unchanged")
+    form = await _form(request)
     site = request.app[STAFF]
     now = site.clock.now()
-    actor, _ = actor_of(request)
+    tz = site.config.tz
+    action = form.get("action", "").strip()
+    by_text = form.get("by", "").strip()
+    errors: list[tuple[str, str]] = []
+    if not action:
+        errors.append(("action", "Write what will be done about the hazard"))
+    by: date | None = None
+    try:
+        by = date.fromisoformat(by_text) if by_text else None
+    except ValueError:
+        by = None
+    if by is None:
+        errors.append(("by", "Enter the date it will be done by, like 2026-12-04"))
+    elif by < now.astimezone(tz).date():
+        errors.append(("by", "The date it will be done by cannot be in the past"))
+    if errors or by is None:
+        return _case_view(request, errors, 400, form)
+    actor, staff_id = actor_of(request)
     with write_transaction(site.db):
         if record_hazard_inspected(site.db, state.id, actor, now):
-            _audit(request, "recorded-inspection", state, now)
+            note_id = case_work.add_note(
+                site.db, state.id, actor, staff_id, f"Course of action: {action}", now
+            )
+            add_event(
+                site.db,
+                state.id,
+                "hazard-action",
+                actor,
+                now,
+                {"note": note_id, "by": by.isoformat()},
+            )
+            clear_attention(site.db, state.id, HAZARD_FLAG)
+            draft_id = _draft(
+                request,
+                state,
+                HAZARD_UPDATE,
+                "the resident is told what will be done about the hazard and by when",
+                now,
+                extra={"resolution": action, "expected_date": human_day(by_day(by, tz))},
+            )
+            _audit(request, "recorded-inspection", state, now, {"draft": draft_id})
     raise _done(state, "inspected")
+
+
+def by_day(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(12, 0), tzinfo=tz)
 
 
 @require_role("agent")

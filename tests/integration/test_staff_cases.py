@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -565,16 +565,71 @@ async def test_record_the_hazard_inspection(site: Site) -> None:
     await login(site.client, AGENT)
     refused = await act(site, ref, "status", {"status": "closed"})
     assert "The hazard inspection has not been recorded." in await refused.text()
-    assert (await act(site, ref, "inspected", {})).status == 303
+    # Issue 13: the inspection comes with the course of action and the date it will be done.
+    empty = await act(site, ref, "inspected", {})
+    assert empty.status == 400
+    page = unescape(await empty.text())
+    assert "Write what will be done about the hazard" in page
+    assert "Enter the date it will be done by" in page
+    past = await act(site, ref, "inspected", {"action": "Pump it out", "by": "2020-01-01"})
+    assert "cannot be in the past" in unescape(await past.text())
+    by = (START + timedelta(days=3)).astimezone(site.services.config.tz).date()
+    action = "A crew will pump out the storm drain on your street and clear the grate."
+    posted = await act(site, ref, "inspected", {"action": action, "by": by.isoformat()})
+    assert posted.status == 303
     assert (
         site.db.execute("SELECT hazard_checked_at FROM cases WHERE ref = ?", [ref]).fetchone()[0]
         == START.isoformat()
     )
     assert len(events(site, ref, "hazard-inspected")) == 1
+    assert '"by": "' + by.isoformat() + '"' in events(site, ref, "hazard-action")[0]["data"]
     assert len(audit_of(site, "recorded-inspection")) == 1
+    # The resident is told what will be done and by when: a draft for review.
+    body = site.db.execute(
+        "SELECT d.body FROM drafts d JOIN cases c ON c.id = d.case_id "
+        "WHERE c.ref = ? AND d.reply_kind = 'hazard-update'",
+        [ref],
+    ).fetchone()[0]
+    assert action in body and f"{by:%B} {by.day}, {by.year}" in body
     html = await (await site.client.get(f"/staff/cases/{ref}")).text()
     assert "Hazard inspection deadline met" in html
+    settle_drafts(site, ref)
+    send_everything(site, ref)
     assert (await act(site, ref, "status", {"status": "closed"})).status == 303
+
+
+async def test_a_scheduler_alert_shows_on_the_case_page_and_list_until_inspected(
+    site: Site,
+) -> None:
+    """Issue 13, items 4 and 6: a hazard past its inspection deadline is flagged by the
+    scheduler; the case page and the case list say which standard is past and why; recording
+    the inspection and the course of action clears the scheduler's flag."""
+    from bot.scheduler import Scheduler
+
+    ref = file(
+        site,
+        channel="email",
+        text="I am unhappy: the basement flooding after the storm was never looked at",
+        conversation=None,
+    )
+    due = site.db.execute("SELECT hazard_due FROM cases WHERE ref = ?", [ref]).fetchone()[0]
+    site.clock.set(datetime.fromisoformat(due) + timedelta(minutes=1))
+    scheduler = Scheduler(site.db, site.services.policy, site.services.renderer)
+    assert [d.action.action for d in scheduler.tick(site.clock.now())] == ["hazard-alert"]
+    await login(site.client, AGENT)
+    page = unescape(await (await site.client.get(f"/staff/cases/{ref}")).text())
+    assert "This case needs attention" in page
+    assert "Past the standard for: " in page and "hazard inspection" in page
+    assert "hazard alert: no inspection and course of action recorded by" in page
+    listing = unescape(await (await site.client.get("/staff/cases?overdue=1")).text())
+    assert ref in listing and "Past: " in listing and "Needs attention" in listing
+    today = site.clock.now().astimezone(site.services.config.tz).date()
+    posted = await act(site, ref, "inspected", {"action": "Drain cleared", "by": today.isoformat()})
+    assert posted.status == 303
+    assert site.db.execute("SELECT attention FROM cases WHERE ref = ?", [ref]).fetchone()[0] is None
+    page = unescape(await (await site.client.get(f"/staff/cases/{ref}")).text())
+    alert = page.split('id="case-alert"', 1)[-1].split("</div>", 1)[0]
+    assert "hazard alert:" not in page and "hazard inspection" not in alert
 
 
 async def test_retention_empties_notes_and_corrections(site: Site) -> None:
