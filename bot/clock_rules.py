@@ -164,6 +164,9 @@ def _follow_up(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
     if update is not None:
         return None, None  # the department answered: the ladder stops
     due = follow_up_start(case, settings)
+    if sent and case.follow_up_due is None and "next_due" in sent[-1].detail:
+        # Staff cleared the date mid-ladder: the rung the last request set still holds.
+        due = datetime.fromisoformat(str(sent[-1].detail["next_due"]))
     if due is None:
         return None, None
     if due > now:
