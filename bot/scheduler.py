@@ -360,10 +360,11 @@ class Scheduler:
     def _digest(self, action: Action, now: datetime) -> Done:
         day = str(action.detail["day"])
         overdue = store.overdue_cases(self.db, now)
+        cases = len({o.ref for o in overdue})
         tz = self.config.tz
         lines = [
-            f"Cases past a standard on {human_day(now.astimezone(tz))}: {len(overdue)}"
-            + (" (the first 500)" if len(overdue) >= 500 else ""),
+            f"Cases past a standard on {human_day(now.astimezone(tz))}: {cases}"
+            + (" (the first 500 deadlines)" if len(overdue) >= 500 else ""),
             "",
         ]
         lines += [
@@ -378,7 +379,8 @@ class Scheduler:
             channel="email",
             recipient=self.config.clocks.digest_to,
             reply_kind="dept-digest",
-            subject=f"Customer Care: {len(overdue)} cases past a standard ({day})",
+            subject=f"Customer Care: {cases} case{'' if cases == 1 else 's'} "
+            f"past a standard ({day})",
             body="\n".join(lines),
             key=digest_key(day),
             now=now,

@@ -378,3 +378,35 @@ def test_a_crash_inside_a_pass_repeats_nothing_and_misses_nothing(config_path: P
     assert "2 actions taken" in again.stdout
     assert [len(requests(services, r)) for r in refs] == [1, 1, 1]
     services.db.close()
+
+
+def test_the_morning_digest_once_a_business_day(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_path.write_text(CONFIG + '\n[clocks]\ndigest_to = "supervisors@city.example"\n')
+    clock = FrozenClock(RECEIVED)
+    services = services_at(config_path, clock)
+    ref = file_email(services, POTHOLE, RECEIVED)
+    tick(services, RECEIVED)  # Monday, filed at 10:00: that morning's digest goes now
+    services.db.execute("DELETE FROM outbox WHERE reply_kind = 'dept-digest'")
+    saturday, monday = date(2026, 12, 5), date(2026, 12, 7)
+    assert [d.action.action for d in tick(services, morning(saturday))] == []
+    assert tick(services, at_8 := datetime.combine(monday, time(8, 0), tzinfo=TZ)) == []
+    assert at_8 < morning(monday)
+    listed = due_cli(config_path, morning(monday), capsys)
+    assert [json.loads(x)["action"] for x in listed] == ["digest"]
+    done = tick(services, morning(monday))
+    assert [(d.action.action, d.result) for d in done] == [("digest", "queued")]
+    assert tick(services, morning(monday) + timedelta(hours=3)) == []
+    rows = services.db.execute(
+        "SELECT recipient, subject, body, idempotency_key FROM outbox "
+        "WHERE reply_kind = 'dept-digest'"
+    ).fetchall()
+    assert len(rows) == 1
+    recipient, subject, body, key = rows[0]
+    assert (recipient, key) == ("supervisors@city.example", "digest:2026-12-07")
+    # The acknowledgement was never sent (no SMTP here): past its standard since 2 December.
+    assert f"{ref}  acknowledgement: due 2026-12-02 16:30" in body
+    assert "jane" not in body.lower()  # references and standards only, no personal data
+    assert subject == "Customer Care: 1 case past a standard (2026-12-07)"
+    services.db.close()
