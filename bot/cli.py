@@ -350,6 +350,8 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         from bot.tracker_cli import cmd_tracker_check
 
         return cmd_tracker_check(config, as_json=args.json, timeout=args.timeout)
+    if args.command in ("due", "tick") and args.at and moment(args.at, process_clock()) is None:
+        return 2  # a bad --at is said before any store is opened (or created)
     from bot.app import build_services  # the heavier imports only for commands that need them
 
     services = build_services(config, db_path, process_clock())

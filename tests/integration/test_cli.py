@@ -69,6 +69,8 @@ COMMANDS = [
     ["retention"],
     ["retention", "run"],
     ["explain"],
+    ["due"],
+    ["tick"],
 ]
 
 
@@ -93,6 +95,8 @@ def test_top_level_help_names_every_command():
         "tracker",
         "retention",
         "explain",
+        "due",
+        "tick",
     ):
         assert f"    {name}" in out
 
@@ -117,6 +121,8 @@ def test_top_level_help_names_every_command():
         (["cases", "list", "--limit", "many"], "invalid int value"),
         (["explain", "--at", "last tuesday", "a pothole"], "--at"),
         (["explain", "--channel", "fax", "a pothole"], "invalid choice: 'fax'"),
+        (["due", "--at", "next friday"], "--at"),
+        (["tick", "--at", "2026-12-24T09:00:00"], "has no UTC offset"),
     ],
 )
 def test_bad_arguments_give_one_clear_line(args, message):
