@@ -14,6 +14,7 @@ and `caredesk serve` (every `[clocks] tick_seconds`) run `tick(now)`.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +56,8 @@ HAZARD_FLAG = "hazard alert:"
 ESCALATED_FLAG = "escalated:"
 #: A pass re-plans a case after acting, at most this often (each round takes the next rung).
 MAX_ROUNDS = 4
+#: How long one transaction of a pass may hold the write lock (several cases a commit).
+HOLD_SECONDS = 0.025
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,22 @@ class Scheduler:
     # -- acting -------------------------------------------------------------------------------
 
     def tick(self, now: datetime, batch: int = 500) -> list[Done]:
-        """One pass as of `now`: every case whose look is due, in batches of `batch` cases."""
+        """One pass as of `now`: every case whose look is due, read `batch` ids at a time.
+
+        Cases are committed a few at a time: one transaction holds the write lock for at most
+        HOLD_SECONDS (chats on other connections wait no longer than that), and each case in
+        it is a savepoint of its own, so a case that fails rolls back alone, is logged, and is
+        looked at again next pass while the others go on. A crash rolls back at most the
+        uncommitted cases, which the next pass takes again (claims are unique)."""
         done: list[Done] = []
         while True:
             ids = store.due_case_ids(self.db, now, limit=batch)
-            for case_id in ids:
-                done.extend(self.run_case(case_id, now))
+            pending = list(ids)
+            while pending:
+                with write_transaction(self.db):
+                    started = time.perf_counter()
+                    while pending and time.perf_counter() - started < HOLD_SECONDS:
+                        done.extend(self._run_isolated(pending.pop(0), now))
             if len(ids) < batch:
                 break
         digest = self._digest_due(now)
@@ -114,6 +127,15 @@ class Scheduler:
             with write_transaction(self.db):
                 done.append(self._digest(digest, now))
         return done
+
+    def _run_isolated(self, case_id: int, now: datetime) -> list[Done]:
+        try:
+            return self.run_case(case_id, now)
+        except Exception:
+            log.exception("scheduler: case %d failed; trying again next pass", case_id)
+            retry = now + timedelta(seconds=self.config.clocks.tick_seconds)
+            store.set_next_look(self.db, case_id, retry)
+            return []
 
     def run_case(self, case_id: int, now: datetime) -> list[Done]:
         """One case, one transaction: its due actions and its next look."""

@@ -353,8 +353,8 @@ def test_a_hazard_not_inspected_in_time_alerts_the_supervisor(config_path: Path)
 
 def test_a_crash_inside_a_pass_repeats_nothing_and_misses_nothing(config_path: Path) -> None:
     """`caredesk tick` killed (os._exit, like a power cut) while acting on the second case:
-    the first case's action is committed, the second's is rolled back; the next tick takes
-    the second's once and not the first's again."""
+    what was not committed is rolled back (a transaction holds a few cases); the next tick
+    takes each remaining action once and none that was committed again."""
     clock = FrozenClock(RECEIVED)
     services = services_at(config_path, clock)
     refs = [file_email(services, POTHOLE + f" ({n})", RECEIVED) for n in range(3)]
@@ -372,11 +372,15 @@ def test_a_crash_inside_a_pass_repeats_nothing_and_misses_nothing(config_path: P
     )
     assert crashed.returncode == 99
     services = services_at(config_path, clock)
-    assert sum(len(requests(services, r)) for r in refs) == 1
+    committed = sum(len(requests(services, r)) for r in refs)
+    assert committed < 2  # the second action never committed
+    claimed = services.db.execute("SELECT count(*) FROM clock_actions").fetchone()[0]
+    assert claimed == committed  # a claim exists exactly when its request does
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
-    assert "2 actions taken" in again.stdout
+    assert f"{3 - committed} actions taken" in again.stdout
     assert [len(requests(services, r)) for r in refs] == [1, 1, 1]
+    assert [len(events(services, r, "follow-up-requested")) for r in refs] == [1, 1, 1]
     services.db.close()
 
 
