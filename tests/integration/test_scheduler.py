@@ -414,3 +414,26 @@ def test_the_morning_digest_once_a_business_day(
     assert "jane" not in body.lower()  # references and standards only, no personal data
     assert subject == "Customer Care: 1 case past a standard (2026-12-07)"
     services.db.close()
+
+
+def test_a_case_that_fails_is_retried_next_pass_and_does_not_stop_the_others(
+    config_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FrozenClock(RECEIVED)
+    services = services_at(config_path, clock)
+    good, bad = (file_email(services, POTHOLE + f" ({n})", RECEIVED) for n in range(2))
+    # A timeline event the rules cannot read (a bug elsewhere wrote it): this case fails.
+    services.db.execute(
+        "INSERT INTO events (case_id, at, type, actor, data) VALUES (?, ?, 'routed', 'x', '{')",
+        [case_id(services, bad), RECEIVED.isoformat()],
+    )
+    at = morning(date(2026, 12, 15))
+    done = tick(services, at)
+    assert [d.action.ref for d in done] == [good]
+    assert "case %d failed" % case_id(services, bad) in caplog.text
+    retry = services.db.execute(
+        "SELECT due_at FROM clocks WHERE case_id = ?", [case_id(services, bad)]
+    ).fetchone()[0]
+    assert datetime.fromisoformat(retry) == at + timedelta(seconds=60)
+    assert tick(services, at) == []  # not again in the same pass's moment
+    services.db.close()
