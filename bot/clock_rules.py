@@ -248,7 +248,9 @@ def _timeline(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
     why = (
         f"anticipated completion {expected} is {settings.notice_days_before} days away or "
         "past and the case is not resolved: notice with the reason and a new timeline, "
-        "drafted for staff"
+        "drafted for staff (copy it to the other interested parties"
+        + (f", such as {case.department}" if case.department else "")
+        + ")"
     )
     detail = {"expected_at": expected}
     return None, Action(case.id, case.ref, TIMELINE, len(done) + 1, due, why, detail)

@@ -437,3 +437,35 @@ def test_a_case_that_fails_is_retried_next_pass_and_does_not_stop_the_others(
     assert datetime.fromisoformat(retry) == at + timedelta(seconds=60)
     assert tick(services, at) == []  # not again in the same pass's moment
     services.db.close()
+
+
+async def test_serve_runs_a_pass_at_start_and_every_tick(config_path: Path) -> None:
+    """The scheduler inside `caredesk serve` (bot/app.py): the whole app started on a test
+    server; its first pass runs at once, the next after [clocks] tick_seconds."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import build_app
+
+    config_path.write_text(CONFIG + "\n[clocks]\ntick_seconds = 1\n")
+    clock = FrozenClock(RECEIVED)
+    services = services_at(config_path, clock)
+    ref = file_email(services, POTHOLE, RECEIVED)
+    clock.set(morning(date(2026, 12, 15)))
+    client = TestClient(TestServer(build_app(services)))
+    await client.start_server()
+    try:
+        for _ in range(100):
+            if requests(services, ref):
+                break
+            await asyncio.sleep(0.05)
+        assert len(requests(services, ref)) == 1
+        clock.set(morning(date(2026, 12, 22)))
+        for _ in range(100):
+            if len(requests(services, ref)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert [e["n"] for e in events(services, ref, "follow-up-requested")] == [1, 2]
+    finally:
+        await client.close()
