@@ -430,7 +430,7 @@ def test_a_case_that_fails_is_retried_next_pass_and_does_not_stop_the_others(
     at = morning(date(2026, 12, 15))
     done = tick(services, at)
     assert [d.action.ref for d in done] == [good]
-    assert "case %d failed" % case_id(services, bad) in caplog.text
+    assert f"case {case_id(services, bad)} failed" in caplog.text
     retry = services.db.execute(
         "SELECT due_at FROM clocks WHERE case_id = ?", [case_id(services, bad)]
     ).fetchone()[0]
