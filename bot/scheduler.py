@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -142,8 +142,8 @@ class Scheduler:
         done: list[Done] = []
         with write_transaction(self.db):
             next_look: datetime | None = None
+            case = store.case_clocks(self.db, case_id)
             for _ in range(MAX_ROUNDS):
-                case = store.case_clocks(self.db, case_id)
                 if case is None:
                     break
                 planned: Plan = plan(case, now, self.settings)
@@ -156,6 +156,8 @@ class Scheduler:
                     ):
                         done.append(Done(action, self._act(case, action, now)))
                         failpoint("scheduler-action")  # tests: a crash inside the transaction
+                # Plan again on what the actions left (the rules read nothing else they change).
+                case = acted(case, planned.actions, now)
             if next_look is not None and next_look <= now:
                 # Still something to do after MAX_ROUNDS: come back next pass, not in a loop.
                 log.warning("scheduler: case %d still due after a pass", case_id)
@@ -408,6 +410,21 @@ class Scheduler:
             now=now,
         )
         return Done(action, "queued")
+
+
+def acted(case: CaseClocks, actions: tuple[Action, ...], now: datetime) -> CaseClocks:
+    """The case as the store holds it after `actions`: each one claimed, and a follow-up
+    request's next date on the case (what _follow_up writes)."""
+    claimed = tuple(store.Done(a.action, a.n, a.due_at, now, dict(a.detail)) for a in actions)
+    follow_up = next(
+        (
+            datetime.fromisoformat(str(a.detail["next_due"]))
+            for a in actions
+            if a.action == FOLLOW_UP
+        ),
+        case.follow_up_due,
+    )
+    return replace(case, done=case.done + claimed, follow_up_due=follow_up)
 
 
 def digest_key(day: str) -> str:
