@@ -177,6 +177,19 @@ def move_follow_up(db: sqlite_utils.Database, case_id: int, due: datetime, now: 
     )
 
 
+def set_expected(
+    db: sqlite_utils.Database, case_id: int, at: datetime, now: datetime
+) -> datetime | None:
+    """Staff's anticipated completion date; returns the one it replaces."""
+    row = db.execute("SELECT expected_at FROM cases WHERE id = ?", [case_id]).fetchone()
+    old = _at(row[0]) if row else None
+    db.execute(
+        "UPDATE cases SET expected_at = ?, updated_at = ? WHERE id = ?",
+        [utc(at), utc(now), case_id],
+    )
+    return old
+
+
 def set_attention(db: sqlite_utils.Database, case_id: int, why: str, now: datetime) -> None:
     """Flag the case for staff (storage/mail.py has the same for mail; one column)."""
     db.execute(

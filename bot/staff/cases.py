@@ -54,7 +54,7 @@ from mail.identity import identity_of
 from storage import case_work
 from storage.case_work import CONTACT_FIELDS, ITEM_COLUMNS, CaseState, case_state
 from storage.cases import add_event, get_case
-from storage.clocks import clear_attention
+from storage.clocks import clear_attention, set_expected
 from storage.db import write_transaction
 from storage.departments import change_department, department_of
 from storage.outbox import insert_draft
@@ -109,6 +109,7 @@ def install_cases(app: web.Application) -> None:
         ("status", status_post),
         ("inspected", inspected_post),
         ("department", department_post),
+        ("expected", expected_post),
     ):
         app.router.add_post(f"{PREFIX}/cases/{{ref}}/{action}", handler)
 
@@ -615,6 +616,42 @@ async def inspected_post(request: web.Request) -> web.StreamResponse:
             )
             _audit(request, "recorded-inspection", state, now, {"draft": draft_id})
     raise _done(state, "inspected")
+
+
+@require_role("agent")
+async def expected_post(request: web.Request) -> web.StreamResponse:
+    """Staff set the anticipated completion date (issue 13: "the department's expected
+    date, or staff's"): close of business that day. The scheduler reads it for the interim
+    acknowledgement and the one-week notice (bot/clock_rules.py)."""
+    state = _state_or_404(request)
+    form = await _form(request)
+    site = request.app[STAFF]
+    now = site.clock.now()
+    tz = site.config.tz
+    text = form.get("expected", "").strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        message = "Enter the anticipated completion date, like 2027-01-29"
+        return _case_view(request, [("expected", message)], 400, form)
+    if day < now.astimezone(tz).date():
+        message = "The anticipated completion date cannot be in the past"
+        return _case_view(request, [("expected", message)], 400, form)
+    at = request.app[TOOLS].calendar.close_of_business(day)
+    actor, _ = actor_of(request)
+    with write_transaction(site.db):
+        old = set_expected(site.db, state.id, at, now)
+        if old != at:
+            add_event(
+                site.db,
+                state.id,
+                "expected-date-set",
+                actor,
+                now,
+                {"old": old.isoformat() if old else None, "new": at.isoformat()},
+            )
+            _audit(request, "set-expected-date", state, now, {"new": at.isoformat()})
+    raise _done(state, "expected" if old != at else "unchanged")
 
 
 def by_day(day: date, tz: ZoneInfo) -> datetime:

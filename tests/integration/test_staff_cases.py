@@ -632,6 +632,31 @@ async def test_a_scheduler_alert_shows_on_the_case_page_and_list_until_inspected
     assert "hazard alert:" not in page and "hazard inspection" not in alert
 
 
+async def test_staff_set_the_anticipated_completion_date_the_scheduler_reads(
+    site: Site,
+) -> None:
+    """Issue 13, item 3: "the department's expected date, or staff's"."""
+    from bot.scheduler import Scheduler
+
+    ref = file(site, channel="email", text="I am unhappy about the bins", conversation=None)
+    await login(site.client, AGENT)
+    bad = await act(site, ref, "expected", {"expected": "soon"})
+    assert bad.status == 400
+    assert "Enter the anticipated completion date" in unescape(await bad.text())
+    tz = site.services.config.tz
+    day = (START + timedelta(days=60)).astimezone(tz).date()
+    assert (await act(site, ref, "expected", {"expected": day.isoformat()})).status == 303
+    saved = site.db.execute("SELECT expected_at FROM cases WHERE ref = ?", [ref]).fetchone()[0]
+    assert datetime.fromisoformat(saved).astimezone(tz).date() == day
+    assert len(events(site, ref, "expected-date-set")) == 1
+    assert len(audit_of(site, "set-expected-date")) == 1
+    # Beyond the 15 business days of an email's response: the interim acknowledgement is due
+    # by the 2nd business day after receipt.
+    scheduler = Scheduler(site.db, site.services.policy, site.services.renderer)
+    later = START + timedelta(days=7)
+    assert "interim-ack" in [a.action for a in scheduler.due(later)]
+
+
 async def test_retention_empties_notes_and_corrections(site: Site) -> None:
     from storage.retention import case_counts, erase_case
 
