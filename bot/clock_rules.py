@@ -160,24 +160,36 @@ def _follow_up(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
         return None, None
     sent = case.taken(FOLLOW_UP)
     since = sent[-1].at if sent else case.forwarded_at
-    update = next((u for u in case.updates if u > since), None)
-    if update is not None:
-        return None, None  # the department answered: the ladder stops
+    answered = max(case.updates) if case.updates else None
+    # The department answered after the last request: the ladder stops, unless staff set a
+    # new follow-up date since (a new round, from the first rung).
+    restarted = case.follow_up_set_at is not None and (
+        answered is None or case.follow_up_set_at > answered
+    )
+    if answered is not None and answered > since and not restarted:
+        return None, None
+    this_round = [d for d in sent if answered is None or d.at > answered]
     due = follow_up_start(case, settings)
-    if sent and case.follow_up_due is None and "next_due" in sent[-1].detail:
+    if this_round and case.follow_up_due is None and "next_due" in this_round[-1].detail:
         # Staff cleared the date mid-ladder: the rung the last request set still holds.
-        due = datetime.fromisoformat(str(sent[-1].detail["next_due"]))
+        due = datetime.fromisoformat(str(this_round[-1].detail["next_due"]))
     if due is None:
         return None, None
     if due > now:
         return due, None
-    n = len(sent) + 1
-    cc = copies(n)
-    if sent:
+    n = len(sent) + 1  # the request's number on the case (its unique key)
+    level = len(this_round) + 1  # its rung on this round of the ladder
+    cc = copies(level)
+    if this_round:
         why = (
             f"no update from {case.department} since follow-up request {n - 1} "
             f"({sent[-1].at.isoformat()}); the file was marked for follow-up on "
             f"{due.isoformat()}"
+        )
+    elif sent:
+        why = (
+            f"no update from {case.department} since its last one, and the follow-up date "
+            f"staff set ({due.isoformat()}) has passed"
         )
     else:
         why = (
@@ -186,8 +198,13 @@ def _follow_up(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
         )
     if cc:
         why += "; copies the " + " and the ".join(c.capitalize() for c in cc)
-    nxt = business_opening_after(settings, now, rung_spacing(n, settings))
-    detail = {"department": case.department, "cc": list(cc), "next_due": nxt.isoformat()}
+    nxt = business_opening_after(settings, now, rung_spacing(level, settings))
+    detail = {
+        "department": case.department,
+        "cc": list(cc),
+        "level": level,
+        "next_due": nxt.isoformat(),
+    }
     return None, Action(case.id, case.ref, FOLLOW_UP, n, due, why, detail)
 
 

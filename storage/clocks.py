@@ -21,6 +21,8 @@ from storage.cases import add_event, utc
 #: of the follow-up ladder when staff set no follow-up date).
 FORWARD_EVENTS = ("forwarded", "routed", "department-changed")
 DEPARTMENT_UPDATE = "department-update"
+#: Staff set the follow-up date on the case page (a new round of the ladder after an update).
+FOLLOW_UP_SET = "follow-up-date-set"
 
 
 def _at(value: str | None) -> datetime | None:
@@ -59,6 +61,8 @@ class CaseClocks:
     #: When the department updated the case (`department-update` events), oldest first.
     updates: tuple[datetime, ...]
     done: tuple[Done, ...]
+    #: When staff last set the follow-up date, or None.
+    follow_up_set_at: datetime | None = None
 
     def taken(self, action: str) -> tuple[Done, ...]:
         return tuple(d for d in self.done if d.action == action)
@@ -89,16 +93,19 @@ def case_clocks(db: sqlite_utils.Database, case_id: int) -> CaseClocks | None:
         return None
     events = db.execute(
         f"""SELECT type, at, data FROM events WHERE case_id = ?
-            AND type IN ({", ".join("?" * (len(FORWARD_EVENTS) + 1))}) ORDER BY id""",
-        [case_id, *FORWARD_EVENTS, DEPARTMENT_UPDATE],
+            AND type IN ({", ".join("?" * (len(FORWARD_EVENTS) + 2))}) ORDER BY id""",
+        [case_id, *FORWARD_EVENTS, DEPARTMENT_UPDATE, FOLLOW_UP_SET],
     ).fetchall()
     department = row[5]
     forwarded: list[datetime] = []
     updates: list[datetime] = []
+    set_at: datetime | None = None
     for kind, at, data in events:
         when = datetime.fromisoformat(at)
         if kind == DEPARTMENT_UPDATE:
             updates.append(when)
+        elif kind == FOLLOW_UP_SET:
+            set_at = when
         elif (
             kind == "forwarded"
             or json.loads(data or "{}").get("department" if kind == "routed" else "new")
@@ -133,6 +140,7 @@ def case_clocks(db: sqlite_utils.Database, case_id: int) -> CaseClocks | None:
         forwarded_at=min(forwarded) if forwarded and department else None,
         updates=tuple(updates),
         done=done,
+        follow_up_set_at=set_at,
     )
 
 
@@ -175,6 +183,24 @@ def move_follow_up(db: sqlite_utils.Database, case_id: int, due: datetime, now: 
         "UPDATE cases SET follow_up_due = ?, updated_at = ? WHERE id = ?",
         [utc(due), utc(now), case_id],
     )
+
+
+def set_follow_up(
+    db: sqlite_utils.Database, case_id: int, at: datetime, actor: str, now: datetime
+) -> datetime | None:
+    """Staff's follow-up date, on the timeline; returns the one it replaces."""
+    row = db.execute("SELECT follow_up_due FROM cases WHERE id = ?", [case_id]).fetchone()
+    old = _at(row[0]) if row else None
+    move_follow_up(db, case_id, at, now)
+    add_event(
+        db,
+        case_id,
+        FOLLOW_UP_SET,
+        actor,
+        now,
+        {"old": old.isoformat() if old else None, "new": at.isoformat()},
+    )
+    return old
 
 
 def set_expected(

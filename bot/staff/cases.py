@@ -54,7 +54,7 @@ from mail.identity import identity_of
 from storage import case_work
 from storage.case_work import CONTACT_FIELDS, ITEM_COLUMNS, CaseState, case_state
 from storage.cases import add_event, get_case
-from storage.clocks import clear_attention, set_expected
+from storage.clocks import clear_attention, set_expected, set_follow_up
 from storage.db import write_transaction
 from storage.departments import change_department, department_of
 from storage.outbox import insert_draft
@@ -110,6 +110,7 @@ def install_cases(app: web.Application) -> None:
         ("inspected", inspected_post),
         ("department", department_post),
         ("expected", expected_post),
+        ("follow-up", follow_up_post),
     ):
         app.router.add_post(f"{PREFIX}/cases/{{ref}}/{action}", handler)
 
@@ -627,16 +628,9 @@ async def expected_post(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     site = request.app[STAFF]
     now = site.clock.now()
-    tz = site.config.tz
-    text = form.get("expected", "").strip()
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        message = "Enter the anticipated completion date, like 2027-01-29"
-        return _case_view(request, [("expected", message)], 400, form)
-    if day < now.astimezone(tz).date():
-        message = "The anticipated completion date cannot be in the past"
-        return _case_view(request, [("expected", message)], 400, form)
+    day = _future_day(request, form, "expected", "anticipated completion date")
+    if isinstance(day, web.Response):
+        return day
     at = request.app[TOOLS].calendar.close_of_business(day)
     actor, _ = actor_of(request)
     with write_transaction(site.db):
@@ -652,6 +646,40 @@ async def expected_post(request: web.Request) -> web.StreamResponse:
             )
             _audit(request, "set-expected-date", state, now, {"new": at.isoformat()})
     raise _done(state, "expected" if old != at else "unchanged")
+
+
+def _future_day(
+    request: web.Request, form: dict[str, str], field: str, what: str
+) -> date | web.Response:
+    """The date in `field`, today or later in the city; else the page with the error."""
+    tz = request.app[STAFF].config.tz
+    try:
+        day = date.fromisoformat(form.get(field, "").strip())
+    except ValueError:
+        return _case_view(request, [(field, f"Enter the {what}, like 2027-01-29")], 400, form)
+    if day < request.app[STAFF].clock.now().astimezone(tz).date():
+        return _case_view(request, [(field, f"The {what} cannot be in the past")], 400, form)
+    return day
+
+
+@require_role("agent")
+async def follow_up_post(request: web.Request) -> web.StreamResponse:
+    """Staff set the follow-up date ("2 weeks after forwarding unless staff set another"):
+    close of business that day. After a department's update it starts a new round of the
+    follow-up ladder (bot/clock_rules.py)."""
+    state = _state_or_404(request)
+    form = await _form(request)
+    day = _future_day(request, form, "follow-up", "follow-up date")
+    if isinstance(day, web.Response):
+        return day
+    site = request.app[STAFF]
+    now = site.clock.now()
+    at = request.app[TOOLS].calendar.close_of_business(day)
+    actor, _ = actor_of(request)
+    with write_transaction(site.db):
+        set_follow_up(site.db, state.id, at, actor, now)
+        _audit(request, "set-follow-up-date", state, now, {"new": at.isoformat()})
+    raise _done(state, "follow-up")
 
 
 def by_day(day: date, tz: ZoneInfo) -> datetime:

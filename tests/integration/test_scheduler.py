@@ -27,6 +27,7 @@ from bot.config import load_config
 from bot.model import Person
 from bot.scheduler import Done, Scheduler
 from storage.cases import add_event
+from storage.clocks import set_follow_up
 from storage.db import write_transaction
 from storage.sla import alerts_count
 
@@ -245,6 +246,19 @@ def test_the_follow_up_ladder_over_the_holidays_with_a_restart(
     for day in days(date(2027, 1, 13), date(2027, 2, 12)):
         assert tick(services, morning(day)) == []
     assert len(requests(services, ref)) == 8
+    # Staff set a new follow-up date (the case page's form): a new round, from the first rung.
+    with write_transaction(services.db):
+        set_follow_up(
+            services.db,
+            case_id(services, ref),
+            datetime(2027, 2, 15, 16, 30, tzinfo=TZ),
+            "staff:agent@city.example",
+            morning(date(2027, 2, 12)),
+        )
+    assert tick(services, morning(date(2027, 2, 15))) == []
+    done = tick(services, morning(date(2027, 2, 16)))
+    assert [(d.action.n, d.action.detail["level"]) for d in done] == [(9, 1)]
+    assert requests(services, ref)[-1]["cc"] is None
     services.db.close()
 
 

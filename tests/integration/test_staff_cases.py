@@ -650,6 +650,14 @@ async def test_staff_set_the_anticipated_completion_date_the_scheduler_reads(
     assert datetime.fromisoformat(saved).astimezone(tz).date() == day
     assert len(events(site, ref, "expected-date-set")) == 1
     assert len(audit_of(site, "set-expected-date")) == 1
+    # The follow-up date, the same way.
+    past = await act(site, ref, "follow-up", {"follow-up": "2020-02-02"})
+    assert "The follow-up date cannot be in the past" in unescape(await past.text())
+    assert (await act(site, ref, "follow-up", {"follow-up": day.isoformat()})).status == 303
+    due = site.db.execute("SELECT follow_up_due FROM cases WHERE ref = ?", [ref]).fetchone()[0]
+    assert datetime.fromisoformat(due).astimezone(tz).date() == day
+    assert len(events(site, ref, "follow-up-date-set")) == 1
+    assert len(audit_of(site, "set-follow-up-date")) == 1
     # Beyond the 15 business days of an email's response: the interim acknowledgement is due
     # by the 2nd business day after receipt.
     scheduler = Scheduler(site.db, site.services.policy, site.services.renderer)

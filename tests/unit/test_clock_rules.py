@@ -178,3 +178,30 @@ def test_a_cleared_follow_up_date_mid_ladder_keeps_the_rung_the_last_request_set
     case = replace(CASE, done=(done,), follow_up_due=None)
     assert names(case, at(date(2026, 12, 21))) == []
     assert names(case, at(date(2026, 12, 22))) == [(FOLLOW_UP, 2)]
+
+
+def test_after_an_update_a_follow_up_date_set_by_staff_starts_a_new_round() -> None:
+    """The department answered after request 4 (Director copied); staff set a new follow-up
+    date: the next request is number 5 on the case but the first rung of a new round, so it
+    copies nobody, and the round climbs the ladder again."""
+    sent = [request(n, at(date(2027, 1, 5 + n))) for n in range(1, 5)]
+    answered = at(date(2027, 1, 11), 14)
+    case = replace(
+        CASE,
+        done=tuple(sent),
+        updates=(answered,),
+        follow_up_due=at(date(2027, 2, 1), 16, 30),
+    )
+    assert names(case, at(date(2027, 2, 2))) == []  # stopped: staff set nothing since
+    restarted = replace(case, follow_up_set_at=answered + timedelta(days=1))
+    (action,) = plan(restarted, at(date(2027, 2, 2)), SETTINGS).actions
+    assert (action.n, action.detail["level"], action.detail["cc"]) == (5, 1, [])
+    assert "follow-up date staff set" in action.why
+    assert action.detail["next_due"] == at(date(2027, 2, 9), 8, 30).isoformat()
+    third = replace(
+        restarted,
+        done=(*sent, request(5, at(date(2027, 2, 2))), request(6, at(date(2027, 2, 9)))),
+        follow_up_due=at(date(2027, 2, 16), 8, 30),
+    )
+    (action,) = plan(third, at(date(2027, 2, 16)), SETTINGS).actions
+    assert (action.n, action.detail["level"], action.detail["cc"]) == (7, 3, ["supervisor"])
