@@ -2,10 +2,10 @@
 time, as of an instant it is given.
 
 A pass reads the cases whose look is due (storage/clocks.py, one index range), and for each
-case, in one write transaction: plans (pure), claims each action (unique per case, action and
-n), writes its timeline event and its outbox row or draft, and stores when to look next. A
-crash between two cases loses nothing (the case is still due) and a crash inside one rolls
-all of it back; a restart, or a second process, finds the claimed actions and repeats none.
+case, all or nothing: plans (pure), claims each action (unique per case, action and n),
+writes its timeline event and its outbox row or draft, and stores when to look next. A crash
+loses nothing (an uncommitted case is still due) and repeats nothing (a restart, or a second
+process, finds the claimed actions).
 
 `due(now)` is the same plan without writing: what `caredesk due` prints. `caredesk tick`
 and `caredesk serve` (every `[clocks] tick_seconds`) run `tick(now)`.
@@ -138,7 +138,8 @@ class Scheduler:
             return []
 
     def run_case(self, case_id: int, now: datetime) -> list[Done]:
-        """One case, one transaction: its due actions and its next look."""
+        """One case: its due actions (each with its event and outbox row or draft) and its
+        next look, all or nothing (its own transaction, or a savepoint inside a pass's)."""
         done: list[Done] = []
         with write_transaction(self.db):
             next_look: datetime | None = None
