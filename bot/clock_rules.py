@@ -30,7 +30,7 @@ The clocks (POLICY.md, Appendix 1):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -93,13 +93,18 @@ def plan(case: CaseClocks, now: datetime, settings: Settings) -> Plan:
     for rule in (_follow_up, _interim, _hazard, _timeline):
         due, action = rule(case, now, settings)
         if action is not None:
-            actions.append(action)
+            # Staff read times on the city's clock (`caredesk due`, the timeline).
+            actions.append(replace(action, due_at=settings.calendar.local(action.due_at)))
         elif due is not None:
             later.append(due)
     # After acting the case is looked at again at once: the next rung is computed from the
     # state the action left (the scheduler does that in the same transaction).
     next_look = now if actions else (min(later) if later else None)
     return Plan(tuple(actions), next_look)
+
+
+def _local(at: datetime, settings: Settings) -> str:
+    return settings.calendar.local(at).isoformat(timespec="minutes")
 
 
 def _day(at: datetime, settings: Settings) -> date:
@@ -183,18 +188,18 @@ def _follow_up(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
     if this_round:
         why = (
             f"no update from {case.department} since follow-up request {n - 1} "
-            f"({sent[-1].at.isoformat()}); the file was marked for follow-up on "
-            f"{due.isoformat()}"
+            f"({_local(sent[-1].at, settings)}); the file was marked for follow-up on "
+            f"{_local(due, settings)}"
         )
     elif sent:
         why = (
             f"no update from {case.department} since its last one, and the follow-up date "
-            f"staff set ({due.isoformat()}) has passed"
+            f"staff set ({_local(due, settings)}) has passed"
         )
     else:
         why = (
-            f"forwarded to {case.department} on {case.forwarded_at.isoformat()}, no update "
-            f"recorded by the follow-up date {due.isoformat()}"
+            f"forwarded to {case.department} on {_local(case.forwarded_at, settings)}, no update "
+            f"recorded by the follow-up date {_local(due, settings)}"
         )
     if cc:
         why += "; copies the " + " and the ".join(c.capitalize() for c in cc)
@@ -227,8 +232,8 @@ def _interim(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
     if due > now:
         return due, None
     why = (
-        f"{case.channel} case: completion expected {case.expected_at.isoformat()}, beyond "
-        f"the {response.days}-business-day response standard ({standard.isoformat()}); "
+        f"{case.channel} case: completion expected {_local(case.expected_at, settings)}, beyond "
+        f"the {response.days}-business-day response standard ({_local(standard, settings)}); "
         f"interim acknowledgement due within {interim.days} business days of receipt"
     )
     detail = {"expected_at": case.expected_at.isoformat()}
@@ -246,8 +251,8 @@ def _hazard(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
     if case.hazard_due > now:
         return case.hazard_due, None
     why = (
-        f"hazard: no inspection and course of action recorded by {case.hazard_due.isoformat()}; "
-        "alert to the supervisor"
+        "hazard: no inspection and course of action recorded by "
+        f"{_local(case.hazard_due, settings)}; alert to the supervisor"
     )
     return None, Action(case.id, case.ref, HAZARD_ALERT, 1, case.hazard_due, why, {})
 
@@ -263,7 +268,8 @@ def _timeline(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
     if due > now:
         return due, None
     why = (
-        f"anticipated completion {expected} is {settings.notice_days_before} days away or "
+        f"anticipated completion {_local(case.expected_at, settings)} is "
+        f"{settings.notice_days_before} days away or "
         "past and the case is not resolved: notice with the reason and a new timeline, "
         "drafted for staff (copy it to the other interested parties"
         + (f", such as {case.department}" if case.department else "")
