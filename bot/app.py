@@ -36,6 +36,7 @@ from bot.replies import ReplyRenderer
 from bot.retention import run as run_retention_once
 from bot.staff.pages import install_staff
 from bot.telegram import TelegramChannel, TelegramSender
+from bot.tracker_service import run_forwarding
 from bot.webchat import WebChat, security_headers
 from mail.imap import ImapIntake
 from mail.smtp import SmtpSender
@@ -146,6 +147,7 @@ def build_app(services: Services) -> web.Application:
 
     app.cleanup_ctx.append(close_store)
     app.cleanup_ctx.append(mail_workers)
+    app.cleanup_ctx.append(tracker_workers)
     app.cleanup_ctx.append(retention_job)
     app.cleanup_ctx.append(wal_checkpoints)
     return app
@@ -353,6 +355,19 @@ async def mail_workers(app: web.Application) -> AsyncIterator[None]:
             await task
     if thread is not None:
         await asyncio.to_thread(thread.join, 10)
+
+
+async def tracker_workers(app: web.Application) -> AsyncIterator[None]:
+    """Forwarding to the departments' trackers (bot/tracker_service.py), when any is set."""
+    services = app[SERVICES]
+    task = asyncio.create_task(
+        run_forwarding(services.db, services.config, services.clock, app[HEALTH]),
+        name="tracker-outbox",
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def probe_smtp(sender: SmtpSender, worker: OutboxWorker) -> None:

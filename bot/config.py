@@ -164,6 +164,20 @@ class StaffConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    """Forwarding cases to the departments' trackers (issue 12): retries and status sync."""
+
+    #: A forward that fails this many times (network, 5xx) goes on the dead-letter list.
+    max_attempts: int = 8
+    #: The first retry waits this long; each next one twice as long (at most an hour).
+    retry_base_seconds: int = 30
+    #: One call to a tracker gives up after this long (then it is retried).
+    timeout_seconds: int = 20
+    #: How often `serve` asks Open311 trackers what changed (status sync).
+    sync_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class RulesConfig:
     """Extra phrases added to the built-in classification rules (bot/policy.py)."""
 
@@ -285,6 +299,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     staff: StaffConfig = field(default_factory=StaffConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     reference_prefix: str = "CD"
     #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
     retention_days: int = 2555
@@ -373,6 +388,7 @@ def parse_config(
             "web",
             "telegram",
             "staff",
+            "tracker",
             "departments",
             "routing",
         },
@@ -477,6 +493,17 @@ def parse_config(
             "throttle_minutes": _positive_int,
         },
     )
+    tracker = _section(
+        raw,
+        "tracker",
+        TrackerConfig,
+        {
+            "max_attempts": _positive_int,
+            "retry_base_seconds": _positive_int,
+            "timeout_seconds": _positive_int,
+            "sync_seconds": _positive_int,
+        },
+    )
     if telegram.mode == "webhook" and not telegram.webhook_url.startswith("https://"):
         raise ConfigError(
             "telegram.webhook_url: webhook mode needs the public https:// URL "
@@ -491,6 +518,7 @@ def parse_config(
         web=web,
         telegram=telegram,
         staff=staff,
+        tracker=tracker,
         city=city,
         care=care,
         ombudsman=ombudsman,
@@ -872,6 +900,15 @@ class Department:
     #: tracker = "webhook": where the case is POSTed as JSON (the signing secret comes from
     #: the environment).
     webhook_url: str = ""
+    #: tracker = "open311": the service_code per caredesk category: a routing rule's name (the
+    #: rule that routed the case) or a case kind ("hazard"); else `open311_service_code`.
+    open311_service_codes: Mapping[str, str] = field(default_factory=dict)
+    #: A link staff can open to the department's ticket, with "{id}" for its id
+    #: ("https://311.city.example/requests/{id}"); empty: no link, the id only.
+    link: str = ""
+    #: Send the resident's name, email and phone with the forward. Off by default: the
+    #: department can act without them, and they are personal data (POLICY.md 03.01).
+    share_contact: bool = False
     supervisor_name: str = ""
     supervisor_email: str = ""
     director_name: str = ""
@@ -936,6 +973,18 @@ def _departments(value: Any) -> tuple[Department, ...]:
         for name in ("open311_url", "webhook_url"):
             if table.get(name, "") != "":
                 values[name] = _url(f"{at}.{name}", table[name])
+        if table.get("link", "") != "":
+            link = _url(f"{at}.link", table["link"])
+            if "{id}" not in link:
+                raise ConfigError(f"{at}.link: must contain {{id}}, where the ticket's id goes")
+            values["link"] = link
+        if "share_contact" in table:
+            values["share_contact"] = _bool(f"{at}.share_contact", table["share_contact"])
+        if "open311_service_codes" in table:
+            codes = _table(table, "open311_service_codes")
+            values["open311_service_codes"] = {
+                str(k): _str(f"{at}.open311_service_codes.{k}", v) for k, v in codes.items()
+            }
         if not values.get("name"):
             raise ConfigError(f"{at}.name: must be a non-empty string")
         if any(d.key == values["key"] for d in out):

@@ -22,6 +22,7 @@ from aiohttp import web
 from bot.clock import BusinessCalendar
 from bot.decide import Policy
 from bot.explain import decided_trace, format_trace
+from bot.forwarding import forward_if_due
 from bot.intake import compose
 from bot.model import KIND_LABELS, Kind, Status
 from bot.replies import ReplyRenderer
@@ -52,6 +53,7 @@ from storage.case_work import CONTACT_FIELDS, ITEM_COLUMNS, CaseState, case_stat
 from storage.cases import add_event, get_case
 from storage.db import write_transaction
 from storage.departments import change_department, department_of
+from storage.forwards import supersede_pending
 from storage.outbox import insert_draft
 from storage.search import CaseFilter, DueWindow, search_cases
 from storage.sla import record_hazard_inspected
@@ -565,7 +567,7 @@ async def inspected_post(request: web.Request) -> web.StreamResponse:
 @require_role("agent")
 async def department_post(request: web.Request) -> web.StreamResponse:
     """Staff choose the department responsible (or none). The timeline event records the old
-    and the new department; forwarding (issue 12) re-forwards the case from that event."""
+    and the new department, and the case is forwarded to the new department's tracker."""
     state = _state_or_404(request)
     form = await _form(request)
     site = request.app[STAFF]
@@ -579,5 +581,9 @@ async def department_post(request: web.Request) -> web.StreamResponse:
         old = department_of(site.db, state.id)
         if old != new:
             change_department(site.db, state.id, actor, new, now)
+            # A change re-forwards (issue 12): a forward not yet sent is superseded, and the
+            # case goes to the new department's tracker, if it has one.
+            supersede_pending(site.db, state.id, now)
+            forward_if_due(site.db, site.config, state.id, now)
             _audit(request, "changed-department", state, now, {"old": old, "new": new})
     raise _done(state, "department" if old != new else "unchanged")
