@@ -377,3 +377,12 @@ def case_for_forward(db: sqlite_utils.Database, case_id: int) -> CaseForForward 
         email=row[16],
         phone=row[17],
     )
+
+
+def retrying(db: sqlite_utils.Database, limit: int = 200) -> list[Forward]:
+    """Forwards still pending after at least one failed attempt: the tracker is down or slow.
+    Nothing for staff to do yet, but worth seeing before they become dead letters."""
+    rows = db.execute(
+        f"{_SELECT} WHERE f.status = 'pending' AND o.attempts > 0 ORDER BY f.id LIMIT ?", [limit]
+    )
+    return [_forward(r) for r in rows.fetchall()]

@@ -85,6 +85,38 @@ def _who(actor: str, names: Mapping[str, str]) -> str:
     return {"policy": "caredesk (policy)"}.get(actor, actor)
 
 
+#: The forwarding events (storage/forwards.py), in words.
+FORWARD_EVENTS = frozenset(
+    {
+        "forward-queued",
+        "forwarded",
+        "forward-failed",
+        "forward-retried",
+        "forward-superseded",
+        "department-mail-sent",
+    }
+)
+
+
+def _forward_words(kind: str, data: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    dept = data.get("department") or "the department"
+    if kind == "forward-queued":
+        return f"Queued for {dept} ({data.get('target')})", None, None
+    if kind == "forwarded":
+        if data.get("external_id"):
+            return f"Forwarded to {dept}", f"their id: {data['external_id']}", None
+        if data.get("token"):
+            return f"Forwarded to {dept}", "their id is not known yet (token)", None
+        return f"Forwarded to {dept}", None, None
+    if kind == "forward-failed":
+        return f"Forward to {dept} failed", str(data.get("error", "")) or None, None
+    if kind == "forward-retried":
+        return f"Forward to {dept} retried", None, None
+    if kind == "forward-superseded":
+        return f"Forward to {dept} cancelled: the department changed", None, None
+    return "Mail sent to the department", str(data.get("mail", "")) or None, None
+
+
 def _event_words(
     event: Mapping[str, Any],
     notes: Mapping[int, Mapping[str, Any]],
@@ -140,6 +172,8 @@ def _event_words(
     if kind == "department-changed":
         old, new = data.get("old") or "none", data.get("new") or "none"
         return f"Department changed from {old} to {new}", None, None
+    if kind in FORWARD_EVENTS:
+        return _forward_words(kind, data)
     if kind == "status-changed":
         return f"Status changed from {data.get('old')} to {data.get('new')}", None, None
     plain = ", ".join(

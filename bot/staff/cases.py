@@ -53,7 +53,7 @@ from storage.case_work import CONTACT_FIELDS, ITEM_COLUMNS, CaseState, case_stat
 from storage.cases import add_event, get_case
 from storage.db import write_transaction
 from storage.departments import change_department, department_of
-from storage.forwards import supersede_pending
+from storage.forwards import forwards_of_case, supersede_pending
 from storage.outbox import insert_draft
 from storage.search import CaseFilter, DueWindow, search_cases
 from storage.sla import record_hazard_inspected
@@ -276,6 +276,7 @@ def _case_view(
         kinds=[k.value for k in Kind],
         departments=site.config.departments,
         department=site.config.department(case["department"]),
+        forwards=forwards_of_case(site.db, state.id),
         item_columns=list(ITEM_COLUMNS),
         done=request.query.get("done", ""),
         local=lambda value: datetime.fromisoformat(value).astimezone(tz) if value else None,
