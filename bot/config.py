@@ -164,6 +164,15 @@ class StaffConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    """The departments' trackers (issue 12): how often `serve` asks them for news."""
+
+    #: Every this many seconds, Open311 tokens are resolved to ids and the status of every
+    #: open case with a service request is read back (bot/tracker_sync.py).
+    sync_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class RulesConfig:
     """Extra phrases added to the built-in classification rules (bot/policy.py)."""
 
@@ -285,6 +294,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     staff: StaffConfig = field(default_factory=StaffConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     reference_prefix: str = "CD"
     #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
     retention_days: int = 2555
@@ -375,6 +385,7 @@ def parse_config(
             "staff",
             "departments",
             "routing",
+            "tracker",
         },
     )
     city = _section(
@@ -484,7 +495,9 @@ def parse_config(
         )
     departments = _departments(raw.get("departments", []))
     routing = _routing(raw.get("routing", []), departments)
+    tracker = _section(raw, "tracker", TrackerConfig, {"sync_seconds": _positive_int})
     return Config(
+        tracker=tracker,
         departments=departments,
         routing=routing,
         mail=mail,
