@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -122,11 +123,11 @@ def update_data(dept: Department, seen: RequestStatus, changed: list[str]) -> di
 
 def external_link(dept: Department, external_id: str) -> str | None:
     """A link staff can open for the request, when the department's configuration gives a
-    URL template with "{id}" (`link`); None otherwise."""
+    URL template with "{id}" (`link`, read as forwarding reads it); None otherwise."""
     template: str = getattr(dept, "link", "") or ""
     if "{id}" not in template:
         return None
-    return template.replace("{id}", external_id)
+    return template.replace("{id}", quote(external_id, safe=""))
 
 
 @dataclass
@@ -192,20 +193,22 @@ class TrackerSync:
     async def sync_department(self, dept: Department, now: datetime) -> DepartmentSync:
         out = DepartmentSync(dept.key)
         client = open311_client(self.session, dept, self.timeout)
-        await self._resolve_tokens(client, dept, now, out)
-        await self._sync_statuses(client, dept, now, out)
+        resolved = await self._resolve_tokens(client, dept, now, out)
+        await self._sync_statuses(client, dept, now, out, resolved)
         return out
 
     async def _resolve_tokens(
         self, client: Open311Client, dept: Department, now: datetime, out: DepartmentSync
-    ) -> None:
+    ) -> set[int]:
+        """Ask for the id of each token; returns the cases whose id appeared."""
+        resolved: set[int] = set()
         for token in store.pending_tokens(self.db, dept.key):
             try:
                 found = await client.poll_token(token.token)
             except Open311Error as exc:
                 out.problems.append(_failure(f"token of {token.ref}", exc))
                 if exc.retryable:  # the server is down or slow: the next pass tries them all
-                    return
+                    break
                 continue
             if found is None:
                 out.tokens_waiting += 1
@@ -214,31 +217,59 @@ class TrackerSync:
                 link = external_link(dept, found)
                 if store.resolve_token(self.db, token, dept.key, found, link, now):
                     out.ids_resolved += 1
+                    resolved.add(token.case_id)
+        return resolved
 
     async def _sync_statuses(
-        self, client: Open311Client, dept: Department, now: datetime, out: DepartmentSync
+        self,
+        client: Open311Client,
+        dept: Department,
+        now: datetime,
+        out: DepartmentSync,
+        resolved: set[int],
     ) -> None:
+        """Read the statuses and record the changes. The `updated_after` mark moves to `now`
+        only when every change was read and recorded."""
+        problems = len(out.problems)
         tracked = store.tracked_cases(self.db, dept.key)
         out.checked = len(tracked)
         if tracked:
-            since = store.last_synced(self.db, dept.key) or min(
-                datetime.fromisoformat(t.since) for t in tracked
-            )
-            try:
-                seen = await client.statuses(
-                    [t.external_id for t in tracked], updated_after=since - OVERLAP
-                )
-            except Open311Error as exc:
-                out.problems.append(_failure("requests.json", exc))
-                return
-            by_id = {s.service_request_id: s for s in seen}
+            seen = await self._statuses(client, dept, tracked, resolved, out)
+            by_id = {s.service_request_id: s for s in seen or ()}
             for case in tracked:
                 status = by_id.get(case.external_id)
                 if status is not None:
                     self._record(dept, case, status, now, out)
-        if out.ok:
+        if len(out.problems) == problems:
             with write_transaction(self.db):
                 store.mark_synced(self.db, dept.key, now, now)
+
+    async def _statuses(
+        self,
+        client: Open311Client,
+        dept: Department,
+        tracked: list[store.Tracked],
+        resolved: set[int],
+        out: DepartmentSync,
+    ) -> list[RequestStatus] | None:
+        """The statuses of the tracked requests, many ids a call. For a server that refuses
+        a list, `updated_after` reaches back to the last good pass, and further for a request
+        whose id only appeared now (the department may have changed it any time since it was
+        made), or to the first forward before any pass. None (and a problem) on failure."""
+        last = store.last_synced(self.db, dept.key)
+        starts = [
+            datetime.fromisoformat(t.since)
+            for t in tracked
+            if last is None or t.case_id in resolved
+        ]
+        since = min([*starts, *([last] if last is not None else [])])
+        try:
+            return await client.statuses(
+                [t.external_id for t in tracked], updated_after=since - OVERLAP
+            )
+        except Open311Error as exc:
+            out.problems.append(_failure("requests.json", exc))
+            return None
 
     def _record(
         self,

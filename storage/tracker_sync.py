@@ -82,7 +82,7 @@ def resolve_token(
     if done != 1:
         return False
     db.execute(
-        """UPDATE cases SET external_id = ?, external_url = ?
+        """UPDATE cases SET external_id = ?, external_url = ?, updated_at = ?
            WHERE id = ? AND NOT EXISTS (
                SELECT 1 FROM forwards g
                WHERE g.case_id = ? AND g.id <> ? AND g.status <> 'superseded'
@@ -90,6 +90,7 @@ def resolve_token(
         [
             external_id,
             external_url,
+            utc(now),
             token.case_id,
             token.case_id,
             token.forward_id,
@@ -140,12 +141,14 @@ def record_update(
 ) -> None:
     """A change the department made: the event on the timeline, its gist on the case."""
     db.execute(
-        """UPDATE cases SET tracker_status = ?, tracker_updated_at = ?, expected_at = ?
+        """UPDATE cases SET tracker_status = ?, tracker_updated_at = ?, expected_at = ?,
+               updated_at = ?
            WHERE id = ?""",
         [
             tracker_status,
             utc(tracker_updated_at),
             utc(expected_at) if expected_at else None,
+            utc(now),
             case_id,
         ],
     )

@@ -545,3 +545,29 @@ async def test_serve_syncs_and_healthz_says_when_the_tracker_is_down(make_desk: 
         assert ref not in json.dumps(body)
     finally:
         await client.close()
+
+
+async def test_an_id_that_appears_late_is_read_back_to_its_first_forward(
+    make_desk: MakeDesk,
+) -> None:
+    """A server that refuses a list of ids and answered a token: the department changed the
+    request before its id appeared, and before the last pass; that change is still read."""
+    desk = await make_desk(answer="id", multi_id=False, token_polls=2)
+    b_id, b_ref = desk.file()
+    await desk.forward(b_id, b_ref)
+    desk.server.answer = "token"
+    a_id, a_ref = desk.file()
+    await desk.forward(a_id, a_ref)
+    [a_request] = [k for k, r in desk.server.requests.items() if a_ref in r["description"]]
+
+    await desk.run()  # token waiting; B alone, one id
+    desk.clock.advance(timedelta(hours=1))
+    desk.server.update(a_request, status_notes="Crew sent")
+    desk.clock.advance(timedelta(hours=1))
+    await desk.run()  # token waiting still; the mark moves past the change
+    desk.clock.advance(timedelta(hours=1))
+    report = await desk.run()
+    assert report.ok and report.ids_resolved == 1 and report.checked == 2
+    assert desk.status_calls()[-1] == {"updated_after": "2026-11-25T15:55:00Z"}
+    [event] = desk.events(a_id, "department-update")
+    assert event["status_notes"] == "Crew sent"

@@ -5,6 +5,7 @@ the closing reply, named as theirs."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from bot.department_closing import resolution
 from bot.tracker_sync import (
     DepartmentSync,
     changed_fields,
+    external_link,
     held_state,
     is_closed,
     parse_instant,
@@ -137,3 +139,10 @@ def test_a_department_line_says_what_was_done_or_what_is_wrong() -> None:
     bad = DepartmentSync("roads", checked=3, problems=["requests.json: HTTP 503: 503: down"])
     assert not bad.ok
     assert bad.line().startswith("roads: requests.json: HTTP 503")
+
+
+def test_the_link_to_a_request_follows_the_departments_template() -> None:
+    # A stand-in with the department's `link` template (config: departments.<key>.link).
+    linked = SimpleNamespace(key="roads", link="https://311.city.example/requests/{id}")
+    assert external_link(linked, "10 01") == "https://311.city.example/requests/10%2001"
+    assert external_link(ROADS, "1001") is None
