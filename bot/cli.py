@@ -174,7 +174,7 @@ def build_parser() -> Parser:
     tracker_commands = command_group(
         commands,
         "tracker",
-        help="the departments' trackers: check where cases are forwarded",
+        help="the departments' trackers: check where cases are forwarded, sync their status",
         description="Where each department's cases are forwarded ([[departments]]: an Open311 "
         "GeoReport v2 server, a JSON webhook, an email address, or none).",
     )
