@@ -37,6 +37,7 @@ from bot.retention import run as run_retention_once
 from bot.staff.pages import install_staff
 from bot.telegram import TelegramChannel, TelegramSender
 from bot.tracker_service import run_forwarding
+from bot.tracker_sync import run_tracker_sync
 from bot.webchat import WebChat, security_headers
 from mail.imap import ImapIntake
 from mail.smtp import SmtpSender
@@ -149,6 +150,7 @@ def build_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(mail_workers)
     app.cleanup_ctx.append(tracker_workers)
     app.cleanup_ctx.append(retention_job)
+    app.cleanup_ctx.append(tracker_sync_job)
     app.cleanup_ctx.append(wal_checkpoints)
     return app
 
@@ -217,6 +219,32 @@ async def retention_job(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(erase(), name="retention")
     yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def tracker_sync_job(app: web.Application) -> AsyncIterator[None]:
+    """Open311 status sync every [tracker] sync_seconds (bot/tracker_sync.py), when a
+    department has an Open311 tracker; its state is "tracker-sync" in /healthz."""
+    services = app[SERVICES]
+    if not any(d.tracker == "open311" for d in services.config.departments):
+        yield
+        return
+    task = asyncio.create_task(
+        run_tracker_sync(
+            services.db,
+            services.policy,
+            services.renderer,
+            services.clock,
+            app[HEALTH],
+            every=services.config.tracker.sync_seconds,
+            stop=asyncio.Event(),
+        ),
+        name="tracker-sync",
+    )
+    yield
+    # Cancelled at an HTTP call, never inside a write: those have no await.
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

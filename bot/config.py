@@ -173,7 +173,8 @@ class TrackerConfig:
     retry_base_seconds: int = 30
     #: One call to a tracker gives up after this long (then it is retried).
     timeout_seconds: int = 20
-    #: How often `serve` asks Open311 trackers what changed (status sync).
+    #: Every this many seconds, Open311 tokens are resolved to ids and the status of every
+    #: open case with a service request is read back (bot/tracker_sync.py).
     sync_seconds: int = 300
 
 

@@ -26,13 +26,13 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import sqlite_utils
 
 from bot.config import Config, Department
 from bot.tracker_cli import OPEN311_KEY_ENV, WEBHOOK_SECRET_ENV, secret_env
+from bot.tracker_targets import external_link, open311_client
 from mail.department import ForwardedCase, forward_message
 from mail.identity import identity_of
 from mail.smtp import SmtpSender
@@ -52,7 +52,6 @@ from tracker.open311 import (
     NewRequest,
     Open311Client,
     Open311Error,
-    Open311Target,
     Pending,
 )
 from tracker.webhook import WebhookError, WebhookTarget, case_payload, post_case
@@ -187,10 +186,7 @@ class ForwardSender:
         with write_transaction(self.db):
             earlier = begin_attempt(self.db, item.id, now)
         tried_since = _instant(earlier) - CLOCK_MARGIN if earlier else None
-        target = Open311Target(
-            dept.open311_url, key, dept.open311_jurisdiction_id or None, self.timeout
-        )
-        client = Open311Client(self.session(), target)
+        client = open311_client(self.session(), dept, self.timeout)
         try:
             result = await client.submit(
                 new, tried_since=tried_since, share_contact=dept.share_contact
@@ -202,7 +198,7 @@ class ForwardSender:
                 result = Created(found)
         except Open311Error as exc:
             raise DeliveryError(exc.words(), permanent=not exc.retryable, code=exc.status) from exc
-        return Receipt(result.service_request_id, _link(dept, result.service_request_id))
+        return Receipt(result.service_request_id, external_link(dept, result.service_request_id))
 
     async def _poll_token(self, client: Open311Client, token: str) -> str | None:
         for n in range(TOKEN_POLLS):
@@ -248,7 +244,7 @@ class ForwardSender:
         except WebhookError as exc:
             raise DeliveryError(exc.words(), permanent=not exc.retryable, code=exc.status) from exc
         external = delivered.external_id
-        return Receipt(external, _link(dept, external) if external else None)
+        return Receipt(external, external_link(dept, external) if external else None)
 
     # -- email -----------------------------------------------------------------------------
 
@@ -303,12 +299,6 @@ class ForwardSender:
         if self._smtp is not None:
             await self._smtp.close()
             self._smtp = None
-
-
-def _link(dept: Department, external_id: str | None) -> str | None:
-    if not dept.link or not external_id:
-        return None
-    return dept.link.replace("{id}", quote(external_id, safe=""))
 
 
 def tracked_departments(config: Config) -> list[Department]:

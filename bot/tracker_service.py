@@ -19,8 +19,8 @@ from bot.config import Config
 from bot.forwarder import ForwardSender, tracked_departments
 from bot.health import DEGRADED, OK, Health
 from bot.outbox_worker import OutboxWorker
-from bot.tracker_cli import OPEN311_KEY_ENV, secret_env
-from tracker.open311 import Open311Client, Open311Error, Open311Target, check_service_codes
+from bot.tracker_targets import open311_client
+from tracker.open311 import Open311Error, check_service_codes
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,8 @@ async def check_service_mapping(config: Config) -> list[str]:
         for dept in config.departments:
             if dept.tracker != "open311":
                 continue
-            _, key = secret_env(OPEN311_KEY_ENV, dept.key)
-            target = Open311Target(
-                dept.open311_url, key, dept.open311_jurisdiction_id or None, timeout
-            )
             try:
-                services = await Open311Client(session, target).services()
+                services = await open311_client(session, dept, timeout).services()
             except Open311Error as exc:
                 problems.append(f"{dept.key}: services.json: {exc.words()}")
                 continue

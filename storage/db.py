@@ -19,6 +19,7 @@ from storage.case_work import CASE_WORK
 from storage.forward_schema import FORWARDS
 from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
+from storage.tracker_sync_schema import TRACKER_SYNC
 
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -269,6 +270,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     CASE_WORK,
     # issue 12: the place of a case, and its forwards to the tracker (storage/forward_schema.py).
     FORWARDS,
+    # issue 12: where status sync stands per department (storage/tracker_sync_schema.py).
+    TRACKER_SYNC,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -58,6 +58,7 @@ from storage.outbox import insert_draft
 from storage.search import CaseFilter, DueWindow, search_cases
 from storage.sla import record_hazard_inspected
 from storage.staff import get_staff_by_id, list_staff
+from storage.tracker_sync import has_closing_reply
 
 PAGE_SIZE = 25
 #: How many earlier pages "Previous page" can walk back through (keyset pages keep a trail).
@@ -524,13 +525,19 @@ async def status_post(request: web.Request) -> web.StreamResponse:
             if not reasons:
                 case_work.set_status(site.db, state, actor, status, now)
                 resolution = form.get("resolution", "").strip() or None
-                draft_id = _draft(
-                    request,
-                    state,
-                    CLOSING,
-                    "the closing reply, drafted when the case was closed",
-                    now,
-                    extra={"resolution": resolution},
+                # One closing reply: status sync may have drafted it when the department
+                # closed its request (bot/tracker_sync.py).
+                draft_id = (
+                    None
+                    if has_closing_reply(site.db, state.id)
+                    else _draft(
+                        request,
+                        state,
+                        CLOSING,
+                        "the closing reply, drafted when the case was closed",
+                        now,
+                        extra={"resolution": resolution},
+                    )
                 )
                 _audit(request, "closed-case", state, now, {"draft": draft_id})
         if reasons:

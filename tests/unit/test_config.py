@@ -29,6 +29,7 @@ from bot.config import (
     DialogueConfig,
     RulesConfig,
     StaffConfig,
+    TrackerConfig,
     WebConfig,
     find_config_file,
     load_config,
@@ -204,6 +205,7 @@ def test_shipped_example_configuration_loads_and_matches_the_defaults() -> None:
     assert config.reference_prefix == "CD"
     assert config.web == WebConfig()
     assert config.staff == StaffConfig()
+    assert config.tracker == TrackerConfig()
 
 
 def test_loading_is_deterministic(tmp_path: Path) -> None:
@@ -240,6 +242,9 @@ BAD = [
     ),
     pytest.param(
         "[web]\nclient_rate_per_minute = 0", "web.client_rate_per_minute", "at least 1", id="rate"
+    ),
+    pytest.param(
+        "[tracker]\nsync_seconds = 0", "tracker.sync_seconds", "at least 1", id="sync-zero"
     ),
     pytest.param('colour = "blue"', "colour", "unknown key", id="unknown-top-level-key"),
     pytest.param(
