@@ -17,7 +17,7 @@ from storage.db import write_transaction
 from storage.forwards import Receipt, forwards_of_case, record_forwarded
 from storage.outbox import mark_failed
 
-from .test_staff_cases import audit_of, case_id, events, file
+from .test_staff_cases import act, audit_of, case_id, events, file
 from .test_staff_web import AGENT, Site, csrf_of, login, start_site
 
 CONFIG = parse_config(
@@ -121,3 +121,21 @@ async def test_the_case_page_shows_the_external_id_link_and_a_retry_for_a_dead_f
         ("water", "sent", "W-9")
     ]
     json.dumps(shown)  # `caredesk cases show --json` prints it as it is
+
+
+async def test_changing_the_department_on_the_case_page_reforwards_the_case(site: Site) -> None:
+    ref = file(site, text="Please look at the snow plough damage", what="plough damage")
+    assert forwards_of_case(site.db, case_id(site, ref)) == []  # no rule: waits for staff
+    await login(site.client, AGENT)
+    assert (await act(site, ref, "department", {"department": "water"})).status == 303
+    [first] = forwards_of_case(site.db, case_id(site, ref))
+    assert (first.department, first.sequence) == ("water", 1)
+    # Back to "no department" before it went: the forward is cancelled, not sent.
+    assert (await act(site, ref, "department", {"department": ""})).status == 303
+    [cancelled] = forwards_of_case(site.db, case_id(site, ref))
+    assert cancelled.status == "superseded"  # (pending, or dead: no secret is set here)
+    assert (await act(site, ref, "department", {"department": "water"})).status == 303
+    second = forwards_of_case(site.db, case_id(site, ref))[-1]
+    assert (second.department, second.sequence) == ("water", 2)
+    html = unescape(await (await site.client.get(f"/staff/cases/{ref}")).text())
+    assert "Queued for water (webhook)" in html
