@@ -17,9 +17,11 @@ How each figure is counted, and why:
   so a month's acknowledgement figures equal the sum of its weeks on the board.
 - Overdue now: a case whose clock still runs (storage/sla.py CLOCKS' condition, carried on
   each row) and whose deadline is before `as_of`: the board's overdue, for the month's cases.
-- Escalations: follow-up requests sent to departments (`follow-up-requested` events). The
-  policy's ladder copies the Supervisor/Division Head on the 3rd request and the Director on
-  the 4th, so the count per case says how far each case went up.
+- Escalations: follow-up requests sent to departments (`follow-up-requested` events, written
+  by the scheduler). The policy's ladder copies the Supervisor/Division Head on the 3rd request
+  and the Director on the 4th, so each case's highest request number says how far it went up;
+  and hazard alerts (`hazard-alert` events: an inspection not recorded in time, raised to the
+  supervisor). Zero when the scheduler has written none.
 - Median times in hours (calendar hours, receipt to the first reply that reached the resident,
   and receipt to closing), over the cases that have that moment.
 - Survey: read only when the store has a survey table; otherwise "no survey data".
@@ -44,7 +46,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage.report import MonthRows, ReportCase
+from storage.report import Ladder, MonthRows, ReportCase
 from storage.sla import CLOCKS
 
 #: Staff's words for each kind (the residents' words are in bot/model.py KIND_LABELS).
@@ -176,6 +178,7 @@ class Escalations:
     cases: int  # cases with at least one
     supervisor: int  # cases that reached the 3rd request (Supervisor/Division Head copied)
     director: int  # cases that reached the 4th (Director copied)
+    hazard_alerts: int  # hazard cases raised to the supervisor (inspection not recorded in time)
 
 
 @dataclass(frozen=True)
@@ -352,13 +355,16 @@ def overdue_now(cases: Sequence[ReportCase], as_of: datetime) -> Overdue:
     return Overdue(late_cases, by_clock)
 
 
-def escalations(requests: Mapping[int, int], case_ids: Iterable[int]) -> Escalations:
-    counts = [requests.get(i, 0) for i in case_ids]
+def escalations(
+    ladders: Mapping[int, Ladder], alerts: frozenset[int], case_ids: Iterable[int]
+) -> Escalations:
+    found = [ladders[i] for i in case_ids if i in ladders]
     return Escalations(
-        requests=sum(counts),
-        cases=sum(1 for n in counts if n),
-        supervisor=sum(1 for n in counts if n >= SUPERVISOR_REQUEST),
-        director=sum(1 for n in counts if n >= DIRECTOR_REQUEST),
+        requests=sum(x.requests for x in found),
+        cases=sum(1 for x in found if x.requests),
+        supervisor=sum(1 for x in found if x.highest >= SUPERVISOR_REQUEST),
+        director=sum(1 for x in found if x.highest >= DIRECTOR_REQUEST),
+        hazard_alerts=len(alerts),
     )
 
 
@@ -502,7 +508,7 @@ def month_report(
         ),
         standards=tuple(standard(name, cases, due, done, as_of) for name, due, done in STANDARDS),
         overdue=overdue_now(cases, as_of),
-        escalations=escalations(rows.escalations, (c.id for c in cases)),
+        escalations=escalations(rows.escalations, rows.hazard_alerts, (c.id for c in cases)),
         medians=medians(cases),
         survey=survey(rows.surveys),
         topics=topics(cases, rows.routing),

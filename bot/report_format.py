@@ -75,6 +75,7 @@ def as_text(report: MonthReport) -> str:
         f"  {e.requests:,} follow-up requests to departments, on {e.cases:,} cases; "
         f"{e.supervisor:,} reached the 3rd request (Supervisor/Division Head copied), "
         f"{e.director:,} the 4th (Director copied)",
+        f"  {e.hazard_alerts:,} hazard alerts to the supervisor (inspection not recorded in time)",
         "",
         "Median times",
         f"  To acknowledge: {_hours(r.medians.to_acknowledge_hours)} "
@@ -132,6 +133,7 @@ def _csv_rows(report: MonthReport) -> Iterator[tuple[str, str, object]]:
     yield ("escalations", "cases", e.cases)
     yield ("escalations", "supervisor_copied", e.supervisor)
     yield ("escalations", "director_copied", e.director)
+    yield ("escalations", "hazard_alerts", e.hazard_alerts)
     m = r.medians
     for name in ("to_acknowledge_hours", "acknowledged", "to_close_hours", "closed"):
         value = getattr(m, name)

@@ -26,9 +26,12 @@ from storage.cases import utc
 from storage.sla import CLOCKS
 
 #: Events that record a request sent to a department to follow a case up (the escalation
-#: ladder, issue 13 item 2). The 3rd request copies the Supervisor/Division Head, the 4th the
-#: Director (POLICY.md), so the count per case says how far up it went.
+#: ladder, issue 13 item 2; data `n`, the request's number). The 3rd request copies the
+#: Supervisor/Division Head, the 4th the Director (POLICY.md), so the highest number per case
+#: says how far up it went.
 ESCALATION_EVENTS: tuple[str, ...] = ("follow-up-requested",)
+#: A hazard not inspected in time, raised to the supervisor (issue 13 item 4).
+HAZARD_ALERT_EVENT = "hazard-alert"
 ROUTED_EVENT = "routed"
 SURVEY_TABLE = "surveys"
 
@@ -55,10 +58,22 @@ class ReportCase:
 
 
 @dataclass(frozen=True)
+class Ladder:
+    """A case's follow-up requests: how many events, and the highest request number (`n`
+    in the event's data; the count when the events carry none). They differ when a
+    department's update stopped the ladder and a later one started again at 1."""
+
+    requests: int
+    highest: int
+
+
+@dataclass(frozen=True)
 class MonthRows:
     cases: tuple[ReportCase, ...]
-    #: case id -> how many follow-up requests (ESCALATION_EVENTS) its timeline holds.
-    escalations: Mapping[int, int]
+    #: case id -> its follow-up requests (ESCALATION_EVENTS), for the cases that have any.
+    escalations: Mapping[int, Ladder]
+    #: ids of the cases with a hazard alert on their timeline.
+    hazard_alerts: frozenset[int]
     #: case id -> the reasons of its `routed` events (the department's rule and phrase).
     routing: Mapping[int, tuple[str, ...]]
     #: The survey rows of the month's cases (every column the table has), or None when the
@@ -113,15 +128,24 @@ def _cases(db: sqlite_utils.Database, start: str, end: str) -> tuple[ReportCase,
     return tuple(out)
 
 
-def _escalations(db: sqlite_utils.Database, start: str, end: str) -> dict[int, int]:
+def _escalations(db: sqlite_utils.Database, start: str, end: str) -> dict[int, Ladder]:
     marks = ", ".join("?" for _ in ESCALATION_EVENTS)
     rows = db.execute(
-        f"""SELECT e.case_id, count(*) FROM cases c INDEXED BY cases_received
-            JOIN events e ON e.case_id = c.id
+        f"""SELECT e.case_id, count(*), max(CAST(json_extract(e.data, '$.n') AS INTEGER))
+            FROM cases c INDEXED BY cases_received JOIN events e ON e.case_id = c.id
             WHERE c.{_IN_MONTH} AND e.type IN ({marks}) GROUP BY e.case_id""",
         [start, end, *ESCALATION_EVENTS],
     ).fetchall()
-    return {int(r[0]): int(r[1]) for r in rows}
+    return {int(r[0]): Ladder(int(r[1]), int(r[1]) if r[2] is None else int(r[2])) for r in rows}
+
+
+def _hazard_alerts(db: sqlite_utils.Database, start: str, end: str) -> frozenset[int]:
+    rows = db.execute(
+        f"""SELECT DISTINCT e.case_id FROM cases c INDEXED BY cases_received
+            JOIN events e ON e.case_id = c.id WHERE c.{_IN_MONTH} AND e.type = ?""",
+        [start, end, HAZARD_ALERT_EVENT],
+    ).fetchall()
+    return frozenset(int(r[0]) for r in rows)
 
 
 def _routing(db: sqlite_utils.Database, start: str, end: str) -> dict[int, tuple[str, ...]]:
@@ -177,9 +201,10 @@ def month_rows(db: sqlite_utils.Database, start: datetime, end: datetime) -> Mon
     try:
         cases = _cases(db, lo, hi)
         escalations = _escalations(db, lo, hi)
+        alerts = _hazard_alerts(db, lo, hi)
         routing = _routing(db, lo, hi)
         surveys = _surveys(db, lo, hi)
     finally:
         if own:
             db.conn.execute("COMMIT")
-    return MonthRows(cases, escalations, routing, surveys)
+    return MonthRows(cases, escalations, alerts, routing, surveys)

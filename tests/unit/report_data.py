@@ -63,6 +63,7 @@ class Made:
     hazard_due: datetime | None
     hazard_checked: datetime | None
     requests: int
+    hazard_alert: bool
     topics: set[str] = field(default_factory=set)
 
 
@@ -168,8 +169,12 @@ def file_made(
             "follow-up-requested",
             "scheduler",
             received + timedelta(days=14 + n),
-            {"request": n + 1},
+            {"n": n + 1, "sent": True},
         )
+    hazard_alert = kind is Kind.HAZARD and hazard_checked is None and rng.random() < 0.6
+    if hazard_alert:
+        assert hazard_due is not None
+        add_event(db, case_id, "hazard-alert", "scheduler", hazard_due, {})
     if rng.random() < 0.1:  # other events never count as escalations
         add_event(db, case_id, "note-added", "staff:a@city.example.org", received)
     return Made(
@@ -188,6 +193,7 @@ def file_made(
         hazard_due=_utc(hazard_due),
         hazard_checked=_utc(hazard_checked),
         requests=requests,
+        hazard_alert=hazard_alert,
         topics=topics,
     )
 

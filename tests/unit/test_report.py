@@ -20,6 +20,7 @@ import sqlite_utils
 from bot.report import Month, MonthError, parse_month
 from bot.report_format import as_csv, as_json, as_text
 from bot.report_source import load_report
+from storage.cases import add_event
 from storage.db import open_store
 
 from .report_data import AS_OF, CONFIG, RESIDENT, TORONTO, Made, fill_months, in_month
@@ -187,6 +188,7 @@ def test_escalations_medians_and_topics(db: sqlite_utils.Database, made: list[Ma
     assert e.cases == sum(1 for m in nov if m.requests)
     assert e.supervisor == sum(1 for m in nov if m.requests >= 3)
     assert e.director == sum(1 for m in nov if m.requests >= 4)
+    assert e.hazard_alerts == sum(1 for m in nov if m.hazard_alert) > 0
 
     hours_to_ack = [(m.acked - m.received).total_seconds() / 3600 for m in nov if m.acked]
     hours_to_close = [(m.closed - m.received).total_seconds() / 3600 for m in nov if m.closed]
@@ -298,7 +300,13 @@ def test_json_and_csv_carry_the_same_figures(db: sqlite_utils.Database, made: li
         "decided",
     }
     assert set(data["by_kind"][0]) == {"key", "label", "count", "percent"}
-    assert set(data["escalations"]) == {"requests", "cases", "supervisor", "director"}
+    assert set(data["escalations"]) == {
+        "requests",
+        "cases",
+        "supervisor",
+        "director",
+        "hazard_alerts",
+    }
     assert set(data["overdue_now"]["by_clock"]) == {
         "acknowledgement",
         "response",
@@ -348,3 +356,19 @@ def test_a_month_and_its_bounds() -> None:
         "2026-12-01T00:00:00-05:00",
         "2027-01-01T00:00:00-05:00",
     )
+
+
+def test_a_ladder_that_started_again_counts_its_highest_rung(
+    db: sqlite_utils.Database, made: list[Made]
+) -> None:
+    """Requests 1, 2 (the department answered), then 1, 2, 3 again: five requests, and the
+    case reached the 3rd (Supervisor copied), not the 4th."""
+    case = next(m for m in in_month(made, 2026, 11) if m.requests == 0)
+    before = load_report(db, CONFIG, NOVEMBER, AS_OF).escalations
+    for n in (1, 2, 1, 2, 3):
+        add_event(db, case.id, "follow-up-requested", "scheduler", AS_OF, {"n": n})
+    after = load_report(db, CONFIG, NOVEMBER, AS_OF).escalations
+    assert after.requests == before.requests + 5
+    assert after.cases == before.cases + 1
+    assert after.supervisor == before.supervisor + 1
+    assert after.director == before.director
