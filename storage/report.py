@@ -92,6 +92,15 @@ _CASE_COLUMNS = (
 _IN_MONTH = "received_at >= ? AND received_at < ?"
 
 
+def _rules(text: str | None) -> tuple[Mapping[str, str], ...]:
+    if not text or text == "[]":  # most cases: no phrase rule fired (json.loads costs more)
+        return ()
+    try:
+        return tuple(r for r in json.loads(text) if isinstance(r, dict))
+    except ValueError:
+        return ()
+
+
 def _cases(db: sqlite_utils.Database, start: str, end: str) -> tuple[ReportCase, ...]:
     cursor = db.execute(
         f"SELECT {_CASE_COLUMNS}, {_running_columns()} FROM cases "
@@ -102,10 +111,7 @@ def _cases(db: sqlite_utils.Database, start: str, end: str) -> tuple[ReportCase,
     out = []
     for values in cursor.fetchall():
         row = dict(zip(names, values, strict=True))
-        try:
-            rules = tuple(r for r in json.loads(row["rules"] or "[]") if isinstance(r, dict))
-        except ValueError:
-            rules = ()
+        rules = _rules(row["rules"])
         out.append(
             ReportCase(
                 id=int(row["id"]),
