@@ -87,6 +87,10 @@ TOP_TOPICS = 10
 #: The report's two standards: the name, the deadline column, the column of the event that
 #: meets it.
 STANDARDS = (("acknowledgement", "ack_due", "acked_at"), ("response", "response_due", "closed_at"))
+STANDARD_TITLES = {
+    "acknowledgement": "Acknowledged within standard",
+    "response": "Responded within standard",
+}
 #: The follow-up request that copies the Supervisor/Division Head, and the Director (POLICY.md).
 SUPERVISOR_REQUEST, DIRECTOR_REQUEST = 3, 4
 NO_SURVEY = "no survey data"
@@ -164,6 +168,11 @@ class Standard:
     @property
     def decided(self) -> int:
         return self.met + self.late + self.waiting
+
+    @property
+    def title(self) -> str:
+        """ "Acknowledged within standard", "Responded within standard"."""
+        return STANDARD_TITLES.get(self.clock, f"{self.clock.capitalize()} within standard")
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def as_text(report: MonthReport) -> str:
         lines += ["", *_table(title, rows)]
     lines += [""]
     lines += ["Service standards"]
-    lines += [f"  {s.clock.capitalize()} within standard: {standard_words(s)}" for s in r.standards]
+    lines += [f"  {s.title}: {standard_words(s)}" for s in r.standards]
     per_clock = ", ".join(f"{c.label} {c.count:,}" for c in r.overdue.by_clock)
     lines += [f"  Overdue now: {r.overdue.cases:,} cases ({per_clock})", ""]
     e = r.escalations
