@@ -170,6 +170,12 @@ def _routing(db: sqlite_utils.Database, start: str, end: str) -> dict[int, tuple
     return out
 
 
+def store_file(db: sqlite_utils.Database) -> str:
+    """The file of the store `db` is open on; "" for an in-memory one."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2] or "")
+
+
 def has_table(db: sqlite_utils.Database, name: str) -> bool:
     row = db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]

@@ -13,16 +13,19 @@ report holds no personal data, so there is nothing to audit beyond that.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from bot.report import Day, Month, MonthError, MonthReport, parse_month
 from bot.report_format import as_csv, as_json, standard_words
-from bot.report_source import load_report
+from bot.report_source import load_report, load_report_apart
 from bot.staff.access import PREFIX, STAFF, audit_action, render, require_role
 from bot.staff.sla import nice_ceiling
+from storage.report import store_file
 
 #: The chart's own coordinates (it scales to the page's width).
 WIDTH, HEIGHT = 760, 300
@@ -106,6 +109,15 @@ def download_link(month: Month, fmt: str) -> str:
     return f"{PREFIX}/reports/export?" + urlencode({"month": month.key, "format": fmt})
 
 
+async def month_report_of(request: web.Request, month: Month, now: datetime) -> MonthReport:
+    """The month's report, computed in a worker thread (bot/report_source.py says why)."""
+    site = request.app[STAFF]
+    path = store_file(site.db)
+    if not path:  # an in-memory store has no second connection
+        return load_report(site.db, site.config, month, now)
+    return await asyncio.to_thread(load_report_apart, path, site.config, month, now)
+
+
 def install_reports(app: web.Application) -> None:
     """Called once by `install_staff`."""
     app.router.add_get(f"{PREFIX}/reports", reports_page)
@@ -141,7 +153,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
             report=None,
         )
     now = site.clock.now()
-    report = load_report(site.db, site.config, month, now)
+    report = await month_report_of(request, month, now)
     audit_action(request, "viewed-report", target_kind="report", target=month.key, now=now)
     return render(
         request,
@@ -172,7 +184,7 @@ async def reports_export(request: web.Request) -> web.StreamResponse:
             text="Open the trend report page, choose a month and use one of its download links.",
         )
     now = site.clock.now()
-    report = load_report(site.db, site.config, month, now)
+    report = await month_report_of(request, month, now)
     audit_action(
         request,
         "downloaded-report",
