@@ -307,6 +307,10 @@ def build_parser() -> Parser:
 
     add_staff_parser(commands)
 
+    from bot.report_cli import add_report_parser
+
+    add_report_parser(commands)
+
     flow_commands = command_group(
         commands,
         "flow",
@@ -393,6 +397,10 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         return cmd_staff(args, services.db, services.clock)
     if args.command == "tracker":
         return cmd_tracker_sync(args, services)
+    if args.command == "report":
+        from bot.report_cli import cmd_report
+
+        return cmd_report(args, services.db, config, services.clock)
     return cmd_serve(args, services)
 
 

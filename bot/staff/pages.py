@@ -35,6 +35,7 @@ from bot.staff.accounts import disable_account
 from bot.staff.cases import install_cases
 from bot.staff.forwards import install_forwards
 from bot.staff.queue import install_queue
+from bot.staff.reports import install_reports
 from bot.staff.signin import sign_in
 from bot.staff.sla import install_sla
 from bot.webchat import Peer
@@ -59,6 +60,7 @@ def install_staff(
     install_sla(app)
     install_cases(app)
     install_forwards(app)
+    install_reports(app)
 
 
 def _secure(request: web.Request) -> bool:
