@@ -19,6 +19,8 @@ import sqlite_utils
 from bot.ack_limits import address_facts
 from bot.clock import Clock
 from bot.decide import Facts, Policy, decide
+from bot.department_replies import RULE as DEPARTMENT_RULE
+from bot.department_replies import find_department_reply, record_department_reply
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, RuleHit, Status, Submission, Traced
@@ -162,6 +164,9 @@ class MailIntake:
                 return Processed("duplicate", rule="duplicate")
             if inbound.unreadable:
                 return self._unreadable(found, raw, received_at, now)
+            department = self._department_reply(found, raw, now)
+            if department is not None:
+                return department
             case = find_case(self.db, found.thread) if found.thread else None
             if case is not None and found.hit is not None:
                 if found.hit.rule == "thread-reply" and found.submission is not None:
@@ -181,6 +186,29 @@ class MailIntake:
                 None, inbound, raw, now, {"suppressed": found.hit.rule if found.hit else None}
             )
             return Processed("stored", rule=found.hit.rule if found.hit else None)
+
+    def _department_reply(self, found: Assessment, raw: bytes, now: datetime) -> Processed | None:
+        """A department's reply to our mail (bot/department_replies.py): stored on its case
+        for staff, nothing sent; None for any other mail, and for a machine's."""
+        if found.hit is not None and found.hit.rule in MACHINE_RULES:
+            return None
+        departments = self.policy.config.departments
+        reply = find_department_reply(
+            self.db, found.inbound, self.me, departments, found.unverified
+        )
+        if reply is None:
+            return None
+        case_id = reply.case[0] if reply.case else None
+        meta: dict[str, str | None] = {
+            "rule": DEPARTMENT_RULE,
+            "department": reply.department,
+            "role": reply.role,
+        }
+        if case_id is None:
+            meta["ref"] = reply.ref  # the case it named, which does not exist
+        message_id = self._keep(case_id, found.inbound, raw, now, meta)
+        record_department_reply(self.db, reply, message_id, now)
+        return Processed("threaded" if case_id else "stored", reply.ref, DEPARTMENT_RULE)
 
     def _keep(
         self,
