@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import parse_config
+from bot.staff.case_view import timeline
 from mail.identity import identity_of
+from storage import case_work
 from storage.cases import count_cases, get_case, utc
 from storage.departments import change_department
 from storage.mail import find_case, set_case_status
@@ -371,3 +373,49 @@ def test_a_huge_reply_is_stored_cut_short_with_no_text_in_the_event(make_mail_de
     assert 0 < len(stored) < 100_000 and stored.startswith("Inspected today.")
     assert json.loads(meta)["raw_cut_at"] == 1_000_000
     assert len(json.dumps(event)) < 300
+
+
+# -- what staff read on the case page (bot/staff/case_view.py) ----------------------------------
+
+
+def timeline_of(db, ref: str) -> list[tuple[str, str, str | None]]:
+    case_id = find_case(db, ref)[0]
+    entries = timeline(
+        get_case(db, ref),
+        case_work.events_of(db, case_id),
+        case_work.messages_of(db, case_id),
+        {},
+        {},
+        {},
+        {},
+        LATER,
+        TZ,
+    )
+    return [(e.title, e.actor, e.detail) for e in entries if e.style in ("event", "in")]
+
+
+def test_the_timeline_says_in_words_that_the_department_replied(desk):
+    services, intake = desk
+    db = services.db
+    ref = file_case(intake)
+    deliver(intake, department_mail(sender="roads.supervisor@city.example", subject=f"[{ref}]"))
+    lines = timeline_of(db, ref)
+    assert ("Message from the resident (email)", "resident", "Please help") in lines
+    assert ("Message from the department roads (email)", "department", f"[{ref}]") in lines
+    [(title, actor, detail)] = [line for line in lines if "replied by email" in line[0]]
+    assert (title, actor) == ("The department replied by email (roads)", "email")
+    assert detail == (
+        "Answered by its supervisor. "
+        "Nothing was sent automatically: read the reply and decide what to do."
+    )
+
+
+def test_the_timeline_says_a_closed_case_stays_closed(desk):
+    services, intake = desk
+    db = services.db
+    ref = file_case(intake)
+    with db.conn:
+        set_case_status(db, find_case(db, ref)[0], "closed", NOW)
+    deliver(intake, department_mail(in_reply_to=forward_id(ref)))
+    [detail] = [d for t, _, d in timeline_of(db, ref) if "replied by email" in t]
+    assert detail is not None and "it stays closed unless you reopen it" in detail
