@@ -29,6 +29,7 @@ from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, bounce_reason, failed_recipient, find_thread
 from mail.autoreply import RULES as AUTOREPLY_RULES
 from mail.charset import warm as warm_charsets
+from mail.department import department_mail_ref
 from mail.identity import MailIdentity, identity_of, thread_ids
 from mail.imap import MailState
 from mail.parse import parse_message, raw_key
@@ -319,6 +320,12 @@ class MailIntake:
                 )
             return Processed("threaded", found.thread, found.hit.rule)
         if bounce_reason(inbound):
+            if self._department_mail_bounced(inbound, found.thread):
+                # Not the resident's address: nothing to mute; the department lacks the case.
+                set_attention(self.db, case_id, "an email to the department bounced", now)
+                data = {"message": message_id, "rule": found.hit.rule, "to": "department"}
+                add_event(self.db, case_id, "bounce", "email", now, data)
+                return Processed("threaded", found.thread, found.hit.rule)
             address = self._bounced_address(inbound, found.thread)
             if address:
                 record_bounce(self.db, address, case_id, now)
@@ -341,6 +348,11 @@ class MailIntake:
                 {"message": message_id, "rule": found.hit.rule},
             )
         return Processed("threaded", found.thread, found.hit.rule)
+
+    def _department_mail_bounced(self, inbound: Inbound, ref: str) -> bool:
+        """Does the bounce return our mail to a department (a forward, a follow-up request)
+        about this case, rather than a reply to the resident?"""
+        return any(department_mail_ref(self.me, m) == ref for m in inbound.mentioned_ids)
 
     def _bounced_address(self, inbound: Inbound, ref: str) -> str | None:
         """The address our acknowledgement was sent to, found by its derived Message-ID."""

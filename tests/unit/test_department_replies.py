@@ -419,3 +419,28 @@ def test_the_timeline_says_a_closed_case_stays_closed(desk):
     deliver(intake, department_mail(in_reply_to=forward_id(ref)))
     [detail] = [d for t, _, d in timeline_of(db, ref) if "replied by email" in t]
     assert detail is not None and "it stays closed unless you reopen it" in detail
+
+
+def test_a_bounce_of_the_forward_says_the_department_was_not_reached(desk):
+    """A bounce is a machine's mail (never an update, never answered); of a forward, it tells
+    staff that the department did not get the case, not that the resident's address failed."""
+    services, intake = desk
+    db = services.db
+    ref = file_case(intake)
+    queued = outbox_count(db)
+    bounce = department_mail(
+        sender="MAILER-DAEMON@mx.city.example",
+        subject="Undelivered Mail Returned to Sender",
+        extra=(RECEIVED, PASS, "X-Failed-Recipients: roads@city.example"),
+        body=f"Message-ID: {forward_id(ref)}\n550 5.1.1 no such user",
+        message_id="<bounce-1@mx.city.example>",
+    )
+    result = deliver(intake, bounce)
+    assert (result.action, result.ref, result.rule) == ("threaded", ref, "delivery-report")
+    case = get_case(db, ref)
+    assert case["attention"] == "an email to the department bounced"
+    bounce_event = case["events"][-1]
+    assert bounce_event["type"] == "bounce" and bounce_event["data"]["to"] == "department"
+    assert updates(db, ref) == [] and outbox_count(db) == queued
+    # The department's address is no resident's: nothing is muted for it.
+    assert db.execute("SELECT count(*) FROM bounces").fetchone()[0] == 0
