@@ -85,6 +85,37 @@ def find_department_reply(
     return DepartmentReply(ref, case, sender.department, sender.role)
 
 
+def department_claim(
+    inbound: Inbound,
+    me: MailIdentity,
+    departments: Sequence[Department],
+    unverified: str | None,
+    machine: str | None = None,
+) -> dict[str, str | None] | None:
+    """What `caredesk mail inspect` says of a mail that claims to answer our department mail,
+    without the store: the case it names, which configured department (if any) sent it, and
+    why intake would not take it as that department's word (`machine`: the loop-guard rule
+    that says a machine wrote it). Intake still checks that the department is the case's own;
+    None when the mail claims no case as a department's reply."""
+    ref = is_department_reply(inbound, me, department_addresses(departments))
+    if ref is None:
+        return None
+    sender = department_sender(inbound.from_addr, departments)
+    refused = None
+    if machine:
+        refused = f"a machine wrote it (loop-guard rule {machine})"
+    elif sender is None:
+        refused = "the sender is no configured department's address"
+    elif unverified:
+        refused = f"the sender is not verified: {unverified}"
+    return {
+        "ref": ref,
+        "department": sender.department if sender else None,
+        "role": sender.role if sender else None,
+        "refused": refused,
+    }
+
+
 def record_department_reply(
     db: sqlite_utils.Database, reply: DepartmentReply, message_id: int, now: datetime
 ) -> None:

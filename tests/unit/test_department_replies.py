@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import parse_config
+from bot.mail_cli import cmd_mail_inspect
 from bot.staff.case_view import timeline
 from mail.identity import identity_of
 from storage import case_work
@@ -444,3 +445,52 @@ def test_a_bounce_of_the_forward_says_the_department_was_not_reached(desk):
     assert updates(db, ref) == [] and outbox_count(db) == queued
     # The department's address is no resident's: nothing is muted for it.
     assert db.execute("SELECT count(*) FROM bounces").fetchone()[0] == 0
+
+
+# -- `caredesk mail inspect` ---------------------------------------------------------------------
+
+
+def inspect(tmp_path, capsys, raws: dict[str, bytes]) -> dict[str, dict]:
+    for name, raw in raws.items():
+        (tmp_path / name).write_bytes(raw)
+    assert cmd_mail_inspect([str(tmp_path / n) for n in raws], CONFIG) == 0
+    lines = capsys.readouterr().out.splitlines()
+    return {n: json.loads(line)["department_reply"] for n, line in zip(raws, lines, strict=True)}
+
+
+def test_mail_inspect_says_which_case_a_department_reply_names_and_why_it_may_be_refused(
+    tmp_path, capsys
+):
+    ref = "CD-2026-000007"
+    found = inspect(
+        tmp_path,
+        capsys,
+        {
+            "roads.eml": department_mail(in_reply_to=forward_id(ref)),
+            "director.eml": department_mail(
+                sender="transportation.director@city.example", subject=f"Re: [{ref}]"
+            ),
+            "forged.eml": department_mail(in_reply_to=forward_id(ref), extra=(RECEIVED, FAIL)),
+            "stranger.eml": department_mail(sender="x@example.com", in_reply_to=forward_id(ref)),
+            "away.eml": department_mail(
+                in_reply_to=forward_id(ref), extra=(RECEIVED, PASS, "Auto-Submitted: auto-replied")
+            ),
+            "resident.eml": resident("There is a pothole."),
+        },
+    )
+    assert found["roads.eml"] == {
+        "ref": ref,
+        "department": "roads",
+        "role": "department",
+        "refused": None,
+    }
+    assert found["director.eml"]["role"] == "director"
+    assert found["forged.eml"]["refused"].startswith("the sender is not verified: DMARC failed")
+    assert found["stranger.eml"] == {
+        "ref": ref,
+        "department": None,
+        "role": None,
+        "refused": "the sender is no configured department's address",
+    }
+    assert found["away.eml"]["refused"] == "a machine wrote it (loop-guard rule auto-submitted)"
+    assert found["resident.eml"] is None
