@@ -3,7 +3,8 @@
 `assess()` is pure and is what `caredesk mail inspect` prints. `MailIntake.process()` does
 what intake does with one raw message, in ONE transaction: a new case with its
 acknowledgement in the outbox, or an addition to an existing case, or a stored machine
-message. It is idempotent on the message key, so a message fetched twice (a crash before the
+message, or a department's reply to our mail, recorded on its case for staff and answered by
+nothing (bot/department_replies.py). It is idempotent on the message key, so a message fetched twice (a crash before the
 IMAP move, a UIDVALIDITY reset) is filed once.
 """
 
@@ -165,9 +166,9 @@ class MailIntake:
                 return Processed("duplicate", rule="duplicate")
             if inbound.unreadable:
                 return self._unreadable(found, raw, received_at, now)
-            department = self._department_reply(found, raw, now)
-            if department is not None:
-                return department
+            answered = self._department_reply(found, raw, now)
+            if answered is not None:
+                return answered
             case = find_case(self.db, found.thread) if found.thread else None
             if case is not None and found.hit is not None:
                 if found.hit.rule == "thread-reply" and found.submission is not None:
