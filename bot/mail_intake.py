@@ -4,8 +4,8 @@
 what intake does with one raw message, in ONE transaction: a new case with its
 acknowledgement in the outbox, or an addition to an existing case, or a stored machine
 message, or a department's reply to our mail, recorded on its case for staff and answered by
-nothing (bot/department_replies.py). It is idempotent on the message key, so a message fetched twice (a crash before the
-IMAP move, a UIDVALIDITY reset) is filed once.
+nothing (bot/department_replies.py). It is idempotent on the message key, so a message
+fetched twice (a crash before the IMAP move, a UIDVALIDITY reset) is filed once.
 """
 
 from __future__ import annotations
