@@ -3,8 +3,9 @@
 `assess()` is pure and is what `caredesk mail inspect` prints. `MailIntake.process()` does
 what intake does with one raw message, in ONE transaction: a new case with its
 acknowledgement in the outbox, or an addition to an existing case, or a stored machine
-message. It is idempotent on the message key, so a message fetched twice (a crash before the
-IMAP move, a UIDVALIDITY reset) is filed once.
+message, or a department's reply to our mail, recorded on its case for staff and answered by
+nothing (bot/department_replies.py). It is idempotent on the message key, so a message
+fetched twice (a crash before the IMAP move, a UIDVALIDITY reset) is filed once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sqlite_utils
 from bot.ack_limits import address_facts
 from bot.clock import Clock
 from bot.decide import Facts, Policy, decide
+from bot.department_replies import RULE as DEPARTMENT_RULE
+from bot.department_replies import find_department_reply, record_department_reply
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, RuleHit, Status, Submission, Traced
@@ -27,6 +30,7 @@ from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, bounce_reason, failed_recipient, find_thread
 from mail.autoreply import RULES as AUTOREPLY_RULES
 from mail.charset import warm as warm_charsets
+from mail.department import department_mail_ref
 from mail.identity import MailIdentity, identity_of, thread_ids
 from mail.imap import MailState
 from mail.parse import parse_message, raw_key
@@ -162,6 +166,9 @@ class MailIntake:
                 return Processed("duplicate", rule="duplicate")
             if inbound.unreadable:
                 return self._unreadable(found, raw, received_at, now)
+            answered = self._department_reply(found, raw, now)
+            if answered is not None:
+                return answered
             case = find_case(self.db, found.thread) if found.thread else None
             if case is not None and found.hit is not None:
                 if found.hit.rule == "thread-reply" and found.submission is not None:
@@ -181,6 +188,29 @@ class MailIntake:
                 None, inbound, raw, now, {"suppressed": found.hit.rule if found.hit else None}
             )
             return Processed("stored", rule=found.hit.rule if found.hit else None)
+
+    def _department_reply(self, found: Assessment, raw: bytes, now: datetime) -> Processed | None:
+        """A department's reply to our mail (bot/department_replies.py): stored on its case
+        for staff, nothing sent; None for any other mail, and for a machine's."""
+        if found.hit is not None and found.hit.rule in MACHINE_RULES:
+            return None
+        departments = self.policy.config.departments
+        reply = find_department_reply(
+            self.db, found.inbound, self.me, departments, found.unverified
+        )
+        if reply is None:
+            return None
+        case_id = reply.case[0] if reply.case else None
+        meta: dict[str, str | None] = {
+            "rule": DEPARTMENT_RULE,
+            "department": reply.department,
+            "role": reply.role,
+        }
+        if case_id is None:
+            meta["ref"] = reply.ref  # the case it named, which does not exist
+        message_id = self._keep(case_id, found.inbound, raw, now, meta)
+        record_department_reply(self.db, reply, message_id, now)
+        return Processed("threaded" if case_id else "stored", reply.ref, DEPARTMENT_RULE)
 
     def _keep(
         self,
@@ -291,6 +321,12 @@ class MailIntake:
                 )
             return Processed("threaded", found.thread, found.hit.rule)
         if bounce_reason(inbound):
+            if self._department_mail_bounced(inbound, found.thread):
+                # Not the resident's address: nothing to mute; the department lacks the case.
+                set_attention(self.db, case_id, "an email to the department bounced", now)
+                data = {"message": message_id, "rule": found.hit.rule, "to": "department"}
+                add_event(self.db, case_id, "bounce", "email", now, data)
+                return Processed("threaded", found.thread, found.hit.rule)
             address = self._bounced_address(inbound, found.thread)
             if address:
                 record_bounce(self.db, address, case_id, now)
@@ -313,6 +349,11 @@ class MailIntake:
                 {"message": message_id, "rule": found.hit.rule},
             )
         return Processed("threaded", found.thread, found.hit.rule)
+
+    def _department_mail_bounced(self, inbound: Inbound, ref: str) -> bool:
+        """Does the bounce return our mail to a department (a forward, a follow-up request)
+        about this case, rather than a reply to the resident?"""
+        return any(department_mail_ref(self.me, m) == ref for m in inbound.mentioned_ids)
 
     def _bounced_address(self, inbound: Inbound, ref: str) -> str | None:
         """The address our acknowledgement was sent to, found by its derived Message-ID."""
