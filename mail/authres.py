@@ -165,3 +165,27 @@ def unverified_sender(msg: Inbound, authserv_id: str) -> str | None:
         if not aligned:
             return "SPF failed and no DKIM signature of the From domain passed"
     return None
+
+
+def verified_domain(msg: Inbound, authserv_id: str) -> str | None:
+    """How the city's server positively verified the From domain, or None.
+
+    Stricter than `unverified_sender`, which lets a message through when nothing was recorded:
+    here only a pass counts (DMARC passed, or a DKIM signature aligned with the From domain
+    passed, with no DMARC failure). Used where a message gets *more* trust than a resident's
+    because of who it says it is from (mail from the Ombudsman's office, bot/ombudsman.py)."""
+    if not authserv_id.strip():
+        return None
+    results = trusted_results(msg, authserv_id)
+    dmarc = {r.result for r in results if r.method == "dmarc"}
+    if "fail" in dmarc:
+        return None
+    if "pass" in dmarc:
+        return "DMARC passed for the From domain"
+    from_domain = (msg.from_addr or "").rpartition("@")[2]
+    if any(
+        r.method == "dkim" and r.result == "pass" and _aligned(_dkim_domain(r), from_domain)
+        for r in results
+    ):
+        return "a DKIM signature of the From domain passed"
+    return None

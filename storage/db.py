@@ -19,6 +19,7 @@ from storage.case_work import CASE_WORK
 from storage.forward_schema import FORWARDS
 from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
+from storage.survey_schema import SURVEYS
 
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -269,6 +270,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     CASE_WORK,
     # issue 12: the place of a case, and its forwards to the tracker (storage/forward_schema.py).
     FORWARDS,
+    SURVEYS,  # issue 13: the satisfaction survey and opting out (storage/survey_schema.py)
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
