@@ -19,12 +19,13 @@ import sqlite_utils
 
 from bot.clock import Clock
 from bot.extract import cut_to
-from bot.flows.after_filing import added_files, in_window
+from bot.flows.after_filing import added_files, asks_for_new, in_window
 from bot.flows.base import State
 from bot.flows.complaint import ComplaintFlow, submission_from_state
 from bot.intake import Intake, files_data, names_meta
 from bot.model import KIND_LABELS, Attachment, Kind, Reply
 from bot.ratelimit import RateLimiter
+from bot.survey import answer_survey, chat_thanks
 from bot.wording import human_day
 from storage.cases import add_event, cases_of_conversation, claim_update, insert_message
 from storage.conversations import (
@@ -41,6 +42,7 @@ from storage.conversations import (
 )
 from storage.db import commit_durably, write_transaction
 from storage.outbox import enqueue, mark_sent, pending_for
+from storage.surveys import open_chat_survey
 
 #: Chat channels with an outbox worker of their own (the web page has none: it is shown
 #: what is queued when it is open or next opened).
@@ -194,6 +196,10 @@ class ChatService:
         asked = STATUS.match(text) if not attachments else None
         if asked:
             return Turn([Reply(self.status(key, asked.group("ref")))])
+        if not attachments:
+            surveyed = self._survey_answer(channel, key, text, now, state)
+            if surveyed is not None:
+                return surveyed
         replies: list[Reply] = []
         hours = self.flow.config.dialogue.add_to_case_hours
         if attachments and state is not None and in_window(state, now, hours):
@@ -242,6 +248,22 @@ class ChatService:
             pending.outbox_ids,
             filed.ref,
         )
+
+    def _survey_answer(
+        self, channel: str, key: str, text: str, now: datetime, state: State | None
+    ) -> Turn | None:
+        """A message from a conversation whose case was just surveyed (bot/survey.py) answers
+        the survey, unless the resident is in the middle of a new complaint or asks for one."""
+        if state is not None and state.get("status") not in ("filed", None):
+            return None
+        if not text.strip() or asks_for_new(text, ()):
+            return None
+        days = self.flow.config.survey.answer_days
+        survey = open_chat_survey(self.db, channel, key, now - timedelta(days=days))
+        if survey is None:
+            return None
+        answered = answer_survey(self.db, survey, text, channel, now)
+        return Turn([Reply(chat_thanks(answered))])
 
     def _add_to_case(self, state: State, channel: str, text: str, now: datetime) -> None:
         """A message after filing, on the case just filed: staff see it on its timeline."""

@@ -30,6 +30,15 @@ FAST = ("on time", "in good time", "quick", "quickly", "fast", "prompt", "prompt
 SLOW = ("slow", "slowly", "late", "too long", "took long", "took forever", "delay", "delayed")
 NEGATIONS = frozenset({"not", "never", "wasn't", "wasnt", "isn't", "isnt", "didn't", "didnt"})
 
+#: Lines of the survey itself (templates/replies/survey.txt.j2), left out when a mail program
+#: sent them back unquoted: the questions' own "yes or no" must never be read as an answer.
+QUESTION_MARKS = (
+    "did we handle your",
+    "did we deal with it in good time",
+    "is there anything else you would like to tell us",
+    "to answer, reply to this email",
+    "to answer, send your answers here",
+)
 _NUMBERED = re.compile(r"^\s*(?:q(?:uestion)?\s*)?([123])\s*[.):\-]\s*(.*)$", re.I)
 _SCORE = re.compile(r"\b([1-5])\s*(?:/|out of)\s*5\b", re.I)
 _LONE_SCORE = re.compile(r"^\s*([1-5])(?:\s*[.!,;]|\s*$|\s+(?=[a-z]))", re.I)
@@ -121,7 +130,12 @@ def _comment(text: str) -> str | None:
 
 def parse_answers(text: str) -> Answers:
     """The answers in a reply to the survey (see the module docstring)."""
-    text = text.strip()
+    lines = [
+        line
+        for line in text.splitlines()
+        if not line.lstrip().startswith(">") and not any(m in line.lower() for m in QUESTION_MARKS)
+    ]
+    text = "\n".join(lines).strip()
     plain = _plain(text)
     if plain in STOP_ANSWERS or any(p in plain for p in STOP_PHRASES):
         return Answers(stop=True)
