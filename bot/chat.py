@@ -22,7 +22,7 @@ from bot.extract import cut_to
 from bot.flows.after_filing import added_files, asks_for_new, in_window
 from bot.flows.base import State
 from bot.flows.complaint import ComplaintFlow, submission_from_state
-from bot.intake import Intake, files_data, names_meta
+from bot.intake import LIVE_GRACE, Intake, files_data, names_meta
 from bot.model import KIND_LABELS, Attachment, Kind, Reply
 from bot.ratelimit import RateLimiter
 from bot.survey import answer_survey, chat_thanks
@@ -263,7 +263,24 @@ class ChatService:
         if survey is None:
             return None
         answered = answer_survey(self.db, survey, text, channel, now)
-        return Turn([Reply(chat_thanks(answered))])
+        # The thanks is an outbox row like an acknowledgement (LIVE_GRACE: a channel worker
+        # sends it only if the conversation did not show it), and the turn carries the case's
+        # reference, so the web page of a filed conversation shows it as it shows those.
+        thanks = chat_thanks(answered)
+        enqueue(
+            self.db,
+            case_id=survey.case_id,
+            channel=channel,
+            recipient=key,
+            reply_kind="survey-thanks",
+            subject=f"Survey answered [{survey.ref}]",
+            body=thanks,
+            key=f"survey-thanks:{survey.ref}:{now.isoformat()}",
+            now=now,
+            not_before=now + LIVE_GRACE,
+        )
+        pending = self._pending(channel, key)
+        return Turn(pending.replies, pending.outbox_ids, survey.ref)
 
     def _add_to_case(self, state: State, channel: str, text: str, now: datetime) -> None:
         """A message after filing, on the case just filed: staff see it on its timeline."""
