@@ -820,7 +820,9 @@ def _ombudsman_office(table: Mapping[str, Any]) -> OmbudsmanOfficeConfig:
     if "domains" in table:
         raw = table["domains"]
         if not isinstance(raw, list):
-            raise ConfigError('ombudsman.domains: must be a list of domains, e.g. ["ombudsman.on.ca"]')
+            raise ConfigError(
+                'ombudsman.domains: must be a list of domains, e.g. ["ombudsman.on.ca"]'
+            )
         domains = []
         for item in raw:
             text = _str("ombudsman.domains", item).lower().rstrip(".")

@@ -236,6 +236,5 @@ def chat_thanks(answered: Answered) -> str:
             "better. Our team will read what you told us."
         )
     return (
-        f"Thank you for answering our survey about {ref}. Your answers help us improve "
-        "our service."
+        f"Thank you for answering our survey about {ref}. Your answers help us improve our service."
     )

@@ -128,6 +128,23 @@ def _comment(text: str) -> str | None:
     return text[:COMMENT_CHARS]
 
 
+def _numbered(numbered: dict[int, str], rest: list[str]) -> Answers:
+    """Answers written after the questions' numbers ("1. yes", "2) no", "Q3: ...")."""
+    first = numbered.get(1, "")
+    score = _score(first)
+    polar = _polar_words(first)
+    handled = _handled_of(score) if score is not None else (polar[0] if polar else None)
+    if handled is None and score is None:
+        handled = _handled_words(_plain(first))
+    second = numbered.get(2, "")
+    polar2 = _polar_words(second)
+    timely = polar2[0] if polar2 else _timely_words(_plain(second))
+    words = [numbered.get(3, ""), *rest]
+    extra = [_comment(first) if score is None and not polar else None]
+    comment = "\n".join(c for c in [*extra, *(_comment(w) for w in words)] if c) or None
+    return Answers(handled, score, timely, comment)
+
+
 def parse_answers(text: str) -> Answers:
     """The answers in a reply to the survey (see the module docstring)."""
     lines = [
@@ -148,19 +165,7 @@ def parse_answers(text: str) -> Answers:
         elif line.strip():
             rest.append(line.strip())
     if numbered:
-        first = numbered.get(1, "")
-        score = _score(first)
-        polar = _polar_words(first)
-        handled = _handled_of(score) if score is not None else (polar[0] if polar else None)
-        if handled is None and score is None:
-            handled = _handled_words(_plain(first))
-        second = numbered.get(2, "")
-        polar2 = _polar_words(second)
-        timely = polar2[0] if polar2 else _timely_words(_plain(second))
-        words = [numbered.get(3, ""), *rest]
-        extra = [_comment(first) if score is None and not polar else None]
-        comment = "\n".join(c for c in [*extra, *(_comment(w) for w in words)] if c) or None
-        return Answers(handled, score, timely, comment)
+        return _numbered(numbered, rest)
     score = _score(text)
     polar = _polar_words(text)
     if not _is_bare(text) and len(plain.split()) > 6:

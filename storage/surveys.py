@@ -43,8 +43,9 @@ def insert_survey(
 
 def survey_of_case(db: sqlite_utils.Database, case_id: int) -> SurveyRow | None:
     return _row(
-        db.execute(_ROW + "JOIN cases c ON c.id = s.case_id WHERE s.case_id = ?", [case_id])
-        .fetchone()
+        db.execute(
+            _ROW + "JOIN cases c ON c.id = s.case_id WHERE s.case_id = ?", [case_id]
+        ).fetchone()
     )
 
 

@@ -129,7 +129,7 @@ async def test_survey_through_email(tmp_path: Path, smtp_sink) -> None:
         now = site.clock.now()
         ref = intake.process(RESIDENT_MAIL, now, now).ref
         assert ref is not None
-        [ack] = await smtp_sink.await_count(1, timeout=20)  # the acknowledgement
+        [_ack] = await smtp_sink.await_count(1, timeout=20)  # the acknowledgement
         await close_on_the_staff_page(site, ref)
 
         [_, raw] = await smtp_sink.await_count(2, timeout=20)

@@ -713,7 +713,8 @@ def test_ombudsman_and_survey_settings_are_read(tmp_path: Path) -> None:
     config = load_config(
         write(
             tmp_path / "c.toml",
-            '[ombudsman]\ndomains = ["Ombudsman.Example.org."]\nclerk_email = "Clerk@City.example"\n'
+            '[ombudsman]\ndomains = ["Ombudsman.Example.org."]\n'
+            'clerk_email = "Clerk@City.example"\n'
             "[survey]\nenabled = false\ndelay_hours = 0\n",
         )
     )

@@ -120,8 +120,14 @@ def test_a_second_contact_on_the_case_is_a_second_notice(make_mail_desk):
     assert (second.action, second.ref) == ("threaded", first.ref)
     case = get_case(services.db, first.ref)
     assert [o["reply_kind"] for o in case["outbox"]] == [NOTICE_KIND, NOTICE_KIND]
-    keys = [k for (k,) in services.db.execute("SELECT idempotency_key FROM outbox ORDER BY id").fetchall()]
-    assert keys == [f"{first.ref}:dept-clerk-notice:email", f"{first.ref}:dept-clerk-notice-2:email"]
+    keys = [
+        k
+        for (k,) in services.db.execute("SELECT idempotency_key FROM outbox ORDER BY id").fetchall()
+    ]
+    assert keys == [
+        f"{first.ref}:dept-clerk-notice:email",
+        f"{first.ref}:dept-clerk-notice-2:email",
+    ]
 
 
 def test_without_a_clerk_address_staff_are_asked_to_tell_the_clerk(make_mail_desk):
