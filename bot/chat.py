@@ -262,6 +262,11 @@ class ChatService:
         survey = open_chat_survey(self.db, channel, key, now - timedelta(days=days))
         if survey is None:
             return None
+        confirmed = state.get("confirmed_at") if state is not None else None
+        if confirmed and datetime.fromisoformat(confirmed) > datetime.fromisoformat(
+            survey.asked_at
+        ):
+            return None  # a complaint filed since the survey: this message is about that one
         answered = answer_survey(self.db, survey, text, channel, now)
         # The thanks is an outbox row like an acknowledgement (LIVE_GRACE: a channel worker
         # sends it only if the conversation did not show it), and the turn carries the case's

@@ -60,6 +60,10 @@ def inspect_result(
         "thread": found.thread,
         # Why the city's mail server could not verify the sender ([mail] authserv_id), or null.
         "sender_not_verified": found.unverified,
+        # Policy 04.06 (bot/ombudsman.py): verified mail from the Ombudsman's office, or why
+        # a From claiming it was not trusted; null for anyone else's mail.
+        "ombudsman_office": found.facts.ombudsman_office,
+        "ombudsman_not_verified": found.facts.ombudsman_claimed,
         "from": inbound.from_addr,
         "subject": None if inbound.unreadable else inbound.subject,
         "message_id": inbound.message_id,

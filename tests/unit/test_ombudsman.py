@@ -149,3 +149,21 @@ def test_a_forged_ombudsman_is_a_resident_flagged_for_staff(make_mail_desk, head
     assert "not verified" in case["attention"]
     assert "ombudsman-not-verified" in [e["type"] for e in case["events"]]
     assert "ombudsman-contact" not in [e["type"] for e in case["events"]]
+
+
+def test_mail_inspect_shows_the_ombudsman_rule_and_why():
+    from bot.decide import Policy
+    from bot.mail_cli import inspect_result
+    from bot.mail_intake import assess, mail_identity
+
+    policy = Policy.from_config(config())
+    for headers, key, rule in (
+        (PASS, "ombudsman_office", "ombudsman-office"),
+        (FAIL, "ombudsman_not_verified", "ombudsman-not-verified"),
+    ):
+        found = assess(parse_message(office_mail(headers)), NOW, policy, mail_identity(policy))
+        result = inspect_result("x.eml", found)
+        assert result[key] and rule in result["rules"]
+        assert result["replies"] and all(r["review"] for r in result["replies"])
+        fired = [t for t in found.trace if t.fired and t.rule == rule]
+        assert fired and fired[0].reason

@@ -281,3 +281,35 @@ def test_a_telegram_survey_goes_to_the_conversation_and_is_recorded_when_sent(ma
         mark_sent(s.db, item, NOW + timedelta(days=1))
     sent = [e for e in get_case(s.db, ref)["events"] if e["type"] == "reply-sent"]
     assert sent[-1]["data"]["reply"] == SURVEY_KIND
+
+
+def test_retention_erases_the_comment_and_keeps_the_figures(make_mail_desk):
+    from storage.retention import erase_case
+
+    services, intake = make_mail_desk(now=NOW)
+    ref = intake.process(mail(), NOW, NOW).ref
+    close(services, ref, NOW + timedelta(days=1))
+    later = NOW + timedelta(days=2)
+    intake.process(reply_to_survey(ref, "yes\nMy neighbour Bob Smith helped"), later, later)
+    with write_transaction(services.db):
+        erase_case(services.db, after_id(services, ref), later)
+    answers = survey_answers(services.db, after_id(services, ref))
+    assert (answers["handled"], answers["comment"]) == (1, None)
+
+
+def test_a_complaint_filed_after_the_survey_keeps_its_own_messages(make_services):
+    """Surveyed, then a new complaint in the same chat: "Actually it was Wednesday" is about
+    the new case, not an answer to the old survey."""
+    s = make_services(now=NOW)
+    key = "web:twice"
+    first = converse(s.chat, [*FULL, "confirm"], key=key).ref
+    close(s, first, NOW)
+    s.clock.advance(timedelta(minutes=5))  # past the chat's rate limit
+    s.chat.handle("web", key, "new")
+    second = converse(s.chat, [*FULL, "confirm"], key=key).ref
+    assert second not in (None, first)
+    s.clock.advance(timedelta(minutes=5))
+    turn = s.chat.handle("web", key, "Actually it was Wednesday")
+    assert f"added your message to your case {second}" in text_of(turn)
+    assert "survey" not in text_of(turn)
+    assert survey_answers(s.db, after_id(s, first))["status"] == "asked"
