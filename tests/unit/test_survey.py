@@ -313,3 +313,19 @@ def test_a_complaint_filed_after_the_survey_keeps_its_own_messages(make_services
     assert f"added your message to your case {second}" in text_of(turn)
     assert "survey" not in text_of(turn)
     assert survey_answers(s.db, after_id(s, first))["status"] == "asked"
+
+
+def test_an_undelivered_survey_does_not_keep_a_reopened_case_open(make_services):
+    """A web chat's survey waits for the resident's next visit, maybe for ever; a case reopened
+    meanwhile can still be closed (its survey is not sent twice)."""
+    s = make_services(now=NOW)
+    ref = converse(s.chat, [*FULL, "confirm"], key="web:gone").ref
+    for (item,) in s.db.execute("SELECT id FROM outbox").fetchall():
+        with write_transaction(s.db):
+            mark_sent(s.db, item, NOW)
+    close(s, ref, NOW)
+    state = case_state(s.db, ref)
+    with write_transaction(s.db):
+        case_work.set_status(s.db, state, "staff:test", "open", NOW)
+    assert case_work.open_work(s.db, after_id(s, ref)) == {"drafts": 0, "outbox": 0}
+    assert close(s, ref, NOW) == "the case was already surveyed"
