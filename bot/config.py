@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -214,6 +215,29 @@ DEFAULT_OMBUDSMAN = Contact(
 )
 
 
+@dataclass(frozen=True)
+class OmbudsmanOfficeConfig:
+    """Mail from the Ombudsman's office (policy 04.06, `[ombudsman]`): from these domains (and
+    their subdomains), verified by the city's mail server, it is never acknowledged
+    automatically, goes to a supervisor, and the City Clerk is told at `clerk_email`."""
+
+    domains: tuple[str, ...] = ("ombudsman.on.ca",)
+    #: The City Clerk's address; empty: no notice is sent and the case says to tell the Clerk.
+    clerk_email: str = ""
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """The satisfaction survey after a case is closed (seed 000, `[survey]`)."""
+
+    enabled: bool = True
+    #: The survey leaves this long after closing, so the closing reply (vetted by staff) is
+    #: normally read first.
+    delay_hours: int = 24
+    #: A chat message this many days after the survey was asked still counts as its answer.
+    answer_days: int = 14
+
+
 SECURITY_MODES = ("tls", "starttls", "none")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -311,6 +335,9 @@ class Config:
     #: routing, `cases.department` stays empty and staff choose.
     departments: tuple[Department, ...] = ()
     routing: tuple[RoutingRule, ...] = ()
+    #: Mail from the Ombudsman's office (issue 13, 04.06) and the satisfaction survey.
+    ombudsman_office: OmbudsmanOfficeConfig = field(default_factory=OmbudsmanOfficeConfig)
+    survey: SurveyConfig = field(default_factory=SurveyConfig)
     source: str = "built-in defaults"
 
     def department(self, key: str | None) -> Department | None:
@@ -392,6 +419,8 @@ def parse_config(
             "tracker",
             "departments",
             "routing",
+            "ombudsman",
+            "survey",
         },
     )
     city = _section(
@@ -512,7 +541,16 @@ def parse_config(
         )
     departments = _departments(raw.get("departments", []))
     routing = _routing(raw.get("routing", []), departments)
+    ombudsman_office = _ombudsman_office(_table(raw, "ombudsman"))
+    survey = _section(
+        raw,
+        "survey",
+        SurveyConfig,
+        {"enabled": _bool, "delay_hours": _non_negative_int, "answer_days": _positive_int},
+    )
     return Config(
+        ombudsman_office=ombudsman_office,
+        survey=survey,
         departments=departments,
         routing=routing,
         mail=mail,
@@ -794,6 +832,37 @@ def _email(key: str, value: Any) -> str:
     if "@" not in text or any(c.isspace() for c in text) or text.count("@") != 1:
         raise ConfigError(f"{key}: {text!r} is not an email address")
     return text
+
+
+def _non_negative_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key}: must be a whole number of at least 0, got {value!r}")
+    return value
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _ombudsman_office(table: Mapping[str, Any]) -> OmbudsmanOfficeConfig:
+    _known(table, "ombudsman.", {"domains", "clerk_email"})
+    values: dict[str, Any] = {}
+    if "domains" in table:
+        raw = table["domains"]
+        if not isinstance(raw, list):
+            raise ConfigError(
+                'ombudsman.domains: must be a list of domains, e.g. ["ombudsman.on.ca"]'
+            )
+        domains = []
+        for item in raw:
+            text = _str("ombudsman.domains", item).lower().rstrip(".")
+            if not _DOMAIN.match(text):
+                raise ConfigError(f"ombudsman.domains: {text!r} is not a domain name")
+            domains.append(text)
+        values["domains"] = tuple(domains)
+    if "clerk_email" in table:
+        value = table["clerk_email"]
+        values["clerk_email"] = "" if value == "" else _email("ombudsman.clerk_email", value)
+    return OmbudsmanOfficeConfig(**values)
 
 
 def _check_holidays(city: CityConfig) -> None:

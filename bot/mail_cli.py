@@ -75,6 +75,10 @@ def inspect_result(
         # the department that sent it, and why intake would refuse it, or null. Intake also
         # checks that the department is the case's own, which needs the store.
         "department_reply": claim,
+        # Policy 04.06 (bot/ombudsman.py): verified mail from the Ombudsman's office, or why
+        # a From claiming it was not trusted; null for anyone else's mail.
+        "ombudsman_office": found.facts.ombudsman_office,
+        "ombudsman_not_verified": found.facts.ombudsman_claimed,
         "from": inbound.from_addr,
         "subject": None if inbound.unreadable else inbound.subject,
         "message_id": inbound.message_id,

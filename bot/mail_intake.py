@@ -25,6 +25,8 @@ from bot.department_replies import find_department_reply, record_department_repl
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, RuleHit, Status, Submission, Traced
+from bot.ombudsman import flag_claim, ombudsman_facts, record_contact
+from bot.survey import answer_survey, is_survey_reply
 from bot.when import warm as warm_dates
 from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, bounce_reason, failed_recipient, find_thread
@@ -52,6 +54,7 @@ from storage.mail import (
     store_raw,
 )
 from storage.outbox import reply_key
+from storage.surveys import survey_of_case
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +136,10 @@ def assess(
         thread_ids=thread_ids(inbound),
     )
     unverified = unverified_sender(inbound, cfg.mail.authserv_id)
-    facts = Facts(sender_not_verified=unverified)
+    office, claimed = ombudsman_facts(inbound, cfg)
+    facts = Facts(
+        sender_not_verified=unverified, ombudsman_office=office, ombudsman_claimed=claimed
+    )
     chosen = decide(sub, received_at, policy, facts) if decided else None
     return Assessment(inbound, hit, thread, sub, chosen, unverified, guard, facts)
 
@@ -171,6 +177,9 @@ class MailIntake:
                 return answered
             case = find_case(self.db, found.thread) if found.thread else None
             if case is not None and found.hit is not None:
+                survey = self._survey_answer(found, raw, case[0], now)
+                if survey is not None:
+                    return survey
                 if found.hit.rule == "thread-reply" and found.submission is not None:
                     facts = replace(
                         found.facts,
@@ -262,8 +271,38 @@ class MailIntake:
                 {"why": found.unverified},
             )
             set_attention(self.db, filed.case_id, "sender not verified: reply waits", now)
+        self._ombudsman(found, filed.case_id, filed.ref, now)
         rule = found.hit.rule if found.hit else None
         return Processed("cased", filed.ref, rule), filed.case_id
+
+    def _ombudsman(self, found: Assessment, case_id: int, ref: str, now: datetime) -> None:
+        """Policy 04.06 (bot/ombudsman.py): verified mail from the Ombudsman's office goes to
+        a supervisor and the City Clerk is told; an unproven claim to be it is flagged."""
+        if found.facts.ombudsman_office is not None:
+            received = found.submission.received_at if found.submission else now
+            cfg = self.policy.config
+            record_contact(self.db, cfg, self.intake.renderer, case_id, ref, received, now)
+        elif found.facts.ombudsman_claimed is not None:
+            flag_claim(self.db, case_id, found.facts.ombudsman_claimed, now)
+
+    def _survey_answer(
+        self, found: Assessment, raw: bytes, case_id: int, now: datetime
+    ) -> Processed | None:
+        """A reply to the case's satisfaction survey from the case's own (verified) resident:
+        the answers recorded on the case (bot/survey.py); no new case, no acknowledgement,
+        and a closed case stays closed. None for any other mail."""
+        assert found.thread is not None
+        inbound = found.inbound
+        if found.hit is None or found.hit.rule != "thread-reply" or found.unverified:
+            return None
+        if not is_survey_reply(inbound, self.me, found.thread):
+            return None
+        survey = survey_of_case(self.db, case_id)
+        if survey is None or not self._from_resident(case_id, inbound):
+            return None
+        message_id = self._keep(case_id, inbound, raw, now, {"rule": "survey-reply"})
+        answer_survey(self.db, survey, inbound.text, "email", now, message_id=message_id)
+        return Processed("threaded", found.thread, "survey-reply")
 
     def _from_resident(self, case_id: int, inbound: Inbound) -> bool:
         """Is this mail from the address of the case's own resident?"""
@@ -289,7 +328,8 @@ class MailIntake:
             now,
             {"ref": other, "why": f"this mail quoted that case from {sender}"},
         )
-        set_attention(self.db, case_id, f"quotes case {other} from {sender}", now)
+        if found.facts.ombudsman_office is None:  # the supervisor's mark stays
+            set_attention(self.db, case_id, f"quotes case {other} from {sender}", now)
         add_event(
             self.db,
             other_id,
@@ -309,6 +349,7 @@ class MailIntake:
         message_id = self._keep(case_id, inbound, raw, now, {"rule": found.hit.rule})
         if found.hit.rule == "thread-reply":
             add_event(self.db, case_id, "resident-replied", "email", now, {"message": message_id})
+            self._ombudsman(found, case_id, found.thread, now)
             if status == Status.CLOSED.value:
                 set_case_status(self.db, case_id, Status.OPEN.value, now)
                 add_event(

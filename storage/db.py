@@ -19,6 +19,7 @@ from storage.case_work import CASE_WORK
 from storage.forward_schema import FORWARDS
 from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
+from storage.survey_schema import SURVEYS
 from storage.tracker_sync_schema import TRACKER_SYNC
 
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
@@ -272,6 +273,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     FORWARDS,
     # issue 12: where status sync stands per department (storage/tracker_sync_schema.py).
     TRACKER_SYNC,
+    SURVEYS,  # issue 13: the satisfaction survey and opting out (storage/survey_schema.py)
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -47,6 +47,7 @@ from bot.staff.case_view import (
     unresolved,
 )
 from bot.stored_case import decision_of, submission_of
+from bot.survey import offer_survey
 from mail.identity import identity_of
 from storage import case_work
 from storage.case_work import CONTACT_FIELDS, ITEM_COLUMNS, CaseState, case_state
@@ -58,6 +59,7 @@ from storage.outbox import insert_draft
 from storage.search import CaseFilter, DueWindow, search_cases
 from storage.sla import record_hazard_inspected
 from storage.staff import get_staff_by_id, list_staff
+from storage.surveys import survey_answers
 from storage.tracker_sync import has_closing_reply
 
 PAGE_SIZE = 25
@@ -267,6 +269,7 @@ def _case_view(
         notes=list(notes.values()),
         files=attachments(events, messages),
         drafts=case_work.drafts_of(site.db, state.id),
+        survey=survey_answers(site.db, state.id),
         outbox=case_work.outbox_of(site.db, state.id),
         staff_list=[s for s in staff if not s.disabled],
         assigned=by_id.get(state.assigned_to) if state.assigned_to else None,
@@ -539,7 +542,13 @@ async def status_post(request: web.Request) -> web.StreamResponse:
                         extra={"resolution": resolution},
                     )
                 )
-                _audit(request, "closed-case", state, now, {"draft": draft_id})
+                # Seed 000: the satisfaction survey, in the same transaction (bot/survey.py).
+                tools = request.app[TOOLS]
+                why = offer_survey(
+                    site.db, tools.policy, tools.renderer, state.ref, state.status, now
+                )
+                detail = {"draft": draft_id, "survey": why or "queued"}
+                _audit(request, "closed-case", state, now, detail)
         if reasons:
             audit_action(
                 request,
