@@ -68,6 +68,10 @@ DEPARTMENT_PREFIX = "dept-"
 TRACKER = "tracker"
 
 
+#: Reply kinds queued to leave at a set time, which a live chat does not show early.
+LATER_KINDS = ("survey",)
+
+
 def to_department(reply_kind: str) -> bool:
     return reply_kind.startswith(DEPARTMENT_PREFIX)
 
@@ -191,13 +195,22 @@ def due_items(
     return _items(rows)
 
 
-def pending_for(db: sqlite_utils.Database, channel: str, recipient: str) -> list[OutboxItem]:
-    """Everything still pending for one conversation, due or not: a live chat shows it now."""
-    rows = db.execute(
-        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' AND channel = ? "
-        "AND recipient = ? ORDER BY id LIMIT 50",
-        [channel, recipient],
-    ).fetchall()
+def pending_for(
+    db: sqlite_utils.Database, channel: str, recipient: str, now: datetime | None = None
+) -> list[OutboxItem]:
+    """Everything still pending for one conversation, due or not: a live chat shows it now
+    (a chat reply's grace period is for the worker, not for the open page). Except a reply
+    meant to leave later, `LATER_KINDS` (the satisfaction survey after its delay): with
+    `now`, it stays queued until its time."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' AND channel = ? AND recipient = ?"
+    )
+    params: list[object] = [channel, recipient]
+    if now is not None:
+        later = ", ".join("?" * len(LATER_KINDS))
+        sql += f" AND (reply_kind NOT IN ({later}) OR next_attempt_at <= ?)"
+        params.extend([*LATER_KINDS, utc(now)])
+    rows = db.execute(sql + " ORDER BY id LIMIT 50", params).fetchall()
     return _items(rows)
 
 
