@@ -36,6 +36,8 @@ from bot.replies import ReplyRenderer
 from bot.retention import run as run_retention_once
 from bot.staff.pages import install_staff
 from bot.telegram import TelegramChannel, TelegramSender
+from bot.tracker_service import run_forwarding
+from bot.tracker_sync import run_tracker_sync
 from bot.webchat import WebChat, security_headers
 from mail.imap import ImapIntake
 from mail.smtp import SmtpSender
@@ -146,7 +148,9 @@ def build_app(services: Services) -> web.Application:
 
     app.cleanup_ctx.append(close_store)
     app.cleanup_ctx.append(mail_workers)
+    app.cleanup_ctx.append(tracker_workers)
     app.cleanup_ctx.append(retention_job)
+    app.cleanup_ctx.append(tracker_sync_job)
     app.cleanup_ctx.append(scheduler_job)
     app.cleanup_ctx.append(wal_checkpoints)
     return app
@@ -216,6 +220,32 @@ async def retention_job(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(erase(), name="retention")
     yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def tracker_sync_job(app: web.Application) -> AsyncIterator[None]:
+    """Open311 status sync every [tracker] sync_seconds (bot/tracker_sync.py), when a
+    department has an Open311 tracker; its state is "tracker-sync" in /healthz."""
+    services = app[SERVICES]
+    if not any(d.tracker == "open311" for d in services.config.departments):
+        yield
+        return
+    task = asyncio.create_task(
+        run_tracker_sync(
+            services.db,
+            services.policy,
+            services.renderer,
+            services.clock,
+            app[HEALTH],
+            every=services.config.tracker.sync_seconds,
+            stop=asyncio.Event(),
+        ),
+        name="tracker-sync",
+    )
+    yield
+    # Cancelled at an HTTP call, never inside a write: those have no await.
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -388,6 +418,19 @@ async def mail_workers(app: web.Application) -> AsyncIterator[None]:
             await task
     if thread is not None:
         await asyncio.to_thread(thread.join, 10)
+
+
+async def tracker_workers(app: web.Application) -> AsyncIterator[None]:
+    """Forwarding to the departments' trackers (bot/tracker_service.py), when any is set."""
+    services = app[SERVICES]
+    task = asyncio.create_task(
+        run_forwarding(services.db, services.config, services.clock, app[HEALTH]),
+        name="tracker-outbox",
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def probe_smtp(sender: SmtpSender, worker: OutboxWorker) -> None:

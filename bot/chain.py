@@ -349,6 +349,20 @@ def t_thread_other(ctx: Context, state: State) -> Test:
     return fire(why, RuleHit("thread-other-sender", why))
 
 
+def t_ombudsman_office(ctx: Context, state: State) -> Test:
+    why = ctx.facts.ombudsman_office
+    if why is None:
+        return miss("not verified mail from the Ombudsman's office")
+    return fire(why, RuleHit("ombudsman-office", why))
+
+
+def t_ombudsman_claimed(ctx: Context, state: State) -> Test:
+    why = ctx.facts.ombudsman_claimed
+    if why is None:
+        return miss("claims no Ombudsman's office address it could not prove")
+    return fire(why, RuleHit("ombudsman-not-verified", why))
+
+
 # -- the table -------------------------------------------------------------------------------
 
 
@@ -453,6 +467,13 @@ GATES: tuple[Rule, ...] = (
         t_sensitive,
         Action("review", "every reply"),
     ),
+    Rule(
+        "ombudsman-office",
+        "verified mail from the Ombudsman's office (04.06): never acknowledged automatically; "
+        "a supervisor handles it and the City Clerk is told",
+        t_ombudsman_office,
+        Action("review", "every reply"),
+    ),
     _ack("email-ack-clock", "email-ack", t_ack_email),
     _ack("hazard-ack-clock", "hazard-inspection", t_ack_kind(Kind.HAZARD)),
     _ack("request-ack-clock", "request-ack", t_ack_kind(Kind.REQUEST)),
@@ -541,6 +562,13 @@ GATES: tuple[Rule, ...] = (
         "sender-not-verified",
         "the city's mail server could not verify the sender: replies wait for staff",
         t_not_verified,
+        Action("hold", "every reply"),
+    ),
+    Rule(
+        "ombudsman-not-verified",
+        "From names the Ombudsman's office but the city's mail server did not verify it: "
+        "treated as a resident's mail, replies wait for staff, the Clerk is not told",
+        t_ombudsman_claimed,
         Action("hold", "every reply"),
     ),
     Rule(

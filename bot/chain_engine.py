@@ -44,6 +44,10 @@ class Facts:
     #: A case this mail quotes (thread reply) and whether it came from that case's resident.
     quoted_case: str | None = None
     quoted_from_resident: bool = True
+    #: How mail from the Ombudsman's office was verified (policy 04.06, bot/ombudsman.py)...
+    ombudsman_office: str | None = None
+    #: ...or why a From claiming the Ombudsman's domain could not be trusted.
+    ombudsman_claimed: str | None = None
 
 
 @dataclass(frozen=True)

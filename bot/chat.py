@@ -19,12 +19,13 @@ import sqlite_utils
 
 from bot.clock import Clock
 from bot.extract import cut_to
-from bot.flows.after_filing import added_files, in_window
+from bot.flows.after_filing import added_files, asks_for_new, in_window
 from bot.flows.base import State
 from bot.flows.complaint import ComplaintFlow, submission_from_state
-from bot.intake import Intake, files_data, names_meta
+from bot.intake import LIVE_GRACE, Intake, files_data, names_meta
 from bot.model import KIND_LABELS, Attachment, Kind, Reply
 from bot.ratelimit import RateLimiter
+from bot.survey import answer_survey, chat_thanks
 from bot.wording import human_day
 from storage.cases import add_event, cases_of_conversation, claim_update, insert_message
 from storage.conversations import (
@@ -41,6 +42,7 @@ from storage.conversations import (
 )
 from storage.db import commit_durably, write_transaction
 from storage.outbox import enqueue, mark_sent, pending_for
+from storage.surveys import open_chat_survey
 
 #: Chat channels with an outbox worker of their own (the web page has none: it is shown
 #: what is queued when it is open or next opened).
@@ -194,6 +196,10 @@ class ChatService:
         asked = STATUS.match(text) if not attachments else None
         if asked:
             return Turn([Reply(self.status(key, asked.group("ref")))])
+        if not attachments:
+            surveyed = self._survey_answer(channel, key, text, now, state)
+            if surveyed is not None:
+                return surveyed
         replies: list[Reply] = []
         hours = self.flow.config.dialogue.add_to_case_hours
         if attachments and state is not None and in_window(state, now, hours):
@@ -242,6 +248,44 @@ class ChatService:
             pending.outbox_ids,
             filed.ref,
         )
+
+    def _survey_answer(
+        self, channel: str, key: str, text: str, now: datetime, state: State | None
+    ) -> Turn | None:
+        """A message from a conversation whose case was just surveyed (bot/survey.py) answers
+        the survey, unless the resident is in the middle of a new complaint or asks for one."""
+        if state is not None and state.get("status") not in ("filed", None):
+            return None
+        if not text.strip() or asks_for_new(text, ()):
+            return None
+        days = self.flow.config.survey.answer_days
+        survey = open_chat_survey(self.db, channel, key, now - timedelta(days=days))
+        if survey is None:
+            return None
+        confirmed = state.get("confirmed_at") if state is not None else None
+        if confirmed and datetime.fromisoformat(confirmed) > datetime.fromisoformat(
+            survey.asked_at
+        ):
+            return None  # a complaint filed since the survey: this message is about that one
+        answered = answer_survey(self.db, survey, text, channel, now)
+        # The thanks is an outbox row like an acknowledgement (LIVE_GRACE: a channel worker
+        # sends it only if the conversation did not show it), and the turn carries the case's
+        # reference, so the web page of a filed conversation shows it as it shows those.
+        thanks = chat_thanks(answered)
+        enqueue(
+            self.db,
+            case_id=survey.case_id,
+            channel=channel,
+            recipient=key,
+            reply_kind="survey-thanks",
+            subject=f"Survey answered [{survey.ref}]",
+            body=thanks,
+            key=f"survey-thanks:{survey.ref}:{now.isoformat()}",
+            now=now,
+            not_before=now + LIVE_GRACE,
+        )
+        pending = self._pending(channel, key)
+        return Turn(pending.replies, pending.outbox_ids, survey.ref)
 
     def _add_to_case(self, state: State, channel: str, text: str, now: datetime) -> None:
         """A message after filing, on the case just filed: staff see it on its timeline."""
@@ -376,7 +420,7 @@ class ChatService:
                 mark_sent(self.db, item_id, now)
 
     def _pending(self, channel: str, key: str) -> Turn:
-        items = pending_for(self.db, channel, key)
+        items = pending_for(self.db, channel, key, self.clock.now())
         return Turn(
             [Reply(i.body if i.case_id is None else f"{i.subject}\n\n{i.body}") for i in items],
             [i.id for i in items],

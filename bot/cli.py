@@ -174,7 +174,7 @@ def build_parser() -> Parser:
     tracker_commands = command_group(
         commands,
         "tracker",
-        help="the departments' trackers: check where cases are forwarded",
+        help="the departments' trackers: check where cases are forwarded, sync their status",
         description="Where each department's cases are forwarded ([[departments]]: an Open311 "
         "GeoReport v2 server, a JSON webhook, an email address, or none).",
     )
@@ -195,6 +195,33 @@ def build_parser() -> Parser:
         "--json", action="store_true", help="print one JSON object per department"
     )
     tracker_check.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds each call may take (default 10)",
+    )
+    tracker_sync = tracker_commands.add_parser(
+        "sync",
+        help="one pass of Open311 status sync: ids for tokens, department updates onto cases",
+        description="What `caredesk serve` does every [tracker] sync_seconds, once. For each "
+        'department with tracker = "open311": requests the server answered with a token '
+        "are asked for their id (tokens/{token}.json), which then goes on the case; the "
+        "status of every open case with an id is read (requests.json, many ids a call, or "
+        "updated_after when the server refuses a list), and each change of status, "
+        "status_notes, agency_responsible or expected_datetime goes on the case's timeline "
+        "as a department update. A request the department closed drafts the closing reply "
+        "for staff review (once a case); the case stays open until staff close it. One line "
+        "per department; exit status 1 when any department could not be synced.",
+    )
+    tracker_sync.add_argument(
+        "--at",
+        metavar="ISO",
+        help="act as if it were this moment, ISO-8601 with a UTC offset; default: now",
+    )
+    tracker_sync.add_argument(
+        "--json", action="store_true", help="print one JSON object per department"
+    )
+    tracker_sync.add_argument(
         "--timeout",
         type=float,
         default=10.0,
@@ -280,6 +307,9 @@ def build_parser() -> Parser:
 
     add_staff_parser(commands)
 
+    from bot.report_cli import add_report_parser
+
+    add_report_parser(commands)
     from bot.scheduler_cli import add_scheduler_parsers
 
     add_scheduler_parsers(commands)
@@ -346,7 +376,7 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         if args.mail_command == "inspect":
             return cmd_mail_inspect(args.files, config, render=args.render)
         return cmd_mail_check(config)
-    if args.command == "tracker":
+    if args.command == "tracker" and args.tracker_command == "check":
         from bot.tracker_cli import cmd_tracker_check
 
         return cmd_tracker_check(config, as_json=args.json, timeout=args.timeout)
@@ -370,6 +400,12 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
         from bot.staff.cli import cmd_staff
 
         return cmd_staff(args, services.db, services.clock)
+    if args.command == "tracker":
+        return cmd_tracker_sync(args, services)
+    if args.command == "report":
+        from bot.report_cli import cmd_report
+
+        return cmd_report(args, services.db, config, services.clock)
     if args.command in ("due", "tick"):
         from bot.scheduler_cli import cmd_scheduler
 
@@ -433,6 +469,27 @@ def cmd_retention(args: argparse.Namespace, db: Any, config: Config, clock: Cloc
         f"retention {config.retention_days} days, as of {now.isoformat()}"
     )
     return 0
+
+
+def cmd_tracker_sync(args: argparse.Namespace, services: Any) -> int:
+    import asyncio
+    from dataclasses import asdict
+
+    from bot.tracker_sync import sync_now
+
+    now = moment(args.at, services.clock)
+    if now is None:
+        return 2
+    if not any(d.tracker == "open311" for d in services.config.departments):
+        if not args.json:
+            print('no department has tracker = "open311": nothing to sync')
+        return 0
+    reports = asyncio.run(
+        sync_now(services.db, services.policy, services.renderer, now, timeout=args.timeout)
+    )
+    for r in reports:
+        print(json.dumps(asdict(r), ensure_ascii=False) if args.json else r.line())
+    return 0 if all(r.ok for r in reports) else 1
 
 
 def cmd_flow_diagram(config: Config) -> int:

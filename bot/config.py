@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -164,6 +165,21 @@ class StaffConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    """Forwarding cases to the departments' trackers (issue 12): retries and status sync."""
+
+    #: A forward that fails this many times (network, 5xx) goes on the dead-letter list.
+    max_attempts: int = 8
+    #: The first retry waits this long; each next one twice as long (at most an hour).
+    retry_base_seconds: int = 30
+    #: One call to a tracker gives up after this long (then it is retried).
+    timeout_seconds: int = 20
+    #: Every this many seconds, Open311 tokens are resolved to ids and the status of every
+    #: open case with a service request is read back (bot/tracker_sync.py).
+    sync_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class RulesConfig:
     """Extra phrases added to the built-in classification rules (bot/policy.py)."""
 
@@ -197,6 +213,29 @@ DEFAULT_OMBUDSMAN = Contact(
         "you can contact the Ontario Ombudsman once our process is complete."
     ),
 )
+
+
+@dataclass(frozen=True)
+class OmbudsmanOfficeConfig:
+    """Mail from the Ombudsman's office (policy 04.06, `[ombudsman]`): from these domains (and
+    their subdomains), verified by the city's mail server, it is never acknowledged
+    automatically, goes to a supervisor, and the City Clerk is told at `clerk_email`."""
+
+    domains: tuple[str, ...] = ("ombudsman.on.ca",)
+    #: The City Clerk's address; empty: no notice is sent and the case says to tell the Clerk.
+    clerk_email: str = ""
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """The satisfaction survey after a case is closed (seed 000, `[survey]`)."""
+
+    enabled: bool = True
+    #: The survey leaves this long after closing, so the closing reply (vetted by staff) is
+    #: normally read first.
+    delay_hours: int = 24
+    #: A chat message this many days after the survey was asked still counts as its answer.
+    answer_days: int = 14
 
 
 SECURITY_MODES = ("tls", "starttls", "none")
@@ -304,6 +343,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     staff: StaffConfig = field(default_factory=StaffConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     reference_prefix: str = "CD"
     #: Retention of closed cases' personal data, in days (POLICY.md: records kept, 04.08).
     retention_days: int = 2555
@@ -314,6 +354,9 @@ class Config:
     #: routing, `cases.department` stays empty and staff choose.
     departments: tuple[Department, ...] = ()
     routing: tuple[RoutingRule, ...] = ()
+    #: Mail from the Ombudsman's office (issue 13, 04.06) and the satisfaction survey.
+    ombudsman_office: OmbudsmanOfficeConfig = field(default_factory=OmbudsmanOfficeConfig)
+    survey: SurveyConfig = field(default_factory=SurveyConfig)
     clocks: ClocksConfig = field(default_factory=ClocksConfig)
     source: str = "built-in defaults"
 
@@ -393,8 +436,11 @@ def parse_config(
             "web",
             "telegram",
             "staff",
+            "tracker",
             "departments",
             "routing",
+            "ombudsman",
+            "survey",
             "clocks",
         },
     )
@@ -498,6 +544,17 @@ def parse_config(
             "throttle_minutes": _positive_int,
         },
     )
+    tracker = _section(
+        raw,
+        "tracker",
+        TrackerConfig,
+        {
+            "max_attempts": _positive_int,
+            "retry_base_seconds": _positive_int,
+            "timeout_seconds": _positive_int,
+            "sync_seconds": _positive_int,
+        },
+    )
     if telegram.mode == "webhook" and not telegram.webhook_url.startswith("https://"):
         raise ConfigError(
             "telegram.webhook_url: webhook mode needs the public https:// URL "
@@ -505,6 +562,13 @@ def parse_config(
         )
     departments = _departments(raw.get("departments", []))
     routing = _routing(raw.get("routing", []), departments)
+    ombudsman_office = _ombudsman_office(_table(raw, "ombudsman"))
+    survey = _section(
+        raw,
+        "survey",
+        SurveyConfig,
+        {"enabled": _bool, "delay_hours": _non_negative_int, "answer_days": _positive_int},
+    )
     clocks = _section(
         raw,
         "clocks",
@@ -517,6 +581,8 @@ def parse_config(
         },
     )
     return Config(
+        ombudsman_office=ombudsman_office,
+        survey=survey,
         departments=departments,
         routing=routing,
         clocks=clocks,
@@ -524,6 +590,7 @@ def parse_config(
         web=web,
         telegram=telegram,
         staff=staff,
+        tracker=tracker,
         city=city,
         care=care,
         ombudsman=ombudsman,
@@ -807,6 +874,37 @@ def _email(key: str, value: Any) -> str:
     return text
 
 
+def _non_negative_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key}: must be a whole number of at least 0, got {value!r}")
+    return value
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _ombudsman_office(table: Mapping[str, Any]) -> OmbudsmanOfficeConfig:
+    _known(table, "ombudsman.", {"domains", "clerk_email"})
+    values: dict[str, Any] = {}
+    if "domains" in table:
+        raw = table["domains"]
+        if not isinstance(raw, list):
+            raise ConfigError(
+                'ombudsman.domains: must be a list of domains, e.g. ["ombudsman.on.ca"]'
+            )
+        domains = []
+        for item in raw:
+            text = _str("ombudsman.domains", item).lower().rstrip(".")
+            if not _DOMAIN.match(text):
+                raise ConfigError(f"ombudsman.domains: {text!r} is not a domain name")
+            domains.append(text)
+        values["domains"] = tuple(domains)
+    if "clerk_email" in table:
+        value = table["clerk_email"]
+        values["clerk_email"] = "" if value == "" else _email("ombudsman.clerk_email", value)
+    return OmbudsmanOfficeConfig(**values)
+
+
 def _check_holidays(city: CityConfig) -> None:
     """Ask the holidays package now, so a wrong country is a config error, not a crash later."""
     try:
@@ -912,6 +1010,15 @@ class Department:
     #: tracker = "webhook": where the case is POSTed as JSON (the signing secret comes from
     #: the environment).
     webhook_url: str = ""
+    #: tracker = "open311": the service_code per caredesk category: a routing rule's name (the
+    #: rule that routed the case) or a case kind ("hazard"); else `open311_service_code`.
+    open311_service_codes: Mapping[str, str] = field(default_factory=dict)
+    #: A link staff can open to the department's ticket, with "{id}" for its id
+    #: ("https://311.city.example/requests/{id}"); empty: no link, the id only.
+    link: str = ""
+    #: Send the resident's name, email and phone with the forward. Off by default: the
+    #: department can act without them, and they are personal data (POLICY.md 03.01).
+    share_contact: bool = False
     supervisor_name: str = ""
     supervisor_email: str = ""
     director_name: str = ""
@@ -976,6 +1083,18 @@ def _departments(value: Any) -> tuple[Department, ...]:
         for name in ("open311_url", "webhook_url"):
             if table.get(name, "") != "":
                 values[name] = _url(f"{at}.{name}", table[name])
+        if table.get("link", "") != "":
+            link = _url(f"{at}.link", table["link"])
+            if "{id}" not in link:
+                raise ConfigError(f"{at}.link: must contain {{id}}, where the ticket's id goes")
+            values["link"] = link
+        if "share_contact" in table:
+            values["share_contact"] = _bool(f"{at}.share_contact", table["share_contact"])
+        if "open311_service_codes" in table:
+            codes = _table(table, "open311_service_codes")
+            values["open311_service_codes"] = {
+                str(k): _str(f"{at}.open311_service_codes.{k}", v) for k, v in codes.items()
+            }
         if not values.get("name"):
             raise ConfigError(f"{at}.name: must be a non-empty string")
         if any(d.key == values["key"] for d in out):

@@ -18,6 +18,7 @@ import sqlite_utils
 from bot.ack_limits import address_facts
 from bot.decide import Facts, Policy, decide
 from bot.extract import format_phone
+from bot.forwarding import forward_if_due
 from bot.model import ITEM_LABELS, KIND_LABELS, Attachment, Decision, PlannedReply, Submission
 from bot.policy import REDIRECTS
 from bot.replies import ReplyRenderer
@@ -135,6 +136,7 @@ class Intake:
             if cfg.departments:  # POLICY.md 04.02: the department responsible (bot/routing.py)
                 routed = route(sub, decision, cfg.departments, cfg.routing)
                 record_routing(self.db, case_id, routed.event_data(), now)
+                forward_if_due(self.db, cfg, case_id, now)  # bot/forwarding.py
             for flag in decision.flags:
                 # A rule that contradicts the resident's answer: shown to staff, not acted on.
                 add_event(

@@ -10,9 +10,12 @@ from typing import Any
 
 from bot.config import Config
 from bot.decide import Policy
+from bot.department_replies import department_claim
 from bot.intake import compose
 from bot.mail_intake import Assessment, assess, mail_identity
 from bot.replies import ReplyRenderer
+from mail.autoreply import MACHINE_RULES
+from mail.identity import identity_of
 from mail.parse import parse_message
 
 
@@ -47,9 +50,17 @@ def rendered_replies(
 
 
 def inspect_result(
-    name: str, found: Assessment, rendered: list[dict[str, Any]] | None = None
+    name: str,
+    found: Assessment,
+    rendered: list[dict[str, Any]] | None = None,
+    config: Config | None = None,
 ) -> dict[str, Any]:
     inbound = found.inbound
+    claim = None
+    if config is not None and not inbound.unreadable:
+        me = identity_of(config)
+        machine = found.hit.rule if found.hit and found.hit.rule in MACHINE_RULES else None
+        claim = department_claim(inbound, me, config.departments, found.unverified, machine)
     decision = found.decision
     replies = [{"kind": r.kind, "review": r.review} for r in decision.replies] if decision else []
     return {
@@ -60,6 +71,14 @@ def inspect_result(
         "thread": found.thread,
         # Why the city's mail server could not verify the sender ([mail] authserv_id), or null.
         "sender_not_verified": found.unverified,
+        # A reply to our mail to a department (bot/department_replies.py): the case it names,
+        # the department that sent it, and why intake would refuse it, or null. Intake also
+        # checks that the department is the case's own, which needs the store.
+        "department_reply": claim,
+        # Policy 04.06 (bot/ombudsman.py): verified mail from the Ombudsman's office, or why
+        # a From claiming it was not trusted; null for anyone else's mail.
+        "ombudsman_office": found.facts.ombudsman_office,
+        "ombudsman_not_verified": found.facts.ombudsman_claimed,
         "from": inbound.from_addr,
         "subject": None if inbound.unreadable else inbound.subject,
         "message_id": inbound.message_id,
@@ -94,7 +113,8 @@ def cmd_mail_inspect(files: list[str], config: Config, render: bool = False) -> 
             continue
         found = assess(parse_message(raw), now, policy, me)
         rendered = rendered_replies(policy, renderer, found) if render else None
-        print(json.dumps(inspect_result(name, found, rendered), ensure_ascii=False))
+        result = inspect_result(name, found, rendered, config)
+        print(json.dumps(result, ensure_ascii=False))
     return status
 
 

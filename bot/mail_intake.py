@@ -3,8 +3,9 @@
 `assess()` is pure and is what `caredesk mail inspect` prints. `MailIntake.process()` does
 what intake does with one raw message, in ONE transaction: a new case with its
 acknowledgement in the outbox, or an addition to an existing case, or a stored machine
-message. It is idempotent on the message key, so a message fetched twice (a crash before the
-IMAP move, a UIDVALIDITY reset) is filed once.
+message, or a department's reply to our mail, recorded on its case for staff and answered by
+nothing (bot/department_replies.py). It is idempotent on the message key, so a message
+fetched twice (a crash before the IMAP move, a UIDVALIDITY reset) is filed once.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ import sqlite_utils
 from bot.ack_limits import address_facts
 from bot.clock import Clock
 from bot.decide import Facts, Policy, decide
+from bot.department_replies import RULE as DEPARTMENT_RULE
+from bot.department_replies import find_department_reply, record_department_reply
 from bot.intake import Intake
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, RuleHit, Status, Submission, Traced
+from bot.ombudsman import flag_claim, ombudsman_facts, record_contact
+from bot.survey import answer_survey, is_survey_reply
 from bot.when import warm as warm_dates
 from mail.authres import unverified_sender
 from mail.autoreply import MACHINE_RULES, bounce_reason, failed_recipient, find_thread
 from mail.autoreply import RULES as AUTOREPLY_RULES
 from mail.charset import warm as warm_charsets
+from mail.department import department_mail_ref
 from mail.identity import MailIdentity, identity_of, thread_ids
 from mail.imap import MailState
 from mail.parse import parse_message, raw_key
@@ -48,6 +54,7 @@ from storage.mail import (
     store_raw,
 )
 from storage.outbox import reply_key
+from storage.surveys import survey_of_case
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +136,10 @@ def assess(
         thread_ids=thread_ids(inbound),
     )
     unverified = unverified_sender(inbound, cfg.mail.authserv_id)
-    facts = Facts(sender_not_verified=unverified)
+    office, claimed = ombudsman_facts(inbound, cfg)
+    facts = Facts(
+        sender_not_verified=unverified, ombudsman_office=office, ombudsman_claimed=claimed
+    )
     chosen = decide(sub, received_at, policy, facts) if decided else None
     return Assessment(inbound, hit, thread, sub, chosen, unverified, guard, facts)
 
@@ -162,8 +172,14 @@ class MailIntake:
                 return Processed("duplicate", rule="duplicate")
             if inbound.unreadable:
                 return self._unreadable(found, raw, received_at, now)
+            answered = self._department_reply(found, raw, now)
+            if answered is not None:
+                return answered
             case = find_case(self.db, found.thread) if found.thread else None
             if case is not None and found.hit is not None:
+                survey = self._survey_answer(found, raw, case[0], now)
+                if survey is not None:
+                    return survey
                 if found.hit.rule == "thread-reply" and found.submission is not None:
                     facts = replace(
                         found.facts,
@@ -181,6 +197,29 @@ class MailIntake:
                 None, inbound, raw, now, {"suppressed": found.hit.rule if found.hit else None}
             )
             return Processed("stored", rule=found.hit.rule if found.hit else None)
+
+    def _department_reply(self, found: Assessment, raw: bytes, now: datetime) -> Processed | None:
+        """A department's reply to our mail (bot/department_replies.py): stored on its case
+        for staff, nothing sent; None for any other mail, and for a machine's."""
+        if found.hit is not None and found.hit.rule in MACHINE_RULES:
+            return None
+        departments = self.policy.config.departments
+        reply = find_department_reply(
+            self.db, found.inbound, self.me, departments, found.unverified
+        )
+        if reply is None:
+            return None
+        case_id = reply.case[0] if reply.case else None
+        meta: dict[str, str | None] = {
+            "rule": DEPARTMENT_RULE,
+            "department": reply.department,
+            "role": reply.role,
+        }
+        if case_id is None:
+            meta["ref"] = reply.ref  # the case it named, which does not exist
+        message_id = self._keep(case_id, found.inbound, raw, now, meta)
+        record_department_reply(self.db, reply, message_id, now)
+        return Processed("threaded" if case_id else "stored", reply.ref, DEPARTMENT_RULE)
 
     def _keep(
         self,
@@ -232,8 +271,38 @@ class MailIntake:
                 {"why": found.unverified},
             )
             set_attention(self.db, filed.case_id, "sender not verified: reply waits", now)
+        self._ombudsman(found, filed.case_id, filed.ref, now)
         rule = found.hit.rule if found.hit else None
         return Processed("cased", filed.ref, rule), filed.case_id
+
+    def _ombudsman(self, found: Assessment, case_id: int, ref: str, now: datetime) -> None:
+        """Policy 04.06 (bot/ombudsman.py): verified mail from the Ombudsman's office goes to
+        a supervisor and the City Clerk is told; an unproven claim to be it is flagged."""
+        if found.facts.ombudsman_office is not None:
+            received = found.submission.received_at if found.submission else now
+            cfg = self.policy.config
+            record_contact(self.db, cfg, self.intake.renderer, case_id, ref, received, now)
+        elif found.facts.ombudsman_claimed is not None:
+            flag_claim(self.db, case_id, found.facts.ombudsman_claimed, now)
+
+    def _survey_answer(
+        self, found: Assessment, raw: bytes, case_id: int, now: datetime
+    ) -> Processed | None:
+        """A reply to the case's satisfaction survey from the case's own (verified) resident:
+        the answers recorded on the case (bot/survey.py); no new case, no acknowledgement,
+        and a closed case stays closed. None for any other mail."""
+        assert found.thread is not None
+        inbound = found.inbound
+        if found.hit is None or found.hit.rule != "thread-reply" or found.unverified:
+            return None
+        if not is_survey_reply(inbound, self.me, found.thread):
+            return None
+        survey = survey_of_case(self.db, case_id)
+        if survey is None or not self._from_resident(case_id, inbound):
+            return None
+        message_id = self._keep(case_id, inbound, raw, now, {"rule": "survey-reply"})
+        answer_survey(self.db, survey, inbound.text, "email", now, message_id=message_id)
+        return Processed("threaded", found.thread, "survey-reply")
 
     def _from_resident(self, case_id: int, inbound: Inbound) -> bool:
         """Is this mail from the address of the case's own resident?"""
@@ -259,7 +328,8 @@ class MailIntake:
             now,
             {"ref": other, "why": f"this mail quoted that case from {sender}"},
         )
-        set_attention(self.db, case_id, f"quotes case {other} from {sender}", now)
+        if found.facts.ombudsman_office is None:  # the supervisor's mark stays
+            set_attention(self.db, case_id, f"quotes case {other} from {sender}", now)
         add_event(
             self.db,
             other_id,
@@ -279,6 +349,7 @@ class MailIntake:
         message_id = self._keep(case_id, inbound, raw, now, {"rule": found.hit.rule})
         if found.hit.rule == "thread-reply":
             add_event(self.db, case_id, "resident-replied", "email", now, {"message": message_id})
+            self._ombudsman(found, case_id, found.thread, now)
             if status == Status.CLOSED.value:
                 set_case_status(self.db, case_id, Status.OPEN.value, now)
                 add_event(
@@ -291,6 +362,12 @@ class MailIntake:
                 )
             return Processed("threaded", found.thread, found.hit.rule)
         if bounce_reason(inbound):
+            if self._department_mail_bounced(inbound, found.thread):
+                # Not the resident's address: nothing to mute; the department lacks the case.
+                set_attention(self.db, case_id, "an email to the department bounced", now)
+                data = {"message": message_id, "rule": found.hit.rule, "to": "department"}
+                add_event(self.db, case_id, "bounce", "email", now, data)
+                return Processed("threaded", found.thread, found.hit.rule)
             address = self._bounced_address(inbound, found.thread)
             if address:
                 record_bounce(self.db, address, case_id, now)
@@ -313,6 +390,11 @@ class MailIntake:
                 {"message": message_id, "rule": found.hit.rule},
             )
         return Processed("threaded", found.thread, found.hit.rule)
+
+    def _department_mail_bounced(self, inbound: Inbound, ref: str) -> bool:
+        """Does the bounce return our mail to a department (a forward, a follow-up request)
+        about this case, rather than a reply to the resident?"""
+        return any(department_mail_ref(self.me, m) == ref for m in inbound.mentioned_ids)
 
     def _bounced_address(self, inbound: Inbound, ref: str) -> str | None:
         """The address our acknowledgement was sent to, found by its derived Message-ID."""

@@ -67,13 +67,13 @@ class OutboxWorker:
 
     async def _deliver(self, item: OutboxItem) -> int:
         try:
-            await self.sender.send(item, self.clock.now())
+            receipt = await self.sender.send(item, self.clock.now())
         except DeliveryError as exc:
             self._failed(item, exc)
             return 0
         failpoint(f"{self.sender.channel}-after-send")  # the documented window, for tests
         with write_transaction(self.db):
-            mark_sent(self.db, item.id, self.clock.now())
+            mark_sent(self.db, item.id, self.clock.now(), receipt)
         log.info(
             "reply sent",
             extra={"outbox_id": item.id, "reply": item.reply_kind, "channel": item.channel},
@@ -87,28 +87,17 @@ class OutboxWorker:
         with write_transaction(self.db):
             if not final:
                 mark_retry(self.db, item.id, str(exc), now, self.backoff(item.attempts))
-            else:
-                mark_failed(self.db, item.id, str(exc))
-                if item.case_id is not None:
-                    add_event(
-                        self.db,
-                        item.case_id,
-                        "delivery-failed",
-                        item.channel,
-                        now,
-                        {
-                            "outbox_id": item.id,
-                            "reply": item.reply_kind,
-                            "error": str(exc),
-                            "attempts": attempts,
-                        },
-                    )
-                    set_attention(
-                        self.db,
-                        item.case_id,
-                        f"the {item.reply_kind} reply could not be delivered",
-                        now,
-                    )
+            elif not mark_failed(self.db, item.id, str(exc), now) and item.case_id is not None:
+                # A forward records its own failure (the dead-letter list, storage/forwards.py).
+                data = {
+                    "outbox_id": item.id,
+                    "reply": item.reply_kind,
+                    "error": str(exc),
+                    "attempts": attempts,
+                }
+                add_event(self.db, item.case_id, "delivery-failed", item.channel, now, data)
+                why = f"the {item.reply_kind} reply could not be delivered"
+                set_attention(self.db, item.case_id, why, now)
         log.warning(
             "delivery failed",
             extra={

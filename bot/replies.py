@@ -33,6 +33,10 @@ REPLY_KINDS: tuple[str, ...] = (
     "missing-info",
     "interim-ack",
     "closing",
+    # Issue 13: the City Clerk told of mail from the Ombudsman's office (bot/ombudsman.py),
+    # and the satisfaction survey after closing (bot/survey.py).
+    "dept-clerk-notice",
+    "survey",
     # issue 13: drafted by the scheduler or a staff action (bot/scheduler.py, bot/staff/cases.py)
     "hazard-update",
     "timeline-notice",

@@ -97,15 +97,22 @@ async def check_open311(
         return
     out.answer.append(f"Open311: {len(services)} services")
     code = dept.open311_service_code
-    if not code:
+    if not code and not dept.open311_service_codes:
         out.problem("open311_service_code is not set: no service code to file cases under")
-    else:
-        # One department, one code: the mapping's "category" label would only be noise here.
+    if code:
+        # The default code: the mapping's "category" label would only be noise here.
         problems = check_service_codes({"": code}, services)
         for problem in problems:
             out.problem(problem.removeprefix("category '': "))
         if not problems:
             out.answer.append(f"service_code {code!r} offered")
+    if dept.open311_service_codes:
+        # The category mapping (open311_service_codes): each code must be one the server offers.
+        problems = check_service_codes(dict(dept.open311_service_codes), services)
+        for problem in problems:
+            out.problem(f"open311_service_codes: {problem}")
+        if not problems:
+            out.answer.append(f"{len(dept.open311_service_codes)} mapped service codes offered")
     if not key:
         out.problem(f"no API key: set {env} (or {OPEN311_KEY_ENV}) in the environment")
         return

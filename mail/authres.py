@@ -165,3 +165,43 @@ def unverified_sender(msg: Inbound, authserv_id: str) -> str | None:
         if not aligned:
             return "SPF failed and no DKIM signature of the From domain passed"
     return None
+
+
+def _above_first_received(msg: Inbound, authserv_id: str) -> list[AuthResult]:
+    """The city's results written above the topmost Received header, and only those: a
+    sender can write a header with our authserv-id below it when our server wrote none
+    (`trusted_results` reads the first group wherever it starts, which is enough to find a
+    failure; a pass that grants trust must be our server's own)."""
+    wanted = authserv_id.strip().lower()
+    found: list[AuthResult] = []
+    for name, value in msg.trace:
+        if name == "received":
+            break
+        parsed = parse_authres(value)
+        if parsed is not None and parsed.authserv_id.lower() == wanted:
+            found.extend(parsed.results)
+    return found
+
+
+def verified_domain(msg: Inbound, authserv_id: str) -> str | None:
+    """How the city's server positively verified the From domain, or None.
+
+    Stricter than `unverified_sender`, which lets a message through when nothing was recorded:
+    here only a pass counts (DMARC passed, or a DKIM signature aligned with the From domain
+    passed, with no DMARC failure). Used where a message gets *more* trust than a resident's
+    because of who it says it is from (mail from the Ombudsman's office, bot/ombudsman.py)."""
+    if not authserv_id.strip():
+        return None
+    results = _above_first_received(msg, authserv_id)
+    dmarc = {r.result for r in results if r.method == "dmarc"}
+    if "fail" in dmarc:
+        return None
+    if "pass" in dmarc:
+        return "DMARC passed for the From domain"
+    from_domain = (msg.from_addr or "").rpartition("@")[2]
+    if any(
+        r.method == "dkim" and r.result == "pass" and _aligned(_dkim_domain(r), from_domain)
+        for r in results
+    ):
+        return "a DKIM signature of the From domain passed"
+    return None

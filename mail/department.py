@@ -5,14 +5,24 @@ and sends nothing. The envelope (Message-ID `<REF.forward-N@domain>`, the `[REF]
 subject) comes from `MailIdentity`, which also reads it back, so the department's answer
 threads onto the case the same way a resident's reply does. Header safety is left to the one
 message builder (mail/smtp.py `build_message`), which writes every header value on one line.
+
+Recognising a reply is two questions. Which case does it claim to answer
+(`is_department_reply`: one of our department-bound Message-IDs quoted, or `[REF]` in the
+subject from a department's address)? And is its sender that case's department, its
+supervisor or its director (`department_sender`)? Quoting a Message-ID proves nothing about
+who wrote the mail (anyone a department forwards our mail to has it), so only the second
+answer lets a mail write onto the case as the department; intake asks it with the case's own
+departments, read from the store, and only of a sender the city's server did not fail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.config import Department
 from bot.model import Inbound
 from mail.identity import MailIdentity, canonical_address
 from mail.parse import one_line
@@ -20,6 +30,15 @@ from mail.parse import one_line
 #: Longest piece of the resident's "what" repeated in the subject (cut at a word).
 SUBJECT_WHAT_CHARS = 60
 REPLY_HINT = "Reply to this email to update the case; keep the reference in the subject."
+#: The reply kinds of our mail to a department (`<REF.kind@domain>`): a forward
+#: (`forward-N`), or any kind starting `dept-` (a follow-up request, `dept-follow-up-N`...).
+DEPARTMENT_KIND = re.compile(r"^(?:forward-\d+|dept-[\w.-]+)$", re.IGNORECASE)
+#: Who at a department may answer for it, as the configuration names their addresses.
+ROLES = (
+    ("department", "email"),
+    ("supervisor", "supervisor_email"),
+    ("director", "director_email"),
+)
 
 
 @dataclass(frozen=True)
@@ -59,24 +78,66 @@ def forward_message(
     return subject, body, headers
 
 
+def department_mail_ref(identity: MailIdentity, message_id: str) -> str | None:
+    """The case reference of one of our Message-IDs of mail sent to a department (a forward,
+    a follow-up request...); None for any other Message-ID, ours or not."""
+    ours = identity.reply_in_message_id(message_id)
+    return ours[0] if ours and DEPARTMENT_KIND.match(ours[1]) else None
+
+
 def is_department_reply(
     inbound: Inbound, identity: MailIdentity, departments: Collection[str] = ()
 ) -> str | None:
-    """The case reference a department's reply to one of our forwards belongs to, else None.
+    """The case reference a reply to our department mail claims to belong to, else None.
 
-    Recognised by In-Reply-To/References naming a forward's Message-ID (only a recipient of
-    the forward has it), or by the `[REF]` in the subject when the sender is one of the
-    `departments`' addresses: a resident's reply to an acknowledgement carries the same
-    `[REF]` and must not count as the department's answer. Our own mail never counts."""
+    Recognised by In-Reply-To/References naming one of our department-bound Message-IDs (a
+    forward's `<REF.forward-N@domain>`, a `<REF.dept-...@domain>`), or by the `[REF]` in the
+    subject when the sender is one of the `departments`' addresses: a resident's reply to an
+    acknowledgement carries the same `[REF]` and must not count as the department's answer.
+    Our own mail never counts. Who sent it is `department_sender`'s question."""
     sender = canonical_address(inbound.from_addr or "")
     if sender in identity.own_mailboxes:
         return None
     for message_id in (*inbound.in_reply_to, *reversed(inbound.references)):
-        forward = identity.forward_in_message_id(message_id)
-        if forward:
-            return forward[0]
+        ref = department_mail_ref(identity, message_id)
+        if ref:
+            return ref
     if sender and sender in {canonical_address(a) for a in departments}:
         return identity.ref_in_subject(inbound.subject)
+    return None
+
+
+@dataclass(frozen=True)
+class DepartmentSender:
+    """Who answered for a department: its key, and "department", "supervisor" or "director"."""
+
+    department: str
+    role: str
+
+
+def department_addresses(departments: Iterable[Department]) -> frozenset[str]:
+    """Every address that may answer for one of `departments` (canonical form)."""
+    return frozenset(
+        canonical_address(getattr(d, attr))
+        for d in departments
+        for _, attr in ROLES
+        if getattr(d, attr).strip()
+    )
+
+
+def department_sender(
+    from_addr: str | None, departments: Iterable[Department]
+) -> DepartmentSender | None:
+    """The first of `departments` (in order) whose address, supervisor's or director's
+    address sent the mail; None when none did. Compared as `canonical_address` writes them."""
+    sender = canonical_address(from_addr or "")
+    if not sender:
+        return None
+    for dept in departments:
+        for role, attr in ROLES:
+            address = getattr(dept, attr).strip()
+            if address and canonical_address(address) == sender:
+                return DepartmentSender(dept.key, role)
     return None
 
 

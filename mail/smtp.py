@@ -18,7 +18,7 @@ import aiosmtplib
 
 from bot.config import MailConfig, SmtpConfig
 from mail.parse import MAIL_POLICY, one_line
-from storage.outbox import DeliveryError, OutboxItem
+from storage.outbox import DeliveryError, OutboxItem, to_department
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,14 @@ def build_message(item: OutboxItem, mail: MailConfig, now: datetime) -> EmailMes
     for name in THREAD_HEADERS:
         if item.headers.get(name):
             msg[name] = one_line(item.headers[name])
-    msg["Auto-Submitted"] = fixed_header("Auto-Submitted", "auto-replied")
+    if to_department(item.reply_kind):
+        # Mail to a department (a forward, a follow-up request) answers nobody: RFC 3834's
+        # "auto-generated". The copies the escalation ladder asks for go in Cc.
+        if item.headers.get("Cc"):
+            msg["Cc"] = one_line(item.headers["Cc"])
+        msg["Auto-Submitted"] = fixed_header("Auto-Submitted", "auto-generated")
+    else:
+        msg["Auto-Submitted"] = fixed_header("Auto-Submitted", "auto-replied")
     msg["X-Auto-Response-Suppress"] = fixed_header("X-Auto-Response-Suppress", "All")
     msg["X-Loop"] = fixed_header("X-Loop", mail.address)
     msg.set_content(item.body)

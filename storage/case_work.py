@@ -107,8 +107,12 @@ def open_work(db: sqlite_utils.Database, case_id: int) -> dict[str, int]:
     drafts = db.execute(
         "SELECT count(*) FROM drafts WHERE case_id = ? AND status = 'pending'", [case_id]
     ).fetchone()[0]
+    # A satisfaction survey not yet delivered (a web chat's waits for the resident's next
+    # visit) is not work on the case: it must not keep a reopened case from closing again.
     outbox = db.execute(
-        "SELECT count(*) FROM outbox WHERE case_id = ? AND status != 'sent'", [case_id]
+        "SELECT count(*) FROM outbox WHERE case_id = ? AND status != 'sent' "
+        "AND reply_kind != 'survey'",
+        [case_id],
     ).fetchone()[0]
     return {"drafts": int(drafts), "outbox": int(outbox)}
 

@@ -213,6 +213,18 @@ def get_case(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
         "SELECT direction, channel, at, subject, body FROM messages WHERE case_id = ? ORDER BY id",
         [case_id],
     )
+    # Where it went (issue 12): each forward to a department's tracker, and its answer.
+    case["forwards"] = [
+        {**f, "errors": json.loads(f["errors"])}
+        for f in _rows(
+            db,
+            "SELECT sequence, department, target, status, external_id, external_url, token, "
+            "errors, created_at, updated_at FROM forwards WHERE case_id = ? ORDER BY sequence",
+            [case_id],
+        )
+    ]
+    if isinstance(case.get("place"), str):
+        case["place"] = json.loads(case["place"])
     return case
 
 

@@ -20,6 +20,8 @@ from storage.clocks_schema import CLOCKS_SCHEMA
 from storage.forward_schema import FORWARDS
 from storage.review_schema import REVIEW_DATA
 from storage.staff_schema import STAFF_DATA
+from storage.survey_schema import SURVEYS
+from storage.tracker_sync_schema import TRACKER_SYNC
 
 #: Each entry is one migration: a list of statements. Never edit a released entry; append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -270,6 +272,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     CASE_WORK,
     # issue 12: the place of a case, and its forwards to the tracker (storage/forward_schema.py).
     FORWARDS,
+    # issue 12: where status sync stands per department (storage/tracker_sync_schema.py).
+    TRACKER_SYNC,
+    SURVEYS,  # issue 13: the satisfaction survey and opting out (storage/survey_schema.py)
     # issue 13: the scheduler's due times and actions taken (storage/clocks_schema.py).
     CLOCKS_SCHEMA,
 )

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from storage.cases import add_event, insert_message, utc
+from storage.forwards import Receipt, is_forward, record_dead, record_forwarded
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,30 @@ class DeliveryError(Exception):
 
 
 class Sender(Protocol):
-    """What an outbox worker drives: one channel's way out. `send` raises DeliveryError."""
+    """What an outbox worker drives: one channel's way out. `send` raises DeliveryError; it
+    may return a Receipt (a tracker's id), recorded in the transaction that marks it sent."""
 
     channel: str
 
-    async def send(self, item: OutboxItem, now: datetime) -> None: ...
+    async def send(self, item: OutboxItem, now: datetime) -> Receipt | None: ...
 
     async def close(self) -> None: ...
+
+
+#: Reply kinds of mail to a department (a forward, a follow-up request), not to the resident:
+#: sending one does not stop the resident's acknowledgement clock, and it is marked as
+#: automatic mail that is not a reply (mail/smtp.py).
+DEPARTMENT_PREFIX = "dept-"
+#: The channel of forwards to a department's tracker (bot/forwarder.py).
+TRACKER = "tracker"
+
+
+#: Reply kinds queued to leave at a set time, which a live chat does not show early.
+LATER_KINDS = ("survey",)
+
+
+def to_department(reply_kind: str) -> bool:
+    return reply_kind.startswith(DEPARTMENT_PREFIX)
 
 
 def reply_key(ref: str, reply_kind: str, channel: str) -> str:
@@ -177,20 +195,32 @@ def due_items(
     return _items(rows)
 
 
-def pending_for(db: sqlite_utils.Database, channel: str, recipient: str) -> list[OutboxItem]:
-    """Everything still pending for one conversation, due or not: a live chat shows it now."""
-    rows = db.execute(
-        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' AND channel = ? "
-        "AND recipient = ? ORDER BY id LIMIT 50",
-        [channel, recipient],
-    ).fetchall()
+def pending_for(
+    db: sqlite_utils.Database, channel: str, recipient: str, now: datetime | None = None
+) -> list[OutboxItem]:
+    """Everything still pending for one conversation, due or not: a live chat shows it now
+    (a chat reply's grace period is for the worker, not for the open page). Except a reply
+    meant to leave later, `LATER_KINDS` (the satisfaction survey after its delay): with
+    `now`, it stays queued until its time."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' AND channel = ? AND recipient = ?"
+    )
+    params: list[object] = [channel, recipient]
+    if now is not None:
+        later = ", ".join("?" * len(LATER_KINDS))
+        sql += f" AND (reply_kind NOT IN ({later}) OR next_attempt_at <= ?)"
+        params.extend([*LATER_KINDS, utc(now)])
+    rows = db.execute(sql + " ORDER BY id LIMIT 50", params).fetchall()
     return _items(rows)
 
 
-def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> bool:
+def mark_sent(
+    db: sqlite_utils.Database, item_id: int, now: datetime, receipt: Receipt | None = None
+) -> bool:
     """Mark a pending item sent and record it on the case: the outbound message (keyed by the
-    idempotency key) and a `reply-sent` event. Call inside a transaction. False if the item
-    was not pending (already sent or failed), in which case nothing is recorded twice."""
+    idempotency key) and a `reply-sent` event; for a forward, the tracker's id and a
+    `forwarded` event instead (storage/forwards.py). Call inside a transaction. False if the
+    item was not pending (already sent or failed), in which case nothing is recorded twice."""
     cursor = db.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
         "WHERE id = ? AND status = 'pending'",
@@ -203,6 +233,9 @@ def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> bool:
         "FROM outbox WHERE id = ?",
         [item_id],
     ).fetchone()
+    if is_forward(db, item_id):
+        record_forwarded(db, item_id, receipt or Receipt(), now)
+        return True
     insert_message(
         db,
         case_id=case_id,
@@ -214,7 +247,9 @@ def mark_sent(db: sqlite_utils.Database, item_id: int, now: datetime) -> bool:
         now=now,
         meta={"reply": kind, "outbox_id": item_id},
     )
-    if case_id is not None:
+    if case_id is not None and to_department(kind):
+        add_event(db, case_id, "department-mail-sent", channel, now, {"mail": kind})
+    elif case_id is not None:
         # The first reply the resident receives stops the acknowledgement clock.
         db.execute(
             "UPDATE cases SET acked_at = ? WHERE id = ? AND acked_at IS NULL", [utc(now), case_id]
@@ -233,11 +268,16 @@ def mark_retry(
     )
 
 
-def mark_failed(db: sqlite_utils.Database, item_id: int, error: str) -> None:
+def mark_failed(
+    db: sqlite_utils.Database, item_id: int, error: str, now: datetime | None = None
+) -> bool:
+    """Give up on an item. A forward goes on the dead-letter list with the tracker's words
+    (with its event and the case flagged): then True."""
     db.execute(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
         [error[:500], item_id],
     )
+    return now is not None and record_dead(db, item_id, error, now)
 
 
 def pending_drafts(db: sqlite_utils.Database) -> int:

@@ -164,6 +164,8 @@ def erase_case(db: sqlite_utils.Database, case_id: int, now: datetime) -> None:
     db.execute("DELETE FROM bounces WHERE case_id = ?", [case_id])
     db.execute("UPDATE case_notes SET body = '' WHERE case_id = ?", [case_id])
     db.execute("UPDATE case_corrections SET old = NULL, new = NULL WHERE case_id = ?", [case_id])
+    # The survey's answers stay as figures; the resident's words and chat key go (issue 13).
+    db.execute("UPDATE surveys SET comment = NULL, recipient = NULL WHERE case_id = ?", [case_id])
 
 
 def _erase_outbox(db: sqlite_utils.Database, where: str, params: list[Any]) -> None:

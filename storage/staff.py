@@ -19,7 +19,7 @@ from storage.cases import utc
 
 ROLES = ("agent", "supervisor", "admin")
 #: What an audit row's target is: a case (its reference), a draft (its id), an account (its id).
-TARGET_KINDS = ("case", "draft", "account")
+TARGET_KINDS = ("case", "draft", "account", "report")  # report: a month, "2026-11"
 
 
 class StaffError(Exception):

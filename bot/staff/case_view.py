@@ -107,6 +107,38 @@ def _who(actor: str, names: Mapping[str, str]) -> str:
     return {"policy": "caredesk (policy)"}.get(actor, actor)
 
 
+#: The forwarding events (storage/forwards.py), in words.
+FORWARD_EVENTS = frozenset(
+    {
+        "forward-queued",
+        "forwarded",
+        "forward-failed",
+        "forward-retried",
+        "forward-superseded",
+        "department-mail-sent",
+    }
+)
+
+
+def _forward_words(kind: str, data: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    dept = data.get("department") or "the department"
+    if kind == "forward-queued":
+        return f"Queued for {dept} ({data.get('target')})", None, None
+    if kind == "forwarded":
+        if data.get("external_id"):
+            return f"Forwarded to {dept}", f"their id: {data['external_id']}", None
+        if data.get("token"):
+            return f"Forwarded to {dept}", "their id is not known yet (token)", None
+        return f"Forwarded to {dept}", None, None
+    if kind == "forward-failed":
+        return f"Forward to {dept} failed", str(data.get("error", "")) or None, None
+    if kind == "forward-retried":
+        return f"Forward to {dept} retried", None, None
+    if kind == "forward-superseded":
+        return f"Forward to {dept} cancelled: the department changed", None, None
+    return "Mail sent to the department", str(data.get("mail", "")) or None, None
+
+
 def _event_words(
     event: Mapping[str, Any],
     notes: Mapping[int, Mapping[str, Any]],
@@ -162,12 +194,45 @@ def _event_words(
     if kind == "department-changed":
         old, new = data.get("old") or "none", data.get("new") or "none"
         return f"Department changed from {old} to {new}", None, None
+    if kind in FORWARD_EVENTS:
+        return _forward_words(kind, data)
     if kind == "status-changed":
         return f"Status changed from {data.get('old')} to {data.get('new')}", None, None
+    if kind == "department-update" and data.get("source") == "email":
+        return _department_email_words(data)
+    if kind == "department-update" and data.get("source") == "open311":
+        return _department_status_words(data)
     plain = ", ".join(
         f"{k}: {v}" for k, v in sorted(data.items()) if isinstance(v, str | int | float)
     )
     return kind.replace("-", " ").capitalize(), plain or None, None
+
+
+def _department_email_words(data: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """A department's email reply (bot/department_replies.py): who answered; its words are
+    the message beside this event on the timeline."""
+    who = {"supervisor": "its supervisor", "director": "its director"}.get(str(data.get("role")))
+    detail = f"Answered by {who}. " if who else ""
+    if data.get("case_status") == "closed":
+        detail += "The case was closed; it stays closed unless you reopen it. "
+    detail += "Nothing was sent automatically: read the reply and decide what to do."
+    return f"The department replied by email ({data.get('department')})", detail, None
+
+
+def _department_status_words(data: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """A change the department made to its service request (bot/tracker_sync.py): the new
+    status and, as the body, their note and expected date (their words, not ours)."""
+    said = [
+        f"{label}: {data[key]}"
+        for key, label in (
+            ("status_notes", "Their note"),
+            ("agency_responsible", "Handled by"),
+            ("expected_datetime", "Expected by"),
+        )
+        if data.get(key)
+    ]
+    title = f"The department updated its request ({data.get('department')})"
+    return title, f"status {data.get('status') or 'not given'}", "\n".join(said) or None
 
 
 def _deadline(case: Mapping[str, Any], column: str, now: datetime, tz: tzinfo) -> Entry | None:
@@ -217,7 +282,13 @@ def timeline(
     """Messages in and out, every event (drafts, staff actions) and each deadline, by time."""
     entries = []
     for m in messages:
-        if m["direction"] == "in":
+        meta = m.get("meta") or {}
+        if m["direction"] == "in" and meta.get("department"):
+            title = f"Message from the department {meta['department']} ({m['channel']})"
+            entries.append(
+                Entry(_local(m["at"], tz), title, "department", m.get("subject"), m["body"], "in")
+            )
+        elif m["direction"] == "in":
             title = f"Message from the resident ({m['channel']})"
             entries.append(
                 Entry(_local(m["at"], tz), title, "resident", m.get("subject"), m["body"], "in")

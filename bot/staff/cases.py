@@ -23,6 +23,7 @@ from aiohttp import web
 from bot.clock import BusinessCalendar
 from bot.decide import Policy
 from bot.explain import decided_trace, format_trace
+from bot.forwarding import forward_if_due
 from bot.intake import compose
 from bot.model import KIND_LABELS, Kind, Status
 from bot.replies import ReplyRenderer
@@ -49,6 +50,7 @@ from bot.staff.case_view import (
     unresolved,
 )
 from bot.stored_case import decision_of, submission_of
+from bot.survey import offer_survey
 from bot.wording import human_day
 from mail.identity import identity_of
 from storage import case_work
@@ -57,10 +59,13 @@ from storage.cases import add_event, get_case
 from storage.clocks import clear_attention, set_expected, set_follow_up
 from storage.db import write_transaction
 from storage.departments import change_department, department_of
+from storage.forwards import forwards_of_case, supersede_pending
 from storage.outbox import insert_draft
 from storage.search import CaseFilter, DueWindow, search_cases
 from storage.sla import record_hazard_inspected
 from storage.staff import get_staff_by_id, list_staff
+from storage.surveys import survey_answers
+from storage.tracker_sync import has_closing_reply
 
 PAGE_SIZE = 25
 #: How many earlier pages "Previous page" can walk back through (keyset pages keep a trail).
@@ -272,6 +277,7 @@ def _case_view(
         notes=list(notes.values()),
         files=attachments(events, messages),
         drafts=case_work.drafts_of(site.db, state.id),
+        survey=survey_answers(site.db, state.id),
         outbox=case_work.outbox_of(site.db, state.id),
         staff_list=[s for s in staff if not s.disabled],
         assigned=by_id.get(state.assigned_to) if state.assigned_to else None,
@@ -283,6 +289,7 @@ def _case_view(
         kinds=[k.value for k in Kind],
         departments=site.config.departments,
         department=site.config.department(case["department"]),
+        forwards=forwards_of_case(site.db, state.id),
         item_columns=list(ITEM_COLUMNS),
         done=request.query.get("done", ""),
         local=lambda value: datetime.fromisoformat(value).astimezone(tz) if value else None,
@@ -530,15 +537,27 @@ async def status_post(request: web.Request) -> web.StreamResponse:
             if not reasons:
                 case_work.set_status(site.db, state, actor, status, now)
                 resolution = form.get("resolution", "").strip() or None
-                draft_id = _draft(
-                    request,
-                    state,
-                    CLOSING,
-                    "the closing reply, drafted when the case was closed",
-                    now,
-                    extra={"resolution": resolution},
+                # One closing reply: status sync may have drafted it when the department
+                # closed its request (bot/tracker_sync.py).
+                draft_id = (
+                    None
+                    if has_closing_reply(site.db, state.id)
+                    else _draft(
+                        request,
+                        state,
+                        CLOSING,
+                        "the closing reply, drafted when the case was closed",
+                        now,
+                        extra={"resolution": resolution},
+                    )
                 )
-                _audit(request, "closed-case", state, now, {"draft": draft_id})
+                # Seed 000: the satisfaction survey, in the same transaction (bot/survey.py).
+                tools = request.app[TOOLS]
+                why = offer_survey(
+                    site.db, tools.policy, tools.renderer, state.ref, state.status, now
+                )
+                detail = {"draft": draft_id, "survey": why or "queued"}
+                _audit(request, "closed-case", state, now, detail)
         if reasons:
             audit_action(
                 request,
@@ -689,7 +708,7 @@ def by_day(day: date, tz: ZoneInfo) -> datetime:
 @require_role("agent")
 async def department_post(request: web.Request) -> web.StreamResponse:
     """Staff choose the department responsible (or none). The timeline event records the old
-    and the new department; forwarding (issue 12) re-forwards the case from that event."""
+    and the new department, and the case is forwarded to the new department's tracker."""
     state = _state_or_404(request)
     form = await _form(request)
     site = request.app[STAFF]
@@ -703,5 +722,9 @@ async def department_post(request: web.Request) -> web.StreamResponse:
         old = department_of(site.db, state.id)
         if old != new:
             change_department(site.db, state.id, actor, new, now)
+            # A change re-forwards (issue 12): a forward not yet sent is superseded, and the
+            # case goes to the new department's tracker, if it has one.
+            supersede_pending(site.db, state.id, now)
+            forward_if_due(site.db, site.config, state.id, now)
             _audit(request, "changed-department", state, now, {"old": old, "new": new})
     raise _done(state, "department" if old != new else "unchanged")

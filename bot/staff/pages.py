@@ -33,7 +33,9 @@ from bot.staff.access import (
 )
 from bot.staff.accounts import disable_account
 from bot.staff.cases import install_cases
+from bot.staff.forwards import install_forwards
 from bot.staff.queue import install_queue
+from bot.staff.reports import install_reports
 from bot.staff.signin import sign_in
 from bot.staff.sla import install_sla
 from bot.webchat import Peer
@@ -57,6 +59,8 @@ def install_staff(
     app.router.add_post(f"{PREFIX}/accounts/{{staff_id:{ID}}}/disable", disable_post)
     install_sla(app)
     install_cases(app)
+    install_forwards(app)
+    install_reports(app)
 
 
 def _secure(request: web.Request) -> bool:

@@ -66,6 +66,7 @@ COMMANDS = [
     ["mail", "check"],
     ["tracker"],
     ["tracker", "check"],
+    ["tracker", "sync"],
     ["retention"],
     ["retention", "run"],
     ["explain"],

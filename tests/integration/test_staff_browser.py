@@ -58,6 +58,9 @@ async def test_axe_finds_no_violations_on_the_staff_pages(chromium: Browser, ori
         await page.get_by_role("link", name="Staff accounts").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Staff accounts")
         found["staff accounts"] = await axe_violations(page)
+        await page.get_by_role("link", name="Reports").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Trend report")
+        found["trend report, a month with no cases"] = await axe_violations(page)
     finally:
         await context.close()
     report = "\n".join(describe_violations(w, v) for w, v in found.items() if v)

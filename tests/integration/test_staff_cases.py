@@ -618,7 +618,7 @@ async def test_a_scheduler_alert_shows_on_the_case_page_and_list_until_inspected
     assert [d.action.action for d in scheduler.tick(site.clock.now())] == ["hazard-alert"]
     await login(site.client, AGENT)
     page = unescape(await (await site.client.get(f"/staff/cases/{ref}")).text())
-    assert "This case needs attention" in page
+    assert "This case is past a standard" in page
     assert "Past the standard for: " in page and "hazard inspection" in page
     assert "hazard alert: no inspection and course of action recorded by" in page
     listing = unescape(await (await site.client.get("/staff/cases?overdue=1")).text())

@@ -115,6 +115,17 @@ async def test_open311_ok(tmp_path: Path, open311: FakeOpen311) -> None:
     assert open311.requests == {}  # the key probe created nothing
 
 
+async def test_the_category_mapping_is_checked_code_by_code(
+    tmp_path: Path, open311: FakeOpen311
+) -> None:
+    mapping = 'open311_service_codes = { lights = "STREETLIGHT", trees = "TREE-DOWN" }\n\n'
+    config = write_config(tmp_path, open311_dept(open311.base_url).rstrip("\n") + "\n" + mapping)
+    status, out = await check(config, CAREDESK_OPEN311_KEY_ROADS=KEY)
+    assert status == 1, out
+    assert "open311_service_codes: category 'trees': the server has no service code" in out
+    assert "'lights'" not in out  # STREETLIGHT is offered
+
+
 async def test_generic_key_variable_is_the_fallback(tmp_path: Path, open311: FakeOpen311) -> None:
     config = write_config(tmp_path, open311_dept(open311.base_url))
     status, out = await check(config, "--json", CAREDESK_OPEN311_KEY=KEY)

@@ -91,3 +91,28 @@ def test_deadlines_met_missed_and_due() -> None:
     )
     closed = {**case, "status": "closed", "closed_at": "2026-11-25T15:00:00+00:00"}
     assert "Follow-up deadline met (done 2026-11-25 10:00)" in deadline_titles(closed, NOW)
+
+
+def test_forwarding_and_department_updates_read_as_words() -> None:
+    from bot.staff.case_view import _event_words
+
+    def words(kind: str, **data: object) -> tuple[str, str | None, str | None]:
+        return _event_words({"type": kind, "data": data}, {}, {}, {})
+
+    assert words("forwarded", department="roads", external_id="1001") == (
+        "Forwarded to roads",
+        "their id: 1001",
+        None,
+    )
+    assert words("forward-failed", department="roads", error="400: no place")[1] == "400: no place"
+    assert words("forward-superseded", department="roads")[0].endswith("the department changed")
+    title, detail, body = words(
+        "department-update",
+        source="open311",
+        department="roads",
+        status="closed",
+        status_notes="Pothole filled",
+        expected_datetime=None,
+    )
+    assert title == "The department updated its request (roads)" and detail == "status closed"
+    assert body == "Their note: Pothole filled"

@@ -30,6 +30,7 @@ from bot.config import (
     DialogueConfig,
     RulesConfig,
     StaffConfig,
+    TrackerConfig,
     WebConfig,
     find_config_file,
     load_config,
@@ -205,6 +206,7 @@ def test_shipped_example_configuration_loads_and_matches_the_defaults() -> None:
     assert config.reference_prefix == "CD"
     assert config.web == WebConfig()
     assert config.staff == StaffConfig()
+    assert config.tracker == TrackerConfig()
     assert config.clocks == ClocksConfig()
 
 
@@ -242,6 +244,9 @@ BAD = [
     ),
     pytest.param(
         "[web]\nclient_rate_per_minute = 0", "web.client_rate_per_minute", "at least 1", id="rate"
+    ),
+    pytest.param(
+        "[tracker]\nsync_seconds = 0", "tracker.sync_seconds", "at least 1", id="sync-zero"
     ),
     pytest.param('colour = "blue"', "colour", "unknown key", id="unknown-top-level-key"),
     pytest.param(
@@ -685,3 +690,41 @@ def test_cli_good_config_is_ok(tmp_path: Path) -> None:
     assert str(path) in result.stdout
     assert "Town of Somewhere" in result.stdout
     assert str(tmp_path / "conf" / "data" / "desk.db") in result.stdout
+
+
+def test_shipped_example_has_the_ombudsman_and_survey_defaults() -> None:
+    from bot.config import OmbudsmanOfficeConfig, SurveyConfig
+
+    config = load_config(EXAMPLE)
+    assert config.ombudsman_office == OmbudsmanOfficeConfig()
+    assert config.survey == SurveyConfig()
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[ombudsman]\ndomains = "ombudsman.on.ca"', "ombudsman.domains: must be a list"),
+        ('[ombudsman]\ndomains = ["not a domain"]', "ombudsman.domains: 'not a domain'"),
+        ('[ombudsman]\nclerk_email = "clerk"', "ombudsman.clerk_email: 'clerk' is not"),
+        ("[ombudsman]\nclerk = 1", "ombudsman.clerk: unknown key"),
+        ("[survey]\nenabled = 1", "survey.enabled: must be true or false"),
+        ("[survey]\ndelay_hours = -1", "survey.delay_hours: must be a whole number"),
+    ],
+)
+def test_bad_ombudsman_and_survey_settings(tmp_path: Path, toml: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path / "c.toml", toml))
+
+
+def test_ombudsman_and_survey_settings_are_read(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path / "c.toml",
+            '[ombudsman]\ndomains = ["Ombudsman.Example.org."]\n'
+            'clerk_email = "Clerk@City.example"\n'
+            "[survey]\nenabled = false\ndelay_hours = 0\n",
+        )
+    )
+    assert config.ombudsman_office.domains == ("ombudsman.example.org",)
+    assert config.ombudsman_office.clerk_email == "clerk@city.example"
+    assert not config.survey.enabled and config.survey.delay_hours == 0

@@ -10,8 +10,17 @@ from email.message import EmailMessage
 
 import pytest
 
-from bot.config import MailConfig
-from mail.department import REPLY_HINT, ForwardedCase, forward_message, is_department_reply
+from bot.config import Department, MailConfig
+from mail.department import (
+    REPLY_HINT,
+    DepartmentSender,
+    ForwardedCase,
+    department_addresses,
+    department_mail_ref,
+    department_sender,
+    forward_message,
+    is_department_reply,
+)
 from mail.identity import MailIdentity
 from mail.parse import MAIL_POLICY, parse_message
 from mail.smtp import build_message
@@ -202,3 +211,85 @@ def test_a_forward_needs_an_address_and_a_sequence_from_one():
         forward_message(ME, "Roads", " ", CASE, 1)
     with pytest.raises(ValueError):
         forward_message(ME, "Roads", ROADS, CASE, 0)
+
+
+# -- which of our Message-IDs a department answers, and who may answer for it -------------------
+
+ROADS_DEPT = Department(
+    key="roads",
+    name="Roads",
+    email=ROADS,
+    supervisor_email="Roads.Supervisor@city.example",
+    director_email="director@city.example",
+)
+PARKS_DEPT = Department(key="parks", name="Parks", email="parks@city.example")
+
+
+@pytest.mark.parametrize(
+    ("message_id", "ref"),
+    [
+        (FWD_ID, REF),
+        (f"<{REF}.forward-12@caredesk.city.example>", REF),
+        (f"<{REF}.dept-follow-up-3@caredesk.city.example>", REF),
+        (ME.message_id(REF, "dept-forward"), REF),
+        (f"<{REF.lower()}.DEPT-follow-up-1@CAREDESK.city.example>", REF),
+        (f"<{REF}.ack-email@caredesk.city.example>", None),  # to the resident, not a department
+        (f"<{REF}.forward@caredesk.city.example>", None),
+        (f"<{REF}.forward-1x@caredesk.city.example>", None),
+        (f"<{REF}.dept-@caredesk.city.example>", None),
+        (f"<{REF}.dept-follow-up-1@elsewhere.example>", None),  # not our domain
+        ("<XX-2026-000123.dept-follow-up-1@caredesk.city.example>", None),
+        ("<r1@roads.city.example>", None),
+    ],
+)
+def test_our_department_bound_message_ids_read_back(message_id, ref):
+    assert department_mail_ref(ME, message_id) == ref
+
+
+def test_a_reply_to_a_follow_up_request_is_recognised():
+    follow_up = ME.message_id(REF, "dept-follow-up-2")
+    inbound = parse_message(reply(in_reply_to=follow_up))
+    assert is_department_reply(inbound, ME) == REF
+    refs = f"<{REF}.ack-email@caredesk.city.example> {follow_up}"
+    assert is_department_reply(parse_message(reply(refs=refs)), ME) == REF
+
+
+def test_a_reply_quoting_only_the_acknowledgement_is_not_a_department_reply():
+    inbound = parse_message(reply(in_reply_to=f"<{REF}.ack-email@caredesk.city.example>"))
+    assert is_department_reply(inbound, ME) is None
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        ("roads@city.example", DepartmentSender("roads", "department")),
+        ("ROADS+desk@City.Example", DepartmentSender("roads", "department")),
+        ("roads.supervisor@city.example", DepartmentSender("roads", "supervisor")),
+        ("director@city.example", DepartmentSender("roads", "director")),
+        ("parks@city.example", DepartmentSender("parks", "department")),
+        ("someone@example.com", None),
+        ("roads@city.example.evil.example", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_who_may_answer_for_a_department(sender, expected):
+    assert department_sender(sender, [ROADS_DEPT, PARKS_DEPT]) == expected
+
+
+def test_only_the_departments_given_may_answer():
+    """Intake passes the case's own departments: another department's address is nobody."""
+    assert department_sender("parks@city.example", [ROADS_DEPT]) is None
+    assert department_sender("roads@city.example", []) is None
+
+
+def test_an_empty_contact_address_matches_nobody():
+    bare = Department(key="bare", name="Bare")
+    assert department_sender("", [bare]) is None
+    assert department_addresses([bare]) == frozenset()
+    assert department_addresses([ROADS_DEPT, PARKS_DEPT]) == {
+        "roads@city.example",
+        "roads.supervisor@city.example",
+        "director@city.example",
+        "parks@city.example",
+    }

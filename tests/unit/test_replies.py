@@ -302,6 +302,21 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
             ),
         ),
     ),
+    # Issue 13: the City Clerk told of mail from the Ombudsman's office: nothing of the
+    # resident's, whatever the context holds.
+    "dept-clerk-notice": (
+        "dept-clerk-notice",
+        context(ref="CD-2026-000140", kind_label="message", channel="email"),
+    ),
+    # The satisfaction survey after closing, by email and in a chat.
+    "survey": (
+        "survey",
+        context(ref="CD-2026-000125", resident_name="Priya Singh", channel="email"),
+    ),
+    "survey.chat": (
+        "survey",
+        context(resident_name="Jane Doe", channel="web", items=GARBAGE),
+    ),
     "hazard-update": (
         "hazard-update",
         context(
@@ -477,3 +492,28 @@ def test_templates_dir_can_be_overridden(tmp_path: Path) -> None:
     (tmp_path / "closing.txt.j2").write_text("Closed [{{ ref }}]\n\n\nBody {{ ref }}\n\n\n")
     reply = ReplyRenderer(tmp_path).render("closing", {"ref": "CD-1"})
     assert reply == RenderedReply(kind="closing", subject="Closed [CD-1]", body="Body CD-1\n")
+
+
+def test_the_clerk_notice_carries_no_resident_text(renderer: ReplyRenderer) -> None:
+    """Even given everything a case holds, the notice says only who wrote, when, and the
+    reference (bot/ombudsman.py: the Clerk keeps a register of contacts, not complaints)."""
+    ctx = context(resident_name="Jane Doe", items=GARBAGE, original_subject="About Jane Doe")
+    text = as_text(renderer.render("dept-clerk-notice", ctx))
+    assert "CD-2026-000123" in text and "Ombudsman" in text
+    for value in ("Jane Doe", *GARBAGE.values()):
+        assert value not in text
+    assert "http" not in text and "www." not in text
+
+
+@pytest.mark.parametrize("channel", ["email", "web"])
+def test_the_survey_asks_three_questions_and_says_how_to_stop(
+    renderer: ReplyRenderer, channel: str
+) -> None:
+    body = renderer.render("survey", context(channel=channel)).body
+    assert [line[:2] for line in body.splitlines() if line[:2] in ("1.", "2.", "3.")][:3] == [
+        "1.",
+        "2.",
+        "3.",
+    ]
+    assert '"stop"' in body
+    assert ("reply to this email" in body) is (channel == "email")

@@ -478,6 +478,32 @@ def test_enqueue_defaults(db: sqlite_utils.Database) -> None:
     assert row["last_error"] is None
 
 
+def test_a_live_chat_sees_replies_in_their_grace_but_not_a_survey_before_its_time(
+    db: sqlite_utils.Database,
+) -> None:
+    from storage.outbox import pending_for
+
+    for kind, delay in (("ack-complaint", timedelta(seconds=30)), ("survey", timedelta(hours=24))):
+        enqueue(
+            db,
+            case_id=None,
+            channel="web",
+            recipient="web:abc",
+            reply_kind=kind,
+            subject="s",
+            body=kind,
+            key=f"k-{kind}",
+            now=NOW,
+            not_before=NOW + delay,
+        )
+    assert [i.reply_kind for i in pending_for(db, "web", "web:abc", NOW)] == ["ack-complaint"]
+    later = NOW + timedelta(hours=24)
+    assert [i.reply_kind for i in pending_for(db, "web", "web:abc", later)] == [
+        "ack-complaint",
+        "survey",
+    ]
+
+
 @pytest.fixture
 def mixed_outbox(db: sqlite_utils.Database) -> sqlite_utils.Database:
     """ids 1..6: email to zoe (now), email to bob (now), telegram to chat 7 (now),
