@@ -57,6 +57,9 @@ class Settings:
     sla: Mapping[str, SlaRule]
     follow_up_spacing: tuple[int, int] = (5, 5)
     notice_days_before: int = 7
+    #: Departments whose cases go to a tracker (Open311, webhook, email): a case counts as
+    #: forwarded once the tracker took it. Others get theirs from staff, by hand.
+    tracked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -143,28 +146,39 @@ def copies(n: int) -> tuple[str, ...]:
     return ()
 
 
-def follow_up_start(case: CaseClocks, settings: Settings) -> datetime | None:
-    """The first follow-up date: staff's (cases.follow_up_due), else 2 weeks after forwarding."""
-    if case.follow_up_due is not None:
-        return case.follow_up_due
-    if case.forwarded_at is None:
+def forwarded_at(case: CaseClocks, settings: Settings) -> datetime | None:
+    """When the department got the case: its tracker's receipt, or (no tracker: staff
+    forward by hand) when the case was given the department."""
+    if not case.department:
         return None
-    return settings.calendar.due(settings.sla["follow-up"], case.forwarded_at)
+    if case.department in settings.tracked:
+        return case.forwarded_at
+    return case.forwarded_at or case.assigned_at
+
+
+def follow_up_start(case: CaseClocks, settings: Settings) -> datetime | None:
+    """When the next request is due. Staff's date when they set one, and once the ladder has
+    started, the date each request set (both in cases.follow_up_due). Before the first
+    request: 2 weeks after forwarding ([sla] follow-up), never earlier than the date intake
+    wrote (2 weeks after receipt): a forward that went late moves the follow-up with it."""
+    if case.follow_up_set_at is not None or case.taken(FOLLOW_UP):
+        return case.follow_up_due
+    start = forwarded_at(case, settings)
+    if start is None:
+        return case.follow_up_due
+    derived = settings.calendar.due(settings.sla["follow-up"], start)
+    return max(derived, case.follow_up_due) if case.follow_up_due else derived
 
 
 Rule = tuple[datetime | None, Action | None]
 
 
 def _follow_up(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
-    if (
-        case.status != "open"
-        or case.kind not in INVESTIGATED
-        or not case.department
-        or case.forwarded_at is None
-    ):
+    start = forwarded_at(case, settings)
+    if case.status != "open" or case.kind not in INVESTIGATED or start is None:
         return None, None
     sent = case.taken(FOLLOW_UP)
-    since = sent[-1].at if sent else case.forwarded_at
+    since = sent[-1].at if sent else start
     answered = max(case.updates) if case.updates else None
     # The department answered after the last request: the ladder stops, unless staff set a
     # new follow-up date since (a new round, from the first rung).
@@ -198,7 +212,7 @@ def _follow_up(case: CaseClocks, now: datetime, settings: Settings) -> Rule:
         )
     else:
         why = (
-            f"forwarded to {case.department} on {_local(case.forwarded_at, settings)}, no update "
+            f"forwarded to {case.department} on {_local(start, settings)}, no update "
             f"recorded by the follow-up date {_local(due, settings)}"
         )
     if cc:

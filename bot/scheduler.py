@@ -30,6 +30,7 @@ from bot.clock_rules import (
     Action,
     Plan,
     Settings,
+    forwarded_at,
     opening,
     plan,
 )
@@ -75,6 +76,7 @@ def settings_of(policy: Policy) -> Settings:
         sla=config.sla,
         follow_up_spacing=config.clocks.follow_up_spacing,
         notice_days_before=config.clocks.notice_days_before,
+        tracked=frozenset(d.key for d in config.departments if d.tracker != "none"),
     )
 
 
@@ -212,14 +214,15 @@ class Scheduler:
         missing = [r for r in roles if not getattr(dept, f"{r}_email", "")]
         if missing:
             data["not_copied"] = missing  # configured without an address: said, not hidden
-        assert case.forwarded_at is not None
+        start = forwarded_at(case, self.settings)
+        assert start is not None
         subject, body, headers = follow_up_message(
             identity_of(self.config),
             FollowUp(
                 ref=case.ref,
                 n=action.n,
                 department_name=dept.name,
-                forwarded_at=case.forwarded_at.astimezone(tz),
+                forwarded_at=start.astimezone(tz),
                 follow_up_date=action.due_at.astimezone(tz),
                 external_id=self._external_id(case.id),
                 copied=copied,

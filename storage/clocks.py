@@ -55,14 +55,17 @@ class CaseClocks:
     expected_at: datetime | None
     hazard_due: datetime | None
     hazard_checked_at: datetime | None
-    #: When the case first went to its current department (a `forwarded` event, a sent
-    #: forward, routing or a staff change), or None if it has not.
+    #: When the case was first delivered to its current department's tracker (a
+    #: `forwarded` event, a sent forward), or None.
     forwarded_at: datetime | None
     #: When the department updated the case (`department-update` events), oldest first.
     updates: tuple[datetime, ...]
     done: tuple[Done, ...]
     #: When staff last set the follow-up date, or None.
     follow_up_set_at: datetime | None = None
+    #: When the case was given its current department (routing, a staff change): for a
+    #: department without a tracker, staff forward by hand, so this is its forwarding.
+    assigned_at: datetime | None = None
 
     def taken(self, action: str) -> tuple[Done, ...]:
         return tuple(d for d in self.done if d.action == action)
@@ -98,22 +101,25 @@ def case_clocks(db: sqlite_utils.Database, case_id: int) -> CaseClocks | None:
     ).fetchall()
     department = row[5]
     forwarded: list[datetime] = []
+    assigned: list[datetime] = []
     updates: list[datetime] = []
     set_at: datetime | None = None
     for kind, at, data in events:
         when = datetime.fromisoformat(at)
+        facts = json.loads(data or "{}")
         if kind == DEPARTMENT_UPDATE:
             updates.append(when)
         elif kind == FOLLOW_UP_SET:
             set_at = when
-        elif (
-            kind == "forwarded"
-            or json.loads(data or "{}").get("department" if kind == "routed" else "new")
-            == department
-        ):
-            forwarded.append(when)
+        elif kind == "forwarded":
+            if facts.get("department", department) == department:
+                forwarded.append(when)
+        elif facts.get("department" if kind == "routed" else "new") == department:
+            assigned.append(when)
     sent = db.execute(
-        "SELECT min(updated_at) FROM forwards WHERE case_id = ? AND status = 'sent'", [case_id]
+        "SELECT min(updated_at) FROM forwards WHERE case_id = ? AND status = 'sent' "
+        "AND department = ?",
+        [case_id, department],
     ).fetchone()[0]
     if sent:
         forwarded.append(datetime.fromisoformat(sent))
@@ -141,6 +147,7 @@ def case_clocks(db: sqlite_utils.Database, case_id: int) -> CaseClocks | None:
         updates=tuple(updates),
         done=done,
         follow_up_set_at=set_at,
+        assigned_at=max(assigned) if assigned and department else None,
     )
 
 

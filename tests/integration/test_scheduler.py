@@ -29,6 +29,8 @@ from bot.scheduler import Done, Scheduler
 from storage.cases import add_event
 from storage.clocks import set_follow_up
 from storage.db import write_transaction
+from storage.forwards import Receipt, record_forwarded
+from storage.outbox import mark_sent
 from storage.sla import alerts_count
 
 from ..unit.test_storage import submission
@@ -88,7 +90,7 @@ def services_at(config_path: Path, clock: FrozenClock) -> Services:
     return build_services(config, config_path.parent / "caredesk.db", clock)
 
 
-def file_email(services: Services, text: str, at: datetime) -> str:
+def file_email(services: Services, text: str, at: datetime, *, deliver: bool = True) -> str:
     sub = submission(
         channel="email",
         received_at=at,
@@ -103,7 +105,25 @@ def file_email(services: Services, text: str, at: datetime) -> str:
         conversation=None,
         message_key=f"<{at.timestamp()}-{hashlib.sha1(text.encode()).hexdigest()}@example.org>",
     )
-    return services.intake.file(sub, at).ref
+    ref = services.intake.file(sub, at).ref
+    if deliver:
+        deliver_forwards(services, ref, at + timedelta(minutes=1))
+    return ref
+
+
+def deliver_forwards(services: Services, ref: str, at: datetime) -> None:
+    """What the tracker worker does with the forward intake queued (bot/forwarder.py): the
+    department's tracker took it, the outbox row is sent and the forward recorded."""
+    rows = services.db.execute(
+        "SELECT o.id FROM outbox o JOIN cases c ON c.id = o.case_id "
+        "WHERE c.ref = ? AND o.channel = 'tracker' AND o.status = 'pending'",
+        [ref],
+    ).fetchall()
+    assert rows, "intake queued no forward"
+    with write_transaction(services.db):
+        for (outbox_id,) in rows:
+            mark_sent(services.db, outbox_id, at)
+            record_forwarded(services.db, outbox_id, Receipt(None, None), at)
 
 
 def case_id(services: Services, ref: str) -> int:
@@ -347,6 +367,7 @@ def test_a_hazard_not_inspected_in_time_alerts_the_supervisor(config_path: Path)
         services,
         "There is a live wire down on the sidewalk on Elm Street and it is sparking.",
         RECEIVED,
+        deliver=False,  # no routing rule for it: no department, nothing forwarded
     )
     due = services.db.execute("SELECT hazard_due FROM cases WHERE ref = ?", [ref]).fetchone()[0]
     assert datetime.fromisoformat(due) == datetime(2026, 12, 1, 16, 30, tzinfo=TZ)
@@ -483,3 +504,18 @@ async def test_serve_runs_a_pass_at_start_and_every_tick(config_path: Path) -> N
         assert [e["n"] for e in events(services, ref, "follow-up-requested")] == [1, 2]
     finally:
         await client.close()
+
+
+def test_no_follow_up_before_the_department_s_tracker_took_the_case(config_path: Path) -> None:
+    clock = FrozenClock(RECEIVED)
+    services = services_at(config_path, clock)
+    ref = file_email(services, POTHOLE, RECEIVED, deliver=False)
+    # The forward is still waiting (its tracker was down): nothing to chase yet.
+    assert tick(services, morning(date(2026, 12, 15))) == []
+    deliver_forwards(services, ref, morning(date(2026, 12, 16)))
+    # Two weeks after the forward, not after receipt: Wednesday 30 December.
+    for day in days(date(2026, 12, 16), date(2026, 12, 30)):
+        assert tick(services, morning(day)) == []
+    done = tick(services, datetime(2026, 12, 30, 16, 31, tzinfo=TZ))
+    assert [(d.action.action, d.action.n) for d in done] == [("follow-up", 1)]
+    services.db.close()

@@ -205,3 +205,17 @@ def test_after_an_update_a_follow_up_date_set_by_staff_starts_a_new_round() -> N
     )
     (action,) = plan(third, at(date(2027, 2, 16)), SETTINGS).actions
     assert (action.n, action.detail["level"], action.detail["cc"]) == (7, 3, ["supervisor"])
+
+
+def test_a_tracked_department_is_chased_only_after_its_tracker_took_the_case() -> None:
+    tracked = replace(SETTINGS, tracked=frozenset({"roads"}))
+    waiting = replace(CASE, forwarded_at=None, assigned_at=RECEIVED)
+    assert plan(waiting, at(date(2026, 12, 15)), tracked).actions == ()
+    # Without a tracker staff forward by hand: the department's assignment is the forward.
+    assert names(waiting, at(date(2026, 12, 15))) == [(FOLLOW_UP, 1)]
+    # Taken late, on 4 December: the follow-up moves to two weeks after that.
+    late = replace(waiting, forwarded_at=at(date(2026, 12, 4), 11))
+    assert plan(late, at(date(2026, 12, 15)), tracked).next_look == at(date(2026, 12, 18), 16, 30)
+    # A date staff set wins, even an earlier one.
+    staff = replace(late, follow_up_set_at=at(date(2026, 12, 7)))
+    assert [a.n for a in plan(staff, at(date(2026, 12, 15)), tracked).actions] == [1]
