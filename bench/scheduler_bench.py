@@ -58,14 +58,15 @@ def iso(at: datetime) -> str:
 
 
 def generate(db: sqlite_utils.Database, n: int, now: datetime, seed: int) -> None:
-    """Open complaints received in the 2 weeks before `now`, routed to `roads`, follow-up
-    dates 1 to 30 days after `now`; the clocks table as a pass leaves it."""
+    """Open complaints received 20 to 34 days before `now`, routed to `roads` (a department
+    without a tracker: forwarded by hand), follow-up dates 1 to 30 days after `now` (set by
+    staff, or by a request of the ladder); the clocks table as a pass leaves it."""
     rng = random.Random(seed)
     batch = 20_000
     for lo in range(0, n, batch):
         cases, events = [], []
         for i in range(lo, min(n, lo + batch)):
-            received = now - timedelta(seconds=rng.random() * 14 * 86400)
+            received = now - timedelta(days=20 + rng.random() * 14)
             follow_up = now + timedelta(days=1 + rng.random() * 29)
             cases.append(
                 (
