@@ -79,12 +79,6 @@ def due_case_ids(db: sqlite_utils.Database, now: datetime, limit: int = 500) -> 
     return [int(r[0]) for r in rows]
 
 
-def count_due(db: sqlite_utils.Database, now: datetime) -> int:
-    return int(
-        db.execute("SELECT count(*) FROM clocks WHERE due_at <= ?", [utc(now)]).fetchone()[0]
-    )
-
-
 def case_clocks(db: sqlite_utils.Database, case_id: int) -> CaseClocks | None:
     row = db.execute(
         """SELECT id, ref, kind, status, channel, department, received_at, follow_up_due,
@@ -177,11 +171,6 @@ def set_next_look(db: sqlite_utils.Database, case_id: int, at: datetime | None) 
         db.execute(
             "INSERT OR REPLACE INTO clocks (case_id, due_at) VALUES (?, ?)", [case_id, utc(at)]
         )
-
-
-def next_look(db: sqlite_utils.Database, case_id: int) -> str | None:
-    row = db.execute("SELECT due_at FROM clocks WHERE case_id = ?", [case_id]).fetchone()
-    return None if row is None else str(row[0])
 
 
 def move_follow_up(db: sqlite_utils.Database, case_id: int, due: datetime, now: datetime) -> None:
