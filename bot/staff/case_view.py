@@ -198,6 +198,8 @@ def _event_words(
         return _forward_words(kind, data)
     if kind == "status-changed":
         return f"Status changed from {data.get('old')} to {data.get('new')}", None, None
+    if kind == "follow-up-requested":
+        return _follow_up_words(data)
     if kind == "department-update" and data.get("source") == "email":
         return _department_email_words(data)
     if kind == "department-update" and data.get("source") == "open311":
@@ -206,6 +208,23 @@ def _event_words(
         f"{k}: {v}" for k, v in sorted(data.items()) if isinstance(v, str | int | float)
     )
     return kind.replace("-", " ").capitalize(), plain or None, None
+
+
+def _follow_up_words(data: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """A follow-up request of the escalation ladder (bot/scheduler.py): its number, who was
+    copied, and when the file is next followed up."""
+    copied = [
+        f"the {c.get('role')}" + (f" ({c['name']})" if c.get("name") else "")
+        for c in data.get("copied") or []
+        if isinstance(c, dict)
+    ]
+    title = f"Follow-up request {data.get('n')} to {data.get('department')}"
+    if not data.get("sent", True):
+        title += " (not sent: " + str(data.get("why") or "no address") + ")"
+    detail = ("Copied: " + " and ".join(copied) + ". ") if copied else "Nobody copied. "
+    if data.get("marked_for_follow_up"):
+        detail += f"Next follow-up: {str(data['marked_for_follow_up'])[:16].replace('T', ' ')}."
+    return title, detail.strip(), None
 
 
 def _department_email_words(data: Mapping[str, Any]) -> tuple[str, str | None, str | None]:

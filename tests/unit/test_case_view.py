@@ -116,3 +116,29 @@ def test_forwarding_and_department_updates_read_as_words() -> None:
     )
     assert title == "The department updated its request (roads)" and detail == "status closed"
     assert body == "Their note: Pothole filled"
+
+
+def test_a_follow_up_request_reads_as_words_with_who_was_copied() -> None:
+    from bot.staff.case_view import _event_words
+
+    def words(**data: object) -> tuple[str, str | None, str | None]:
+        return _event_words({"type": "follow-up-requested", "data": data}, {}, {}, {})
+
+    title, detail, _ = words(
+        n=4,
+        department="roads",
+        copied=[
+            {"role": "supervisor", "name": "Roads Supervisor"},
+            {"role": "director", "name": ""},
+        ],
+        marked_for_follow_up="2027-01-07T08:30:00-05:00",
+        sent=True,
+    )
+    assert title == "Follow-up request 4 to roads"
+    assert detail == (
+        "Copied: the supervisor (Roads Supervisor) and the director. "
+        "Next follow-up: 2027-01-07 08:30."
+    )
+    title, detail, _ = words(n=1, department="parks", copied=[], sent=False, why="no address")
+    assert title == "Follow-up request 1 to parks (not sent: no address)"
+    assert detail == "Nobody copied."
