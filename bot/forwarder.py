@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
+import urllib.request
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -116,14 +118,35 @@ class ForwardSender:
         self.db = db
         self.config = config
         self.timeout = float(config.tracker.timeout_seconds)
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[str | None, aiohttp.ClientSession] = {}  # by proxy
+        self._proxies: dict[tuple[str, str], str | None] = {}  # by (scheme, host)
         self._smtp: SmtpSender | None = None
         self.token_poll_seconds = TOKEN_POLL_SECONDS
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(trust_env=True)
-        return self._session
+    def session(self, url: str) -> aiohttp.ClientSession:
+        """The shared session for calls to `url`: one per proxy (usually just the direct one).
+        Not aiohttp's trust_env: that looks the proxy up and reads ~/.netrc in a thread on
+        every request, which cost as much as the forward's own request (bench/forward_bench.py);
+        the environment's proxy is read once per tracker host instead (`_proxy`)."""
+        proxy = self._proxy(url)
+        session = self._sessions.get(proxy)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(proxy=proxy, trust_env=False)
+            self._sessions[proxy] = session
+        return session
+
+    def _proxy(self, url: str) -> str | None:
+        """HTTP_PROXY/HTTPS_PROXY/ALL_PROXY and NO_PROXY from the environment, as
+        bot/telegram_http.py reads them for the Bot API, once per scheme and host."""
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            proxies = urllib.request.getproxies()
+            found = proxies.get(parts.scheme) or proxies.get("all")
+            if found and urllib.request.proxy_bypass(key[1]):
+                found = None
+            self._proxies[key] = found or None
+        return self._proxies[key]
 
     async def send(self, item: OutboxItem, now: datetime) -> Receipt | None:
         forward = forward_of_outbox(self.db, item.id)
@@ -190,7 +213,7 @@ class ForwardSender:
         target = Open311Target(
             dept.open311_url, key, dept.open311_jurisdiction_id or None, self.timeout
         )
-        client = Open311Client(self.session(), target)
+        client = Open311Client(self.session(dept.open311_url), target)
         try:
             result = await client.submit(
                 new, tried_since=tried_since, share_contact=dept.share_contact
@@ -243,7 +266,7 @@ class ForwardSender:
         target = WebhookTarget(dept.webhook_url, secret, self.timeout)
         try:
             delivered = await post_case(
-                self.session(), target, payload, item.idempotency_key, sent_at=now
+                self.session(dept.webhook_url), target, payload, item.idempotency_key, sent_at=now
             )
         except WebhookError as exc:
             raise DeliveryError(exc.words(), permanent=not exc.retryable, code=exc.status) from exc
@@ -297,9 +320,9 @@ class ForwardSender:
         await self._smtp.send(mail, now)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
         if self._smtp is not None:
             await self._smtp.close()
             self._smtp = None
