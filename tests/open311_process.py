@@ -56,10 +56,10 @@ class RecordingOpen311(FakeOpen311):
         response = await super()._post_request(request)
         # No await between the creation above and this write: a cancelled handler (the client
         # was killed) either created and recorded the request, or did neither.
-        for request_id in list(self.requests)[before:]:
-            self._write({"created": self.requests[request_id]})
-        if self.delay and len(self.requests) > before:
-            await asyncio.sleep(self.delay)
+        if len(self.requests) > before:  # one POST creates one request, the newest
+            self._write({"created": self.requests[next(reversed(self.requests))]})
+            if self.delay:
+                await asyncio.sleep(self.delay)
         return response
 
 
