@@ -31,6 +31,7 @@ import aiohttp
 import sqlite_utils
 
 from bot.config import Config, Department
+from bot.proxies import ProxyTable
 from bot.tracker_cli import OPEN311_KEY_ENV, WEBHOOK_SECRET_ENV, secret_env
 from bot.tracker_targets import external_link, open311_client
 from mail.department import ForwardedCase, forward_message
@@ -115,14 +116,25 @@ class ForwardSender:
         self.db = db
         self.config = config
         self.timeout = float(config.tracker.timeout_seconds)
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[str | None, aiohttp.ClientSession] = {}  # by proxy
+        self._proxy_table = ProxyTable()
         self._smtp: SmtpSender | None = None
         self.token_poll_seconds = TOKEN_POLL_SECONDS
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(trust_env=True)
-        return self._session
+    def session(self, url: str) -> aiohttp.ClientSession:
+        """The shared session for calls to `url`: one per proxy (usually just the direct one).
+        Not aiohttp's trust_env: that looks the proxy up and reads ~/.netrc in a thread on
+        every request, which cost as much as the forward's own request (bench/forward_bench.py);
+        the environment's proxy is read once per tracker host instead (`_proxy`)."""
+        proxy = self._proxy(url)
+        session = self._sessions.get(proxy)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(proxy=proxy, trust_env=False)
+            self._sessions[proxy] = session
+        return session
+
+    def _proxy(self, url: str) -> str | None:
+        return self._proxy_table.for_url(url)
 
     async def send(self, item: OutboxItem, now: datetime) -> Receipt | None:
         forward = forward_of_outbox(self.db, item.id)
@@ -186,7 +198,7 @@ class ForwardSender:
         with write_transaction(self.db):
             earlier = begin_attempt(self.db, item.id, now)
         tried_since = _instant(earlier) - CLOCK_MARGIN if earlier else None
-        client = open311_client(self.session(), dept, self.timeout)
+        client = open311_client(self.session(dept.open311_url), dept, self.timeout)
         try:
             result = await client.submit(
                 new, tried_since=tried_since, share_contact=dept.share_contact
@@ -239,7 +251,7 @@ class ForwardSender:
         target = WebhookTarget(dept.webhook_url, secret, self.timeout)
         try:
             delivered = await post_case(
-                self.session(), target, payload, item.idempotency_key, sent_at=now
+                self.session(dept.webhook_url), target, payload, item.idempotency_key, sent_at=now
             )
         except WebhookError as exc:
             raise DeliveryError(exc.words(), permanent=not exc.retryable, code=exc.status) from exc
@@ -293,9 +305,9 @@ class ForwardSender:
         await self._smtp.send(mail, now)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
         if self._smtp is not None:
             await self._smtp.close()
             self._smtp = None
