@@ -149,9 +149,9 @@ class ForwardSender:
         if case is None:
             raise DeliveryError("the case is gone", permanent=True)
         if forward.target == "open311":
-            return await self._open311(item, forward, dept, case, now)
+            return await self._open311(item, dept, case, now)
         if forward.target == "webhook":
-            return await self._webhook(item, forward, dept, case, now)
+            return await self._webhook(item, dept, case, now)
         if forward.target == "email":
             await self._email(forward, dept, case, now)
             return Receipt()
@@ -160,16 +160,9 @@ class ForwardSender:
     # -- open311 ---------------------------------------------------------------------------
 
     async def _open311(
-        self,
-        item: OutboxItem,
-        forward: Forward,
-        dept: Department,
-        case: CaseForForward,
-        now: datetime,
+        self, item: OutboxItem, dept: Department, case: CaseForForward, now: datetime
     ) -> Receipt:
-        env, key = secret_env(OPEN311_KEY_ENV, dept.key)
-        if not key:
-            raise DeliveryError(f"no Open311 API key: set {env} in the environment", True)
+        _secret(OPEN311_KEY_ENV, dept, "Open311 API key")
         code = service_code(dept, case)
         if not code:
             raise DeliveryError("no service_code is configured for this case's category", True)
@@ -224,16 +217,9 @@ class ForwardSender:
     # -- webhook ---------------------------------------------------------------------------
 
     async def _webhook(
-        self,
-        item: OutboxItem,
-        forward: Forward,
-        dept: Department,
-        case: CaseForForward,
-        now: datetime,
+        self, item: OutboxItem, dept: Department, case: CaseForForward, now: datetime
     ) -> Receipt:
-        env, secret = secret_env(WEBHOOK_SECRET_ENV, dept.key)
-        if not secret:
-            raise DeliveryError(f"no webhook signing secret: set {env} in the environment", True)
+        secret = _secret(WEBHOOK_SECRET_ENV, dept, "webhook signing secret")
         payload = case_payload(
             reference=case.ref,
             kind=case.kind,
@@ -311,6 +297,15 @@ class ForwardSender:
         if self._smtp is not None:
             await self._smtp.close()
             self._smtp = None
+
+
+def _secret(prefix: str, dept: Department, what: str) -> str:
+    """A department's secret from the environment; a permanent failure naming the variable
+    to set when there is none (a retry cannot help until someone sets it)."""
+    env, value = secret_env(prefix, dept.key)
+    if not value:
+        raise DeliveryError(f"no {what}: set {env} in the environment", permanent=True)
+    return value
 
 
 def tracked_departments(config: Config) -> list[Department]:
