@@ -54,7 +54,7 @@ from ..browser import (
     wait_for_city_reply,
 )
 
-DESCRIPTION = "The garbage truck skipped our street and the driver was rude when I asked why"
+DESCRIPTION = "The garbage truck skipped 12 Elm Street and the driver was rude when I asked why"
 CONTACT = "jane@example.com 905-555-0100"
 #: (what the resident sends, what the next city message must contain); FULL of tests/scripts.py
 #: with the quick answers' own labels where the dialogue offers buttons.

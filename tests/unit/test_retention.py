@@ -39,7 +39,7 @@ REDIRECTED = ["1", "no", RITA[3], "yes", RITA[0], f"{RITA[1]} {RITA[2]}", "confi
 
 def chat_lines(name: str, email: str, phone: str, what: str) -> list[str]:
     lines = list(FULL)
-    lines[2] = f"The {what} and the driver was rude when I asked why"
+    lines[2] = f"The {what} at 12 Elm Street and the driver was rude when I asked why"
     lines[6], lines[8] = name, f"{email} {phone}"
     return [*lines, "confirm"]
 
