@@ -333,6 +333,12 @@ CANCELLED = (
     "If you'd like to start again, just send a new message."
 )
 RESTARTED = "Let's start again."
+LOCATION_NOTED = "Thank you, I've noted the location you shared."
+LOCATION_UNREAD = "Please share it again, or type the street address or the nearest corner."
+LOCATION_KEPT = (
+    "Thank you, I've noted the location you shared as the place this is about. You can "
+    "change it at the end with 'edit where'. Now, back to my question:"
+)
 FIRST_QUESTION = "This is the first question."
 ABUSE_WARNING = (
     "I can hear that you're frustrated, and I want to help you get this to the "
