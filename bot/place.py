@@ -216,8 +216,11 @@ def find_place(text: str) -> Place | None:
     for match in _INTERSECTION.finditer(text):
         cue = match.group("cue").lower()
         a, b = match.group("a"), match.group("b")
-        if "corner" in cue or "intersection" in cue or _SUFFIX_END.search(a) or (
-            _SUFFIX_END.search(b)
+        if (
+            "corner" in cue
+            or "intersection" in cue
+            or _SUFFIX_END.search(a)
+            or _SUFFIX_END.search(b)
         ):
             said = _tidy(match.group(0)[match.end("cue") - match.start() :])
             return Place(said, "intersection", _tidy(f"{a} and {b}"))

@@ -108,7 +108,7 @@ SKIP = frozenset({"skip", "pass", "no", "none", "n/a", "na"})
 
 
 def _skips(text: str) -> bool:
-    """"skip", "not sure", "I'd rather not": no place given."""
+    """No place given: "skip", "not sure", "I'd rather not"."""
     return is_unsure(text) or is_refusal(text)
 
 

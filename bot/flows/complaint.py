@@ -37,8 +37,8 @@ from bot.flows.prompts import (
 from bot.flows.steps import complaint_steps
 from bot.flows.words import ABUSE_FILLER, GREETINGS, KINDS, NEW_WORDS, RESUME_WORDS
 from bot.model import Reply
-from bot.place import PlaceError, shared_location
 from bot.phrases import tokens
+from bot.place import PlaceError, shared_location
 from bot.policy import Rules
 
 __all__ = ["ComplaintFlow", "submission_from_state"]

@@ -57,7 +57,7 @@ stateDiagram-v2
     contact --> summary
     summary --> asking: edit ITEM = that question again, then back here
     summary --> filed: confirm = decide() + store + acknowledgement
-    asking --> asking: back, help, why, or a first abusive message
+    asking --> asking: back, help, why, a shared location, or a first abusive message
     asking --> kind: restart
     asking --> cancelled: cancel
     asking --> ended: abusive language a second time (the first time: a warning)
@@ -90,8 +90,8 @@ from bot.flows.prompts import (
     ask_third_party,
     ask_what,
     ask_when,
-    ask_where,
     ask_when_time,
+    ask_where,
     ask_who,
 )
 
@@ -312,7 +312,10 @@ STATES = {ANY_QUESTION: "any question above"}
 #: The arrows that belong to no single row, as (from, Arrow); "[*]" is the start (drawn first).
 AROUND: tuple[tuple[str, Arrow], ...] = (
     ("[*]", Arrow("kind", "greeting")),
-    (ANY_QUESTION, Arrow(ANY_QUESTION, "back, help, why, or a first abusive message")),
+    (
+        ANY_QUESTION,
+        Arrow(ANY_QUESTION, "back, help, why, a shared location, or a first abusive message"),
+    ),
     (ANY_QUESTION, Arrow("kind", "restart")),
     (ANY_QUESTION, Arrow("cancelled", "cancel")),
     (ANY_QUESTION, Arrow("ended", "abusive language a second time (the first time: a warning)")),

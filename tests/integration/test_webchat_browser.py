@@ -401,7 +401,8 @@ async def test_html_from_the_resident_stays_text(
     await open_chat(page, chat_server)
     await choose(page, "Complaint", SCRIPT[0][1])
     await choose(page, "No", SCRIPT[1][1])
-    await say(page, PAYLOAD, "When did it happen?")
+    await say(page, PAYLOAD, "Where did it happen?")
+    await say(page, "skip", "When did it happen?")
 
     async def check(where: str) -> None:
         you = [t for w, t in await transcript(page) if w == "you"]

@@ -578,7 +578,11 @@ def test_an_email_that_names_an_address_files_its_place(desk):
     ("subject", "body", "where"),
     [
         ("Light out", "The street light on the corner of King and Queen is out.", "King and Queen"),
-        ("Pothole at 40 King St W", "It is getting deeper every day, please fix it.", "40 King St W"),
+        (
+            "Pothole at 40 King St W",
+            "It is getting deeper every day, please fix it.",
+            "40 King St W",
+        ),
         ("Garbage", "The truck skipped our street two weeks ago, at 5 pm on Monday.", None),
         (
             "Late truck",

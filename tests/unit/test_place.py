@@ -189,4 +189,8 @@ def test_any_text_gives_a_clean_bounded_place_or_none(text):
         place = read_place(text)
     except PlaceError:
         return
-    assert 0 < len(place.text) <= MAX_PLACE_CHARS and place.kind in ("address", "intersection", "landmark")
+    assert 0 < len(place.text) <= MAX_PLACE_CHARS and place.kind in (
+        "address",
+        "intersection",
+        "landmark",
+    )

@@ -123,7 +123,9 @@ def test_the_place_the_resident_gave_is_read_by_routing_phrases(
 
 
 def test_explain_shows_the_place_a_message_gives() -> None:
-    found = explain("Please fix the pothole outside 12 Elm Street", NOW, Policy.from_config(Config()))
+    found = explain(
+        "Please fix the pothole outside 12 Elm Street", NOW, Policy.from_config(Config())
+    )
     assert found.as_dict()["place"] == {
         "text": "12 Elm Street",
         "kind": "address",
