@@ -97,9 +97,13 @@ class ComplaintFlow:
         try:
             place = shared_location(lat, long)
         except PlaceError as exc:
-            if state is None or state.get("status") != "active":
-                return self._begin_again(state, "", now)
-            return copy_state(state), [Reply(f"{exc} {LOCATION_UNREAD}"), self._prompt(state)]
+            unread = Reply(f"{exc} {LOCATION_UNREAD}")
+            if state is None:
+                state, greeting = self.start(now)
+                return state, [greeting[0], unread, *greeting[1:]]
+            if state.get("status") != "active":  # nothing to ask again: say so, change nothing
+                return copy_state(state), [unread]
+            return copy_state(state), [unread, self._prompt(state)]
         if state is not None and state.get("status") == "filed":
             hours = self.config.dialogue.add_to_case_hours
             if in_window(state, now, hours):

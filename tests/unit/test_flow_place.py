@@ -153,6 +153,18 @@ def test_a_location_off_the_map_is_refused_kindly_and_the_question_stays():
     assert talk.step == "where" and "place" not in talk.data
 
 
+def test_a_location_off_the_map_changes_nothing_after_filing_and_greets_a_newcomer():
+    talk = Talk()
+    talk.say("2", "no", "Pothole outside 14 Oak Avenue, please fix", "yesterday", "skip")
+    talk.say("confirm")
+    filed = {**talk.state, "status": "filed", "ref": "CD-2026-000001"}
+    state, replies = FLOW.share(filed, -91.0, 0.0, NOW)
+    assert state == filed and "off the map" in replies[0].text and "addendum" not in state
+    state, replies = FLOW.share(None, 0.0, 181.0, NOW)
+    assert state["step"] == "kind" and "place" not in state["data"]
+    assert "off the map" in replies[1].text and "What is your message about" in replies[-1].text
+
+
 def test_a_location_shared_soon_after_filing_is_added_to_the_case():
     talk = Talk()
     talk.say("2", "no", "Pothole outside 14 Oak Avenue, please fix", "yesterday", "skip")
