@@ -429,7 +429,7 @@ async def test_html_from_the_resident_stays_text(
     await noscript.goto(chat_server.url)
     await post_choice(noscript, "Complaint", SCRIPT[0][1])
     await post_choice(noscript, "No", SCRIPT[1][1])
-    await post(noscript, PAYLOAD, "When did it happen?")
+    await post(noscript, PAYLOAD, "Where did it happen?")
     you = [t for w, t in await transcript(noscript) if w == "you"]
     assert PAYLOAD in you
     await assert_no_markup(noscript, "no-script page")
