@@ -114,11 +114,12 @@ def _skips(text: str) -> bool:
 
 def _place_updates(text: str, d: Data) -> dict[str, object]:
     """A place the description gives (bot/place.py, conservative), so "where" is not asked
-    again; never over one the resident already gave or shared."""
+    again; never over one the resident gave or shared. `place_found` marks a place read from
+    the description: 'edit what' clears it with the description."""
     if "place" in d:
         return {}
     found = find_place(text)
-    return {"place": found.as_dict()} if found else {}
+    return {"place": found.as_dict(), "place_found": True} if found else {}
 
 
 @dataclass(frozen=True)
@@ -322,12 +323,12 @@ class Answers:
                     "helps: the street, a nearby building or a landmark. If you really can't "
                     "say, type 'not sure'."
                 )
-            return Outcome({"place": None})
+            return Outcome({"place": None, "place_found": False})
         try:
             place = read_place(text)
         except PlaceError as exc:
             raise Reask(str(exc)) from None
-        return Outcome({"place": place.as_dict()})
+        return Outcome({"place": place.as_dict(), "place_found": False})
 
     def where_as_said(self, text: str, d: Data, now: datetime) -> Outcome:
         """Asked twice: what the resident said is kept, cut to a line (a hazard whose place
@@ -339,7 +340,7 @@ class Answers:
         if place is not None and _skips(text) and (not hazard(d) or normalise(text) in SKIP):
             place = None
         say = () if place is not None else ("That's all right; I'll note the place as not known.",)
-        return Outcome({"place": place.as_dict() if place else None}, say=say)
+        return Outcome({"place": place.as_dict() if place else None, "place_found": False}, say=say)
 
     def when(self, text: str, d: Data, now: datetime) -> Outcome:
         said = " ".join(text.split())[:MAX_SAID_CHARS]
@@ -494,6 +495,8 @@ class Answers:
     def _edit(self, item: str, d: Data) -> Outcome:
         for key in EDIT_CLEARS[item]:
             d.pop(key, None)
+        if item == "what" and d.pop("place_found", False):
+            d.pop("place", None)  # read from the old description: the new one may give another
         return Outcome()
 
     def summary_way_out(self, text: str, d: Data, now: datetime) -> Outcome:

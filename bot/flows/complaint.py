@@ -122,7 +122,7 @@ class ComplaintFlow:
             before = [Reply(WELCOME_BACK)]
         state = copy_state({**state, "status": "active"})
         step = state["step"]
-        state["data"]["place"] = place.as_dict()
+        state["data"].update(place=place.as_dict(), place_found=False)
         state["tries"].pop("where", None)
         if step == "where":
             state["history"].append("where")

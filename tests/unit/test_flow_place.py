@@ -114,6 +114,21 @@ def test_edit_where_at_the_summary_asks_it_again():
     assert talk.step == "summary" and "- Where: outside the Central Library" in summary
 
 
+def test_edit_what_reads_the_place_of_the_new_description_but_keeps_an_answer():
+    talk = Talk()
+    talk.say("2", "no", "Pothole outside 14 Oak Avenue, please fix", "yesterday", "skip")
+    talk.say("edit what")
+    summary = talk.say("Pothole outside 90 Elm Street, please fix")
+    assert "- Where: 90 Elm Street" in summary
+    talk.say("edit what")
+    talk.say("The pothole is deep and getting deeper")
+    assert talk.step == "where"  # the old description's place went with it
+    talk.say("King and Queen")
+    talk.say("edit what")
+    summary = talk.say("Pothole outside 14 Oak Avenue, please fix")
+    assert "- Where: King and Queen" in summary  # the resident's own answer stays
+
+
 def test_a_location_shared_at_the_where_question_answers_it():
     talk = Talk()
     talk.say("2", "no", "Please fix the pothole on King Street, it is deep")
