@@ -39,6 +39,7 @@ bench: install system-deps
 	PYTHONPATH=. $(PY) bench/turn_profile.py --no-profile
 	PYTHONPATH=. $(PY) bench/telegram_bench.py
 	PYTHONPATH=. $(PY) bench/staff_bench.py
+	PYTHONPATH=. $(PY) bench/forward_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

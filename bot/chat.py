@@ -44,6 +44,8 @@ from storage.db import commit_durably, write_transaction
 from storage.outbox import enqueue, mark_sent, pending_for
 from storage.surveys import open_chat_survey
 
+#: The transcript's line for a location the resident shared (the coordinates are in the case).
+SHARED_NOTE = "(shared a location)"
 #: Chat channels with an outbox worker of their own (the web page has none: it is shown
 #: what is queued when it is open or next opened).
 OUTBOX_CHANNELS = frozenset({"telegram"})
@@ -150,11 +152,14 @@ class ChatService:
         update_key: str | None = None,
         attachments: Sequence[Attachment] = (),
         start_if_new: bool = False,
+        location: tuple[float, float] | None = None,
     ) -> Turn:
         """One message from a resident. `update_key` identifies the channel's update: the
         same key a second time does nothing. `attachments` are evidence (photos...).
         `start_if_new`: the resident already saw `greeting()` (the web page), so a first
-        message starts the conversation with that greeting and answers its question."""
+        message starts the conversation with that greeting and answers its question.
+        `location`: (latitude, longitude) the resident shared from a phone (Telegram); the
+        dialogue decides what it answers (bot/flows/complaint.py, `share`)."""
         now = self.clock.now()
         if not self.limiter.allow(key, now):
             return Turn(
@@ -174,7 +179,11 @@ class ChatService:
                 state, greeting = self.flow.start(now)
                 stored = save_conversation(self.db, key, channel, state, now)
                 state = decode_state(stored)  # as every later turn reads it, without a SELECT
-            turn = self._turn(channel, key, text, attachments, now, state)
+            if location is not None:
+                turn = self._shared(channel, key, location, now, state)
+                text = text or SHARED_NOTE
+            else:
+                turn = self._turn(channel, key, text, attachments, now, state)
             self._log(key, text, turn.replies, now, before=greeting)
         if turn.ref is not None and not self.db.conn.in_transaction:
             # The reference is about to be shown: make the case survive a power cut, not
@@ -286,6 +295,23 @@ class ChatService:
         )
         pending = self._pending(channel, key)
         return Turn(pending.replies, pending.outbox_ids, survey.ref)
+
+    def _shared(
+        self,
+        channel: str,
+        key: str,
+        location: tuple[float, float],
+        now: datetime,
+        state: State | None,
+    ) -> Turn:
+        """A shared location: the dialogue decides what it answers; soon after filing it is
+        added to the case just filed, like any message then."""
+        new_state, replies = self.flow.share(state, location[0], location[1], now)
+        added = new_state.pop("addendum", None)
+        if added is not None:
+            self._add_to_case(new_state, channel, added, now)
+        save_conversation(self.db, key, channel, new_state, now)
+        return Turn(replies)
 
     def _add_to_case(self, state: State, channel: str, text: str, now: datetime) -> None:
         """A message after filing, on the case just filed: staff see it on its timeline."""

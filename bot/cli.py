@@ -616,6 +616,14 @@ def _when_range(case: dict[str, Any]) -> str:
     return f"precision {precision}{until}"
 
 
+def _where(place: dict[str, Any] | None) -> str:
+    """Where it is (issue 12): the resident's words, its kind, and coordinates when shared."""
+    if not place:
+        return "-"
+    at = f"  lat {place['lat']}, long {place['long']}" if place.get("lat") is not None else ""
+    return f"{place['text']} ({place['kind']}){at}"
+
+
 def format_case(case: dict[str, Any]) -> str:
     person = case["person"] or {}
     contact = ", ".join(p for p in (person.get("email"), person.get("phone")) if p) or "-"
@@ -632,6 +640,7 @@ def format_case(case: dict[str, Any]) -> str:
     lines += [
         "",
         f"what          {case['what'] or '-'}",
+        f"where         {_where(case.get('place'))}",
         f"when          {case['when_text'] or '-'}  {case['occurred_at'] or ''}".rstrip(),
         f"              {_when_range(case)}".rstrip(),
         f"who           {case['who'] or '-'}",

@@ -18,6 +18,7 @@ from bot.chain import evaluate
 from bot.decide import Policy
 from bot.mail_items import submission_from_email
 from bot.model import Decision, Inbound, Kind, PlannedReply, Traced
+from bot.place import Place
 from bot.routing import route
 from bot.when import when_of
 
@@ -49,6 +50,8 @@ class Explanation:
     decision: Decision
     #: Where routing sends it (bot/routing.py), when departments are configured; else None.
     department: dict[str, Any] | None = None
+    #: Where it is, as the mail's words give it (bot/place.py); None: no place found.
+    place: Place | None = None
 
     @property
     def trace(self) -> tuple[Traced, ...]:
@@ -68,6 +71,7 @@ class Explanation:
             "hazard": self.hazard,
             "scope": self.scope,
             "when": self.when,
+            "place": self.place.as_dict() if self.place else None,
             "status": d.status.value,
             "decided_kind": d.kind.value,
             "missing": list(d.missing),
@@ -149,6 +153,7 @@ def explain(
             "trace": [t.as_dict() for t in routed.trace],
         }
     return Explanation(
+        place=sub.place,
         department=department,
         text=text,
         channel=channel,
@@ -176,6 +181,7 @@ def format_explanation(e: Explanation) -> str:
         f"when      {when['said']} = {when['start']} .. {when['end']} ({when['precision']})"
         if when
         else "when      not found",
+        f"where     {e.place.text} ({e.place.kind})" if e.place else "where     not found",
         f"missing   {', '.join(d.missing) or 'nothing'}",
         f"replies   {replies or 'none'}",
         *(

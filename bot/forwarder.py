@@ -31,6 +31,7 @@ import aiohttp
 import sqlite_utils
 
 from bot.config import Config, Department
+from bot.proxies import ProxyTable
 from bot.tracker_cli import OPEN311_KEY_ENV, WEBHOOK_SECRET_ENV, secret_env
 from bot.tracker_targets import external_link, open311_client
 from mail.department import ForwardedCase, forward_message
@@ -115,14 +116,25 @@ class ForwardSender:
         self.db = db
         self.config = config
         self.timeout = float(config.tracker.timeout_seconds)
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[str | None, aiohttp.ClientSession] = {}  # by proxy
+        self._proxy_table = ProxyTable()
         self._smtp: SmtpSender | None = None
         self.token_poll_seconds = TOKEN_POLL_SECONDS
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(trust_env=True)
-        return self._session
+    def session(self, url: str) -> aiohttp.ClientSession:
+        """The shared session for calls to `url`: one per proxy (usually just the direct one).
+        Not aiohttp's trust_env: that looks the proxy up and reads ~/.netrc in a thread on
+        every request, which cost as much as the forward's own request (bench/forward_bench.py);
+        the environment's proxy is read once per tracker host instead (`_proxy`)."""
+        proxy = self._proxy(url)
+        session = self._sessions.get(proxy)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(proxy=proxy, trust_env=False)
+            self._sessions[proxy] = session
+        return session
+
+    def _proxy(self, url: str) -> str | None:
+        return self._proxy_table.for_url(url)
 
     async def send(self, item: OutboxItem, now: datetime) -> Receipt | None:
         forward = forward_of_outbox(self.db, item.id)
@@ -137,9 +149,9 @@ class ForwardSender:
         if case is None:
             raise DeliveryError("the case is gone", permanent=True)
         if forward.target == "open311":
-            return await self._open311(item, forward, dept, case, now)
+            return await self._open311(item, dept, case, now)
         if forward.target == "webhook":
-            return await self._webhook(item, forward, dept, case, now)
+            return await self._webhook(item, dept, case, now)
         if forward.target == "email":
             await self._email(forward, dept, case, now)
             return Receipt()
@@ -148,16 +160,9 @@ class ForwardSender:
     # -- open311 ---------------------------------------------------------------------------
 
     async def _open311(
-        self,
-        item: OutboxItem,
-        forward: Forward,
-        dept: Department,
-        case: CaseForForward,
-        now: datetime,
+        self, item: OutboxItem, dept: Department, case: CaseForForward, now: datetime
     ) -> Receipt:
-        env, key = secret_env(OPEN311_KEY_ENV, dept.key)
-        if not key:
-            raise DeliveryError(f"no Open311 API key: set {env} in the environment", True)
+        _secret(OPEN311_KEY_ENV, dept, "Open311 API key")
         code = service_code(dept, case)
         if not code:
             raise DeliveryError("no service_code is configured for this case's category", True)
@@ -186,7 +191,7 @@ class ForwardSender:
         with write_transaction(self.db):
             earlier = begin_attempt(self.db, item.id, now)
         tried_since = _instant(earlier) - CLOCK_MARGIN if earlier else None
-        client = open311_client(self.session(), dept, self.timeout)
+        client = open311_client(self.session(dept.open311_url), dept, self.timeout)
         try:
             result = await client.submit(
                 new, tried_since=tried_since, share_contact=dept.share_contact
@@ -212,16 +217,9 @@ class ForwardSender:
     # -- webhook ---------------------------------------------------------------------------
 
     async def _webhook(
-        self,
-        item: OutboxItem,
-        forward: Forward,
-        dept: Department,
-        case: CaseForForward,
-        now: datetime,
+        self, item: OutboxItem, dept: Department, case: CaseForForward, now: datetime
     ) -> Receipt:
-        env, secret = secret_env(WEBHOOK_SECRET_ENV, dept.key)
-        if not secret:
-            raise DeliveryError(f"no webhook signing secret: set {env} in the environment", True)
+        secret = _secret(WEBHOOK_SECRET_ENV, dept, "webhook signing secret")
         payload = case_payload(
             reference=case.ref,
             kind=case.kind,
@@ -239,7 +237,7 @@ class ForwardSender:
         target = WebhookTarget(dept.webhook_url, secret, self.timeout)
         try:
             delivered = await post_case(
-                self.session(), target, payload, item.idempotency_key, sent_at=now
+                self.session(dept.webhook_url), target, payload, item.idempotency_key, sent_at=now
             )
         except WebhookError as exc:
             raise DeliveryError(exc.words(), permanent=not exc.retryable, code=exc.status) from exc
@@ -293,12 +291,21 @@ class ForwardSender:
         await self._smtp.send(mail, now)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
         if self._smtp is not None:
             await self._smtp.close()
             self._smtp = None
+
+
+def _secret(prefix: str, dept: Department, what: str) -> str:
+    """A department's secret from the environment; a permanent failure naming the variable
+    to set when there is none (a retry cannot help until someone sets it)."""
+    env, value = secret_env(prefix, dept.key)
+    if not value:
+        raise DeliveryError(f"no {what}: set {env} in the environment", permanent=True)
+    return value
 
 
 def tracked_departments(config: Config) -> list[Department]:

@@ -7,8 +7,9 @@ is ...", "Regards, Jane Doe"); a phone number or another address given in the bo
 phonenumbers' matcher and email-validator; the date as bot/when.py reads a chat answer (a
 past date, with the precision the words give), with the time of day when the mail says it;
 and the sentences (bot/sentences.py: wrapped lines joined) that name a person or ask for
-something. Whatever is not found is listed as missing and the resident is asked; what was
-given is never asked for.
+something; and where it is (bot/place.py: an address or an intersection the mail names).
+Whatever is not found is listed as missing and the resident is asked; what was given is
+never asked for.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.extract import ExtractError, find_contact
 from bot.model import Inbound, Person, Submission
+from bot.place import find_place
 from bot.sentences import sentences, unwrap
 from bot.when import Precision, When, WhenError, read_time_of_day, read_when
 from mail.courtesy import my_name_is, split_courtesy
@@ -271,4 +273,7 @@ def submission_from_email(
         subject=msg.subject,
         conversation=msg.from_addr,
         attachments=msg.attachments,
+        # Where it is, from the resident's own words (not a signature's postal address), or
+        # the subject ("Pothole at 12 Elm St"); conservative: when unsure, no place.
+        place=find_place(unwrap(own)) or find_place(msg.subject),
     )

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.place import Place
+
 
 class Kind(StrEnum):
     COMPLAINT = "complaint"
@@ -107,6 +109,9 @@ class Submission:
     message_key: str | None = None  # email: Message-ID + raw hash, unique in the store
     thread_ids: tuple[str, ...] = ()  # email: References + Message-ID, for our reply headers
     attachments: tuple[Attachment, ...] = ()  # evidence: photos, documents
+    #: Where it is (bot/place.py): the dialogue's answer, a shared location, or what an email
+    #: gives; None when not asked, skipped, or not found.
+    place: Place | None = None
 
     def item(self, name: str) -> str | None:
         if name == "when":

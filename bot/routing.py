@@ -8,7 +8,8 @@ timeline's `routed` event and `caredesk explain` show why a case went where it d
 no rule routes is not guessed at: it waits for staff to choose.
 
 Phrases are read by the policy's own phrase matcher (bot/phrases.py), with negation: "there
-is no pothole, the sign is down" does not route to roads because of "pothole".
+is no pothole, the sign is down" does not route to roads because of "pothole". They read the
+subject, the text and the place the resident gave ("outside the Central Library").
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def _phrase_rule(rule: RoutingRule) -> PhraseRule:
     )
 
 
+def _place_words(sub: Submission) -> str | None:
+    """The place the resident gave, in words ("outside the Central Library"), when the text
+    does not hold it already: a rule's phrases see it as they see the description. A shared
+    location is coordinates: nothing for a phrase."""
+    place = sub.place
+    if place is None or place.kind == "coordinates" or place.text in sub.text:
+        return None
+    return place.text
+
+
 def _test(rule: RoutingRule, sub: Submission, decision: Decision) -> tuple[bool, str]:
     """Whether every condition of `rule` holds, and the reason: the conditions that held, or
     the first that did not."""
@@ -79,7 +90,7 @@ def _test(rule: RoutingRule, sub: Submission, decision: Decision) -> tuple[bool,
             return False, "a hazard" if hazard else "not a hazard"
         held.append("a hazard" if hazard else "not a hazard")
     if rule.phrases:
-        text = "\n".join(t for t in (sub.subject, sub.text) if t)
+        text = "\n".join(t for t in (sub.subject, sub.text, _place_words(sub)) if t)
         scan = _phrase_rule(rule).scan(text)
         if scan.hit is None:
             ignored = "; ".join(h.reason for h in scan.ignored)

@@ -90,11 +90,18 @@ def why_no_survey(config_enabled: bool, case: Mapping[str, Any], prior_status: s
         return f"a {case['kind']} needs no response, so it is not surveyed"
     channel = case["channel"]
     person = case.get("person") or {}
-    if channel == "email":
+    if channel == "email" or (channel == "web" and person.get("email")):
         return None if person.get("email") else "no email address to send it to"
     if channel in CHAT_CHANNELS:
         return None if case.get("conversation") else "no chat conversation to send it to"
     return f"no way to reach a resident who used the {channel}"
+
+
+def survey_channel(case_channel: str, email: str | None) -> str:
+    """Where the survey goes: the channel the case came from, except a web chat case with an
+    email address. The survey leaves a day after closing, and a web chat page is seldom open
+    then (its session ends after hours of quiet); the address reaches the resident."""
+    return "email" if case_channel == "web" and email else case_channel
 
 
 def offer_survey(
@@ -112,9 +119,9 @@ def offer_survey(
     case_id = int(db.execute("SELECT id FROM cases WHERE ref = ?", [ref]).fetchone()[0])
     config = policy.config
     why = why_no_survey(config.survey.enabled, case, prior_status)
-    channel = case["channel"]
     person = case.get("person") or {}
     email = (person.get("email") or "").lower() or None
+    channel = survey_channel(case["channel"], email)
     conversation = case.get("conversation")
     if why is None and opted_out(db, email, channel, conversation):
         why = "the resident asked for no surveys"

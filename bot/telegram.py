@@ -160,6 +160,10 @@ class TelegramChannel:
         self.app.add_handler(CommandHandler(["help", "cancel", "status"], self.on_command))
         self.app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, self.on_file))
         self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        # A location shared from the phone; not a live location's updates (edited messages).
+        self.app.add_handler(
+            MessageHandler(filters.LOCATION & filters.UpdateType.MESSAGE, self.on_location)
+        )
         self.app.add_error_handler(self._handler_failed)
 
     def _build(self, token: str) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -283,8 +287,21 @@ class TelegramChannel:
             )
         await self._handle(update, message.caption or "", files)
 
+    async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A location share: its coordinates go to the dialogue, which decides what they
+        answer (the place, at any question)."""
+        message = update.effective_message
+        if message is None or message.location is None:
+            return
+        where = (message.location.latitude, message.location.longitude)
+        await self._handle(update, "", location=where)
+
     async def _handle(
-        self, update: Update, text: str, files: list[Attachment] | None = None
+        self,
+        update: Update,
+        text: str,
+        files: list[Attachment] | None = None,
+        location: tuple[float, float] | None = None,
     ) -> None:
         chat = update.effective_chat
         if chat is None:
@@ -295,6 +312,7 @@ class TelegramChannel:
             text,
             update_key=str(update.update_id),
             attachments=files or (),
+            location=location,
         )
         await self.send(chat.id, turn)
 

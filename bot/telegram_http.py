@@ -15,8 +15,6 @@ timeouts, and wants back (HTTP status, body bytes); PTB itself turns error statu
 from __future__ import annotations
 
 import logging
-import urllib.request
-from urllib.parse import urlsplit
 
 import aiohttp
 from telegram import ReplyKeyboardMarkup, ReplyKeyboardRemove
@@ -25,6 +23,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
+
+from bot.proxies import ProxyTable
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,15 @@ class AiohttpRequest(BaseRequest):
     request body is small or bounded by the media timeout of the whole request).
     """
 
-    __slots__ = ("_connect", "_media_write", "_pool", "_pool_size", "_proxies", "_read", "_session")
+    __slots__ = (
+        "_connect",
+        "_media_write",
+        "_pool",
+        "_pool_size",
+        "_proxy_table",
+        "_read",
+        "_session",
+    )
 
     def __init__(
         self,
@@ -62,7 +70,7 @@ class AiohttpRequest(BaseRequest):
         self._pool = pool_timeout
         self._media_write = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._proxy_table = ProxyTable()
 
     @property
     def read_timeout(self) -> float | None:
@@ -81,17 +89,7 @@ class AiohttpRequest(BaseRequest):
             )
 
     def _proxy(self, url: str) -> str | None:
-        """HTTPS_PROXY/HTTP_PROXY/ALL_PROXY and NO_PROXY from the environment, read once per
-        scheme and host (the Bot API is one host)."""
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname or "")
-        if key not in self._proxies:
-            proxies = urllib.request.getproxies()
-            found = proxies.get(parts.scheme) or proxies.get("all")
-            if found and urllib.request.proxy_bypass(key[1]):
-                found = None
-            self._proxies[key] = found or None
-        return self._proxies[key]
+        return self._proxy_table.for_url(url)
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -75,8 +75,14 @@ def insert_case(
         """INSERT INTO cases (ref, kind, status, channel, person_id, subject, what, when_text,
                occurred_at, who, outcome, on_behalf_of, missing, rules, sensitive, out_of_scope,
                received_at, ack_due, follow_up_due, response_due, hazard_due, created_at,
-               updated_at, conversation, occurred_until, when_precision)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               updated_at, conversation, occurred_until, when_precision{place_column})
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                   ?{place_value})""".format(
+            # Where it is (schema 11), only when given: a case without a place is the same
+            # row as before, so stores migrated in steps (and their tests) still take it.
+            place_column=", place" if sub.place else "",
+            place_value=", ?" if sub.place else "",
+        ),
         [
             ref,
             decision.kind.value,
@@ -104,6 +110,8 @@ def insert_case(
             sub.conversation,
             utc(sub.when_end) if sub.when_end else None,
             sub.when_precision,
+            # JSON of bot/place.py's Place: {"text", "kind", "address", "lat", "long"}.
+            *([sub.place.to_json()] if sub.place else []),
         ],
     )
     return int(cursor.lastrowid or 0)
@@ -189,6 +197,8 @@ def get_case(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
     case["missing"] = json.loads(case["missing"])
     case["rules"] = json.loads(case["rules"])
     case["sensitive"] = bool(case["sensitive"])
+    # Where it is, as an object ({"text", "kind", "address", "lat", "long"}) or None.
+    case["place"] = json.loads(case["place"]) if case.get("place") else None
     case["events"] = [
         {**e, "data": json.loads(e["data"])}
         for e in _rows(

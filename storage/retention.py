@@ -22,7 +22,17 @@ import sqlite_utils
 from storage.cases import utc
 
 #: Free-text columns of a case that hold what the resident wrote (and the chat key).
-CASE_TEXT = ("subject", "what", "when_text", "who", "outcome", "on_behalf_of", "conversation")
+CASE_TEXT = (
+    "subject",
+    "what",
+    "when_text",
+    "who",
+    "outcome",
+    "on_behalf_of",
+    "conversation",
+    # Where it is: often the resident's own address (issue 12).
+    "place",
+)
 
 ERASED_NOTE = "erased by retention"
 

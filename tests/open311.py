@@ -202,7 +202,9 @@ class FakeOpen311:
 
     def _early(self, failure: Failure | None) -> web.Response | None:
         if failure is not None and failure.kind == "status":
-            body = failure.errors or [{"code": failure.status, "description": "failure on demand"}]
+            body = failure.errors or [
+                {"code": str(failure.status), "description": "failure on demand"}
+            ]
             return web.json_response(body, status=failure.status)
         return None
 

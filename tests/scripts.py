@@ -17,7 +17,7 @@ from bot.model import Person, Submission
 FULL: tuple[str, ...] = (
     "1",
     "no",
-    "The garbage truck skipped our street and the driver was rude when I asked why",
+    "The garbage truck skipped 12 Elm Street and the driver was rude when I asked why",
     "yesterday at 3pm",
     "the driver of truck 42",
     "pick up the garbage and an apology",

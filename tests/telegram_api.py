@@ -57,6 +57,9 @@ Files: photos and documents pushed here are registered; getFile returns a file_p
 deterministic filler of `file_size` bytes. Unknown paths are 404. Files over 20 MB fail getFile
 ("file is too big") as in Telegram.
 
+Locations: `push_location(chat, latitude, longitude)` queues a message whose `location` holds
+the coordinates as given (Telegram's clients send them in range; a test may send any).
+
 Webhooks: setWebhook only records `webhook_url`/`webhook_secret` (any URL, http included);
 pushed updates are *not* sent there automatically: use `post_to_webhook`, which POSTs an
 update as JSON with the X-Telegram-Bot-Api-Secret-Token header and returns the HTTP status.
@@ -614,6 +617,24 @@ class FakeBotApi:
         )
         return {"update_id": self.next_update_id(), "message": message}
 
+    def make_location(
+        self,
+        chat_id: int,
+        latitude: float,
+        longitude: float,
+        *,
+        horizontal_accuracy: float | None = None,
+        user_id: int | None = None,
+        first_name: str = "Resident",
+    ) -> JSONDict:
+        """A location message (the paperclip's "Location"): `message.location` holds the
+        coordinates as given, unchecked, as a hostile client could send them."""
+        location: JSONDict = {"latitude": latitude, "longitude": longitude}
+        if horizontal_accuracy is not None:
+            location["horizontal_accuracy"] = horizontal_accuracy
+        message = self.make_message(chat_id, user_id, first_name, location=location)
+        return {"update_id": self.next_update_id(), "message": message}
+
     # ------------------------------------------------------------------------------------------
     # Queueing updates (for getUpdates)
     # ------------------------------------------------------------------------------------------
@@ -661,6 +682,10 @@ class FakeBotApi:
     def push_document(self, chat_id: int, *args: Any, **kwargs: Any) -> int:
         """Queue a document message (the arguments of `make_document`)."""
         return self.push_raw(self.make_document(chat_id, *args, **kwargs))
+
+    def push_location(self, chat_id: int, latitude: float, longitude: float, **kwargs: Any) -> int:
+        """Queue a location message (the arguments of `make_location`)."""
+        return self.push_raw(self.make_location(chat_id, latitude, longitude, **kwargs))
 
     def redeliver(self, update_id: int, *, force: bool = False) -> int:
         """Re-queue a copy of a pushed (or webhook-posted) update with the same update_id.

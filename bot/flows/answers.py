@@ -48,6 +48,7 @@ from bot.flows.words import (
 )
 from bot.model import Kind
 from bot.phrases import tokens
+from bot.place import Place, PlaceError, find_place, read_place
 from bot.policy import Rules
 from bot.when import (
     MAX_SAID_CHARS,
@@ -100,6 +101,25 @@ def _min_words(text: str, words: int, message: str) -> str:
     if len(text.split()) < words:
         raise Reask(message)
     return text
+
+
+#: A bare "skip": nothing said to keep.
+SKIP = frozenset({"skip", "pass", "no", "none", "n/a", "na"})
+
+
+def _skips(text: str) -> bool:
+    """No place given: "skip", "not sure", "I'd rather not"."""
+    return is_unsure(text) or is_refusal(text)
+
+
+def _place_updates(text: str, d: Data) -> dict[str, object]:
+    """A place the description gives (bot/place.py, conservative), so "where" is not asked
+    again; never over one the resident gave or shared. `place_found` marks a place read from
+    the description: 'edit what' clears it with the description."""
+    if "place" in d:
+        return {}
+    found = find_place(text)
+    return {"place": found.as_dict(), "place_found": True} if found else {}
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,7 @@ class Answers:
             # what it is about and the resident's answer to it is an informed one.
             updates["safety_phrase"] = found.reason.rsplit(": ", 1)[-1].removeprefix("the phrase ")
         updates.update(self._scope_updates(text))
+        updates.update(_place_updates(text, {}))
         label = KIND_ARTICLES[kind.value]
         try:
             contact = find_contact(text, self.config.dialogue.phone_region)
@@ -245,6 +266,7 @@ class Answers:
             "what": text,
             "safety_found": bool(self.rules.safety.check(text)),
         }
+        updates.update(_place_updates(text, d))
         say: tuple[str, ...] = ()
         is_hazard = hazard({**d, **updates})
         if is_hazard and not hazard(d):
@@ -290,6 +312,35 @@ class Answers:
             return {}
         kind, _hit = self.rules.classify(str(d.get("what", "")))
         return {"kind": kind.value}
+
+    def where(self, text: str, d: Data, now: datetime) -> Outcome:
+        """An address, two streets or a landmark, kept as said; "skip" where the policy
+        allows it: not for a hazard, which the City must find to inspect (asked once more)."""
+        if _skips(text):
+            if hazard(d):
+                raise Reask(
+                    "The City needs to know where the hazard is to inspect it. A rough answer "
+                    "helps: the street, a nearby building or a landmark. If you really can't "
+                    "say, type 'not sure'."
+                )
+            return Outcome({"place": None, "place_found": False})
+        try:
+            place = read_place(text)
+        except PlaceError as exc:
+            raise Reask(str(exc)) from None
+        return Outcome({"place": place.as_dict(), "place_found": False})
+
+    def where_as_said(self, text: str, d: Data, now: datetime) -> Outcome:
+        """Asked twice: what the resident said is kept, cut to a line (a hazard whose place
+        they cannot give is still inspected: staff call them back to find it)."""
+        try:
+            place: Place | None = read_place(text[:MAX_SAID_CHARS])
+        except PlaceError:
+            place = None
+        if place is not None and _skips(text) and (not hazard(d) or normalise(text) in SKIP):
+            place = None
+        say = () if place is not None else ("That's all right; I'll note the place as not known.",)
+        return Outcome({"place": place.as_dict() if place else None, "place_found": False}, say=say)
 
     def when(self, text: str, d: Data, now: datetime) -> Outcome:
         said = " ".join(text.split())[:MAX_SAID_CHARS]
@@ -424,14 +475,14 @@ class Answers:
             return Outcome(status="confirmed")  # "yes please", "confirm it", "send now"
         if answer in ("edit", "change") or answer in NO or answer in NOT_RIGHT:
             raise Reask(
-                "What would you like to change? Type 'edit' and one of: what, when, "
-                "who, outcome, name, contact or type."
+                "What would you like to change? Type 'edit' and one of: what, where, "
+                "when, who, outcome, name, contact or type."
             )
         if answer.startswith("edit ") or answer.startswith("change "):
             item = EDITABLE.get(answer.split(" ", 1)[1].strip())
             if item is None:
                 raise Reask(
-                    "I can change: what, when, who, outcome, name, contact or type. "
+                    "I can change: what, where, when, who, outcome, name, contact or type. "
                     "For example 'edit when'."
                 )
             return self._edit(item, d)
@@ -444,6 +495,8 @@ class Answers:
     def _edit(self, item: str, d: Data) -> Outcome:
         for key in EDIT_CLEARS[item]:
             d.pop(key, None)
+        if item == "what" and d.pop("place_found", False):
+            d.pop("place", None)  # read from the old description: the new one may give another
         return Outcome()
 
     def summary_way_out(self, text: str, d: Data, now: datetime) -> Outcome:

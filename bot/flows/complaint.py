@@ -24,6 +24,9 @@ from bot.flows.prompts import (
     CANCELLED,
     COMMAND_HELP,
     FIRST_QUESTION,
+    LOCATION_KEPT,
+    LOCATION_NOTED,
+    LOCATION_UNREAD,
     NO_TEXT,
     RESTARTED,
     RESUMED,
@@ -35,6 +38,7 @@ from bot.flows.steps import complaint_steps
 from bot.flows.words import ABUSE_FILLER, GREETINGS, KINDS, NEW_WORDS, RESUME_WORDS
 from bot.model import Reply
 from bot.phrases import tokens
+from bot.place import PlaceError, shared_location
 from bot.policy import Rules
 
 __all__ = ["ComplaintFlow", "submission_from_state"]
@@ -79,6 +83,54 @@ class ComplaintFlow:
         if command:
             return self._command(state, command, now)
         return self._answer(state, text, now)
+
+    def share(
+        self, state: State | None, lat: float, long: float, now: datetime
+    ) -> tuple[State, list[Reply]]:
+        """A location shared from the phone (Telegram), at any point of the conversation.
+
+        At the "where" question it is the answer. At another question it is kept as the
+        place (so "where" is not asked later), and the question asked now is asked again:
+        nothing the resident was in the middle of is lost. Soon after filing it is added to
+        the case just filed; a paused conversation resumes; otherwise a new one starts with it.
+        """
+        try:
+            place = shared_location(lat, long)
+        except PlaceError as exc:
+            unread = Reply(f"{exc} {LOCATION_UNREAD}")
+            if state is None:
+                state, greeting = self.start(now)
+                return state, [greeting[0], unread, *greeting[1:]]
+            if state.get("status") != "active":  # nothing to ask again: say so, change nothing
+                return copy_state(state), [unread]
+            return copy_state(state), [unread, self._prompt(state)]
+        if state is not None and state.get("status") == "filed":
+            hours = self.config.dialogue.add_to_case_hours
+            if in_window(state, now, hours):
+                state = copy_state(state)
+                state["addendum"] = f"Location shared: {place.text}"
+                return state, [Reply(added_to_case(state["ref"]))]
+        if state is not None and state.get("status") == "ended":
+            ended = datetime.fromisoformat(state["ended_at"])
+            if now - ended < timedelta(minutes=self.config.dialogue.abuse_cooloff_minutes):
+                return state, [Reply(STILL_ENDED)]
+        before: list[Reply] = []
+        if state is None or state.get("status") not in ("active", "expired"):
+            state, greeting = self.start(now)
+            before = greeting[:1]
+        elif state.get("status") == "expired":
+            before = [Reply(WELCOME_BACK)]
+        state = copy_state({**state, "status": "active"})
+        step = state["step"]
+        state["data"].update(place=place.as_dict(), place_found=False)
+        state["tries"].pop("where", None)
+        if step == "where":
+            state["history"].append("where")
+            state["step"] = self._next(state["data"])
+            return state, [*before, Reply(LOCATION_NOTED), self._prompt(state)]
+        if step == "summary":  # the summary again, with the place
+            return state, [*before, Reply(LOCATION_NOTED), self._prompt(state)]
+        return state, [*before, Reply(LOCATION_KEPT), self._prompt(state)]
 
     def paused_notice(self, minutes: int) -> str:
         return self.say.paused_notice(minutes)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from bot.flows.base import Data, State
 from bot.model import Attachment, Kind, Person, Submission
+from bot.place import place_of
 from bot.when import When, when_of
 
 STATE_VERSION = 1
@@ -31,6 +32,7 @@ EDIT_CLEARS: dict[str, tuple[str, ...]] = {
     "name": ("name", "anon_warned", "on_behalf", "third_party"),
     "contact": ("contact",),
     "kind": ("kind", "safety", "scope_found", "scope"),
+    "where": ("place",),
 }
 
 
@@ -45,6 +47,14 @@ def hazard(d: Data) -> bool:
 def investigated(d: Data) -> bool:
     """Complaints (not hazards, not redirects) need the full five items."""
     return d.get("kind") == "complaint" and not hazard(d) and not d.get("scope")
+
+
+def asks_where(d: Data) -> bool:
+    """Where it is (issue 12): asked of a request for service, a hazard and a complaint (which
+    may say it is about no place), never of a compliment, a question or a redirect."""
+    if d.get("scope"):
+        return False
+    return hazard(d) or d.get("kind") in ("request", "complaint")
 
 
 def name_optional(d: Data) -> bool:
@@ -115,6 +125,7 @@ def submission_from_state(
         on_behalf_of=on_behalf,
         scope_hint=d.get("scope") or "",
         conversation=conversation,
+        place=place_of(d.get("place")),
         attachments=tuple(
             Attachment(
                 e.get("name"),

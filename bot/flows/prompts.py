@@ -14,8 +14,15 @@ from bot.config import Config
 from bot.decide import Classified, classify, declines
 from bot.extract import format_phone
 from bot.flows.base import Data
-from bot.flows.data import hazard, name_optional, submission_from_state, when_of_data
+from bot.flows.data import (
+    asks_where,
+    hazard,
+    name_optional,
+    submission_from_state,
+    when_of_data,
+)
 from bot.model import Kind
+from bot.place import place_of
 from bot.policy import REDIRECTS, Rules
 from bot.when import Precision
 from bot.wording import describe_when
@@ -51,6 +58,8 @@ WHY = {
     "(City policy 04.01 a).",
     "scope": "The City's complaint policy (02.03) does not cover some matters because they "
     "have their own process; sending you there gets you an answer faster.",
+    "where": "The department needs to know where to go: to inspect a hazard, fix what is "
+    "broken or look into what happened there.",
     "when": "The date and time let the department check its records, schedules and logs "
     "for that day (policy 04.01 b).",
     "when_time": "The time of day helps staff find the right shift, route or record.",
@@ -80,6 +89,9 @@ HELP = {
     "you saw or experienced, and what went wrong.",
     "scope": "Type yes to record your message so staff can point you to the right process, "
     "or no if I've misunderstood and you'd like to carry on.",
+    "where": "Type a street address (12 Elm Street), the nearest corner (King and Queen) or a "
+    "landmark (outside the Central Library). On Telegram you can also share your location "
+    "with the paperclip button.",
     "when": 'Write the date and time, for example "yesterday at 3pm", "12 March at '
     '10am" or "2026-03-12 14:00". A rough answer is fine too: "last week", "about '
     'two weeks ago", "since Monday". If you\'re not sure, type "not sure".',
@@ -93,8 +105,8 @@ HELP = {
     "third_party": "Type their full name, or 'skip'.",
     "contact": "For example jane@example.com or 905-555-0100. If you'd rather not give any, "
     "type 'skip'.",
-    "summary": "Type 'confirm' to send it, 'edit' followed by the item to change (what, when, "
-    "who, outcome, name, contact or type), or 'cancel'.",
+    "summary": "Type 'confirm' to send it, 'edit' followed by the item to change (what, where, "
+    "when, who, outcome, name, contact or type), or 'cancel'.",
 }
 
 
@@ -135,6 +147,23 @@ def ask_scope(d: Data) -> str:
         "process doesn't cover that (policy 02.03), but I can record your message and a "
         "member of staff will point you to the right place. Shall I do that? "
         "(yes / no, I'd like to carry on)"
+    )
+
+
+def ask_where(d: Data) -> str:
+    if hazard(d):
+        return (
+            "Where is it? Please give the street address, the nearest corner (for example "
+            "King and Queen) or a landmark, so the City can find it."
+        )
+    if d.get("kind") == "request":
+        return (
+            "Where is it? Please give the street address, the nearest corner (for example "
+            "King and Queen) or a landmark. If it isn't at one place, type 'skip'."
+        )
+    return (
+        "Where did it happen? Please give the street address, the nearest corner or a "
+        "landmark. If it isn't about a place, type 'skip'."
     )
 
 
@@ -242,6 +271,8 @@ class Wording:
         lines = ["Here is what I have. Please check it:", f"- Type: {kind}", f"- What: {d['what']}"]
         if found.kind is Kind.OUT_OF_SCOPE:
             lines.append("- Note: this may be for a different process; staff will point you to it")
+        if "place" in d and (asks_where(d) or d["place"]):
+            lines.append(f"- Where: {where_summary(d)}")
         if "when_text" in d:
             lines.append(f"- When: {when_summary(d)}")
         if "who" in d:
@@ -277,6 +308,13 @@ class Wording:
         return "\n".join(lines)
 
 
+def where_summary(d: Data) -> str:
+    place = place_of(d.get("place"))
+    if place is None:
+        return "not known" if hazard(d) else "not given"
+    return place.describe()
+
+
 def when_summary(d: Data) -> str:
     when = when_of_data(d)
     wording = describe_when(when)
@@ -295,6 +333,12 @@ CANCELLED = (
     "If you'd like to start again, just send a new message."
 )
 RESTARTED = "Let's start again."
+LOCATION_NOTED = "Thank you, I've noted the location you shared."
+LOCATION_UNREAD = "Please share it again, or type the street address or the nearest corner."
+LOCATION_KEPT = (
+    "Thank you, I've noted the location you shared as the place this is about. You can "
+    "change it at the end with 'edit where'. Now, back to my question:"
+)
 FIRST_QUESTION = "This is the first question."
 ABUSE_WARNING = (
     "I can hear that you're frustrated, and I want to help you get this to the "

@@ -3,8 +3,10 @@ below (generated from this table: paste the output of `caredesk flow diagram`; a
 when the two differ).
 
 It collects what the city's policy requires of a complaint (04.01: what, when, who, outcome,
-contact), asks early about immediate danger, declines anonymous allegations politely (02.01)
-unless safety is at stake, and points out-of-scope matters (02.03) to the right process.
+contact) and, for requests, hazards and complaints, where it is (issue 12: the department
+needs a place; a description that gives one is not asked again). It asks early about
+immediate danger, declines anonymous allegations politely (02.01) unless safety is at stake,
+and points out-of-scope matters (02.03) to the right process.
 
 The next step is always the first row, in table order, that `applies` and whose `fills` are
 not all answered yet, so `back`, `edit` and `restart` only have to clear data; a first message
@@ -27,12 +29,17 @@ stateDiagram-v2
     kind --> name: free text, a compliment or a question
     safety --> what: yes = call 911, hazard case / no / not sure
     safety --> scope: free text that sounds out of scope
-    safety --> when: free text
+    safety --> where: free text without the place
+    safety --> when: free text that gives the place
     what --> scope: sounds out of scope
-    what --> when
+    what --> where: a request, a hazard or a complaint
+    what --> when: the description gives the place
     what --> name: compliment, suggestion or question
     scope --> name: yes, record it for a redirect
-    scope --> when: no, carry on
+    scope --> where: no, carry on
+    scope --> when: no, carry on (the place given)
+    where --> where: a hazard skipped once = why the City needs it
+    where --> when: an address, a corner, a landmark, a shared location or skip
     when --> when: unreadable once (the 2nd time, the words are kept)
     when --> when_time: a complaint, and only a whole day was given
     when --> who: a complaint
@@ -50,7 +57,7 @@ stateDiagram-v2
     contact --> summary
     summary --> asking: edit ITEM = that question again, then back here
     summary --> filed: confirm = decide() + store + acknowledgement
-    asking --> asking: back, help, why, or a first abusive message
+    asking --> asking: back, help, why, a shared location, or a first abusive message
     asking --> kind: restart
     asking --> cancelled: cancel
     asking --> ended: abusive language a second time (the first time: a warning)
@@ -67,7 +74,7 @@ from __future__ import annotations
 
 from bot.flows.answers import Answers, not_known, text_item
 from bot.flows.base import Arrow, Data, Outcome, Step
-from bot.flows.data import hazard, investigated
+from bot.flows.data import asks_where, hazard, investigated
 from bot.flows.prompts import (
     HELP,
     KIND_CHOICES,
@@ -84,6 +91,7 @@ from bot.flows.prompts import (
     ask_what,
     ask_when,
     ask_when_time,
+    ask_where,
     ask_who,
 )
 
@@ -129,7 +137,8 @@ def complaint_steps(read: Answers, say: Wording) -> tuple[Step, ...]:
             arrows=(
                 Arrow("what", "yes = call 911, hazard case / no / not sure"),
                 Arrow("scope", "free text that sounds out of scope"),
-                Arrow("when", "free text"),
+                Arrow("where", "free text without the place"),
+                Arrow("when", "free text that gives the place"),
             ),
         ),
         Step(
@@ -143,7 +152,8 @@ def complaint_steps(read: Answers, say: Wording) -> tuple[Step, ...]:
             help=HELP["what"],
             arrows=(
                 Arrow("scope", "sounds out of scope"),
-                Arrow("when"),
+                Arrow("where", "a request, a hazard or a complaint"),
+                Arrow("when", "the description gives the place"),
                 Arrow("name", "compliment, suggestion or question"),
             ),
         ),
@@ -159,7 +169,22 @@ def complaint_steps(read: Answers, say: Wording) -> tuple[Step, ...]:
             help=HELP["scope"],
             arrows=(
                 Arrow("name", "yes, record it for a redirect"),
-                Arrow("when", "no, carry on"),
+                Arrow("where", "no, carry on"),
+                Arrow("when", "no, carry on (the place given)"),
+            ),
+        ),
+        Step(
+            name="where",
+            applies=asks_where,
+            fills=("place",),
+            prompt=ask_where,
+            parse=read.where,
+            fallback=read.where_as_said,
+            why=WHY["where"],
+            help=HELP["where"],
+            arrows=(
+                Arrow("where", "a hazard skipped once = why the City needs it"),
+                Arrow("when", "an address, a corner, a landmark, a shared location or skip"),
             ),
         ),
         Step(
@@ -287,7 +312,10 @@ STATES = {ANY_QUESTION: "any question above"}
 #: The arrows that belong to no single row, as (from, Arrow); "[*]" is the start (drawn first).
 AROUND: tuple[tuple[str, Arrow], ...] = (
     ("[*]", Arrow("kind", "greeting")),
-    (ANY_QUESTION, Arrow(ANY_QUESTION, "back, help, why, or a first abusive message")),
+    (
+        ANY_QUESTION,
+        Arrow(ANY_QUESTION, "back, help, why, a shared location, or a first abusive message"),
+    ),
     (ANY_QUESTION, Arrow("kind", "restart")),
     (ANY_QUESTION, Arrow("cancelled", "cancel")),
     (ANY_QUESTION, Arrow("ended", "abusive language a second time (the first time: a warning)")),

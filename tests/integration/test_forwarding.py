@@ -454,3 +454,34 @@ async def test_an_email_forward_goes_to_the_department_as_automatic_mail(
     [sent] = forwards_of_case(s.db, case_id)
     assert sent.status == "sent"
     await worker.sender.close()
+
+
+async def test_a_chat_complaint_reaches_open311_with_the_place_the_resident_gave(
+    make_services: MakeServices, open311: FakeOpen311, clock: FrozenClock, with_key: None
+) -> None:
+    """The whole path: the dialogue asks where, intake routes and queues the forward, the
+    tracker worker posts it with the address the resident typed."""
+    from ..unit.test_chat_service import converse
+
+    s = make_services(config(open311.base_url), clock=clock)
+    script = [
+        "1",
+        "no",
+        "There is a deep pothole that broke my tire",
+        "corner of King Street and Bathurst Street",
+        "yesterday at 3pm",
+        "nobody",
+        "fill the pothole",
+        "Jane Doe",
+        "me",
+        "jane@example.com",
+        "confirm",
+    ]
+    filed = converse(s.chat, script, key="web:pothole")
+    assert filed.ref is not None
+    worker = worker_for(s)
+    assert await worker.drain() == 1
+    [post] = open311.posts()
+    assert "King Street and Bathurst Street" in post.form["address_string"]
+    assert f"[caredesk {filed.ref}]" in post.form["description"]
+    await worker.sender.close()

@@ -291,6 +291,25 @@ async def test_resident_script_is_shown_as_text(site: Site) -> None:
     assert SCRIPT not in listing and ref in listing
 
 
+async def test_case_page_shows_where_it_is(site: Site) -> None:
+    """Issue 12, item 2: the place, its kind, the tracker's address and shared coordinates;
+    the resident's words escaped; "No place was given" when there is none."""
+    from bot.place import read_place, shared_location
+
+    at = file(site, place=read_place("corner of Main St & 2nd Ave <b>now</b>"))
+    shared = file(site, place=shared_location(43.653226, -79.3831843))
+    nowhere = file(site)
+    await login(site.client, AGENT)
+    html = await (await site.client.get(f"/staff/cases/{at}")).text()
+    assert "Where it is" in html and "<b>now</b>" not in html
+    assert "corner of Main St &amp; 2nd Ave &lt;b&gt;now&lt;/b&gt;" in html
+    assert "(intersection)" in html and "Address for the tracker" in html
+    html = await (await site.client.get(f"/staff/cases/{shared}")).text()
+    assert "latitude 43.65323, longitude -79.38318" in html and "(coordinates)" in html
+    html = await (await site.client.get(f"/staff/cases/{nowhere}")).text()
+    assert "No place was given." in html
+
+
 async def test_attachments_are_listed_with_names_and_sizes(site: Site) -> None:
     from bot.model import Attachment
 

@@ -9,6 +9,7 @@ import email
 import email.policy
 import re
 from dataclasses import replace
+from datetime import timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,12 @@ async def test_survey_through_the_web_chat(tmp_path: Path) -> None:
     try:
         tab = ChatTab(resident)
         await tab.load()
-        await tab.say(*FULL, "confirm")
+        # A phone number only: the survey waits in the chat (with an address it is emailed).
+        await tab.say(*FULL[:-1], "905-555-0100", "confirm")
         [(ref,)] = site.db.execute("SELECT ref FROM cases").fetchall()
         await close_on_the_staff_page(site, ref)
-
+        assert "How did we do?" not in await tab.load()  # not before its delay
+        site.clock.advance(timedelta(hours=24))
         html = await tab.load()  # the resident comes back to the chat
         assert f"How did we do? Your complaint [{ref}]" in html
         await tab.say("4/5, it was fine but slow")
@@ -93,6 +96,7 @@ async def test_survey_through_the_web_chat(tmp_path: Path) -> None:
             "comment": "4/5, it was fine but slow",
         }
         assert count_cases(site.db) == 1
+        await login(site.client, AGENT)  # a day later: the staff session has ended
         page = await case_page(site, ref)
         assert "Satisfaction survey" in page
         assert "score 4 out of 5" in page and "it was fine but slow" in page

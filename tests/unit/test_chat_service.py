@@ -364,6 +364,7 @@ def test_no_to_danger_with_a_fire_word_is_filed_as_said_and_flagged_for_staff(ma
             "1",
             "no",
             "Someone set a fire in the bin behind the library and nobody came",
+            "behind the library",
             "yesterday at 3pm",
             "the caretaker",
             "empty the bins more often",
@@ -390,8 +391,8 @@ def test_no_to_danger_with_a_fire_word_is_filed_as_said_and_flagged_for_staff(ma
 )
 def test_a_thing_named_after_a_hazard_is_not_a_hazard(make_services, what):
     s = make_services()
-    lines = ["1", "no", what, "yesterday at 3pm", "staff", "fix it", "Jane Doe", "me", "j@x.org"]
-    turn = converse(s.chat, [*lines, "confirm"])
+    lines = ["1", "no", what, "skip", "yesterday at 3pm", "staff", "fix it", "Jane Doe", "me"]
+    turn = converse(s.chat, [*lines, "j@x.org", "confirm"])
     case = get_case(s.db, turn.ref)
     assert case["kind"] == "complaint"
     assert not [e for e in case["events"] if e["type"] == "flagged"]

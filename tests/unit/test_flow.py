@@ -110,7 +110,8 @@ def test_safety_path_tells_to_call_911_and_allows_anonymity():
     reply = talk.say("1", "yes")
     assert "call 911 now" in reply
     assert talk.data["safety"] is True
-    talk.say("Gas smell near the school gate on Elm Street", "right now")
+    talk.say("Gas smell near the school gate on Elm Street", "Elm Street, by the school gate")
+    talk.say("right now")
     assert talk.step == "name"
     summary = talk.say("skip")
     assert talk.step == "summary" and "potential hazard" in summary
@@ -136,7 +137,7 @@ def test_out_of_scope_is_offered_a_redirect():
 def test_out_of_scope_can_be_declined_to_carry_on():
     talk = Talk()
     talk.say("1", "no", "My parking ticket was issued while the meter was broken", "no")
-    assert talk.step == "when"
+    assert talk.step == "where"
     assert submission_from_state(talk.state, "console", NOW, "k").scope_hint == ""
 
 
@@ -430,7 +431,7 @@ def test_scope_not_sure_or_unreadable_carries_on():
     talk.say("hmm")
     assert talk.step == "scope"
     out = talk.say("hmm")
-    assert talk.step == "when" and talk.data["scope"] == "" and "carry on" in out
+    assert talk.step == "where" and talk.data["scope"] == "" and "carry on" in out
 
 
 def test_scope_no_for_something_else_picks_the_kind():
@@ -438,7 +439,7 @@ def test_scope_no_for_something_else_picks_the_kind():
     talk.say("4", "no", "Please fix the parking ticket machine on Elm Street, it is broken")
     assert talk.step == "scope"
     talk.say("no")
-    assert talk.data["kind"] == "request" and talk.step == "when"
+    assert talk.data["kind"] == "request" and talk.step == "where"
 
 
 def test_who_and_outcome_accept_i_dont_know_and_short_answers_end():
@@ -456,7 +457,7 @@ def test_what_accepts_a_short_answer_the_second_time():
     talk.say("2", "no", "pothole")
     assert talk.step == "what"
     talk.say("pothole Elm")
-    assert talk.step == "when" and talk.data["what"] == "pothole Elm"
+    assert talk.step == "where" and talk.data["what"] == "pothole Elm"
 
 
 def test_name_for_a_request_accepts_i_dont_know_and_skip():
@@ -522,7 +523,7 @@ def test_a_rude_word_inside_a_real_answer_is_warned_and_kept():
     out = talk.say("The damn fucking bus driver skipped my stop on Main Street again")
     assert "abusive language" in out
     assert talk.data["what"].startswith("The damn fucking bus driver")
-    assert talk.step == "when" and talk.state["strikes"] == 1
+    assert talk.step == "where" and talk.state["strikes"] == 1
 
 
 def test_nothing_but_abuse_is_dropped():
@@ -543,7 +544,8 @@ def test_nothing_but_abuse_is_dropped():
 )
 def test_no_to_the_danger_question_is_never_a_hazard(what):
     talk = Talk()
-    talk.say("1", "no", what, "yesterday at 3pm", "staff", "fix it", "Jane Doe", "me", "j@x.org")
+    talk.say("1", "no", what, "skip", "yesterday at 3pm", "staff", "fix it", "Jane Doe", "me")
+    talk.say("j@x.org")
     summary = summary_of(talk)
     assert "potential hazard" not in summary and "Type: Complaint" in summary
     talk.say("confirm")

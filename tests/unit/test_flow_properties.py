@@ -63,6 +63,7 @@ ANSWERS: dict[str, list[str]] = {
     "safety": ["yes", "no", "No, nobody is hurt", "not sure", "banana"],
     "what": WHAT,
     "scope": ["yes", "no", "no, I'd like to carry on", "not sure", "hmm"],
+    "where": ["12 Elm Street", "King and Queen", "skip", "not sure", "near the arena", "??"],
     "when": ["yesterday at 3pm", "not sure", "12 March at 10am"],
     "when_time": ["3pm", "not sure"],
     "who": ["the driver of truck 42", "I don't know", "x"],
@@ -72,7 +73,7 @@ ANSWERS: dict[str, list[str]] = {
     "third_party": ["Sam Lee", "I'd rather not say"],
     "contact": ["jane@example.com", "905-555-0100", "no", "I'd rather not", "call me maybe"],
 }
-EDITS = ["edit name", "edit contact", "edit type", "edit what", "edit who"]
+EDITS = ["edit name", "edit contact", "edit type", "edit what", "edit who", "edit where"]
 KIND_OF_TYPE = {
     "Report of a potential hazard": "hazard",
     "Complaint": "complaint",

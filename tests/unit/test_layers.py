@@ -15,8 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_PARTY = ("bot", "mail", "storage", "tracker")
 
-#: The core that every layer may use: the nouns, the configuration, the clock.
-CORE = {"bot.model", "bot.config", "bot.clock"}
+#: The core that every layer may use: the nouns (a case's place among them), the
+#: configuration, the clock.
+CORE = {"bot.model", "bot.config", "bot.clock", "bot.place"}
 #: The pure policy: decide(), the chain, the calendar, the dialogue flows, the wording.
 #: No store, no mail, no channel, no worker.
 PURE = {

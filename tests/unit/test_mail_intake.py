@@ -553,3 +553,47 @@ def test_assess_without_a_decision_keeps_everything_else():
     bare = assess(inbound, NOW, policy, mail_identity(policy), decided=False)
     assert full.decision is not None and bare.decision is None
     assert replace(full, decision=None) == bare
+
+
+def test_an_email_that_names_an_address_files_its_place(desk):
+    """Issue 12, item 2: the address in the resident's own words is the case's place; the
+    postal address in a signature is not (it is where the resident lives, not the problem)."""
+    services, intake = desk
+    body = (
+        "There has been a pothole outside 12 Elm Street since Monday. A car lost a tyre in it. "
+        "Please fix it.\n\n-- \nJane Doe\n99 Birch Road\nSpringfield"
+    )
+    result = process(intake, mail(body=body, subject="Pothole"))
+    case = get_case(services.db, result.ref)
+    assert case["place"] == {
+        "text": "12 Elm Street",
+        "kind": "address",
+        "address": "12 Elm Street",
+        "lat": None,
+        "long": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "where"),
+    [
+        ("Light out", "The street light on the corner of King and Queen is out.", "King and Queen"),
+        (
+            "Pothole at 40 King St W",
+            "It is getting deeper every day, please fix it.",
+            "40 King St W",
+        ),
+        ("Garbage", "The truck skipped our street two weeks ago, at 5 pm on Monday.", None),
+        (
+            "Late truck",
+            "The truck was late again and the driver was rude.\n\nRegards,\nJane Doe\n"
+            "99 Birch Road\nSpringfield",
+            None,
+        ),
+    ],
+)
+def test_email_place_is_found_conservatively(desk, subject, body, where):
+    services, intake = desk
+    result = process(intake, mail(body=body, subject=subject))
+    place = get_case(services.db, result.ref)["place"]
+    assert (place["text"] if place else None) == where

@@ -39,7 +39,7 @@ REDIRECTED = ["1", "no", RITA[3], "yes", RITA[0], f"{RITA[1]} {RITA[2]}", "confi
 
 def chat_lines(name: str, email: str, phone: str, what: str) -> list[str]:
     lines = list(FULL)
-    lines[2] = f"The {what} and the driver was rude when I asked why"
+    lines[2] = f"The {what} at 12 Elm Street and the driver was rude when I asked why"
     lines[6], lines[8] = name, f"{email} {phone}"
     return [*lines, "confirm"]
 
@@ -240,8 +240,10 @@ def test_run_erases_personal_data_and_keeps_the_anonymised_record(desk):
         row = dict(zip(columns, next(r for r in after["cases"] if r[1] == ref), strict=True))
         old = dict(zip(columns, cases_before[ref], strict=True))
         assert {k: row[k] for k in kept} == {k: old[k] for k in kept}
-        for column in ("subject", "what", "when_text", "who", "outcome", "conversation"):
+        for column in ("subject", "what", "when_text", "who", "outcome", "conversation", "place"):
             assert row[column] is None, (ref, column)
+        if ref == refs["jane"]:  # where it was (issue 12): "12 Elm Street", from her chat
+            assert "12 Elm Street" in old["place"]
         name, email, phone, erased_at = db.execute(
             "SELECT name, email, phone, erased_at FROM people WHERE id = ?", [row["person_id"]]
         ).fetchone()

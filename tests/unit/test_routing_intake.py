@@ -10,7 +10,9 @@ import sqlite_utils
 
 from bot.config import Config, parse_config
 from bot.decide import Policy
-from bot.explain import explain
+from bot.explain import explain, format_explanation
+from bot.place import read_place, shared_location
+from storage.cases import get_case
 
 from ..conftest import NOW, MakeServices
 from .test_storage import submission
@@ -85,3 +87,52 @@ def test_explain_names_the_department_only_when_departments_are_configured() -> 
     plain = explain(text, NOW, Policy.from_config(Config())).as_dict()
     assert "department" not in plain
     assert set(found) - set(plain) == {"department"}
+
+
+PLACE_CONFIG = parse_config(
+    {
+        "departments": [
+            {"key": "libraries", "name": "Public Library"},
+            {"key": "roads", "name": "Transportation Services"},
+        ],
+        "routing": [
+            {"name": "library", "department": "libraries", "phrases": ["library"]},
+            {"name": "potholes", "department": "roads", "phrases": ["pothole"]},
+        ],
+    }
+)
+
+
+def test_the_place_the_resident_gave_is_read_by_routing_phrases(
+    make_services: MakeServices,
+) -> None:
+    """Issue 12, item 2: "outside the Central Library", answered to "where", routes to the
+    library as the same words in the description would; a shared location has no words."""
+    s = make_services(PLACE_CONFIG)
+    text = "Someone dumped a sofa and three bags of trash"
+    at_library = read_place("outside the Central Library")
+    filed = s.intake.file(submission(received_at=NOW, text=text, place=at_library), NOW)
+    case_id, department = case_row(s.db, filed.ref)
+    assert department == "libraries"
+    [routed] = events(s.db, case_id, "routed")
+    assert "the phrase 'library'" in routed["reason"]
+    shared = shared_location(43.65, -79.38)
+    filed = s.intake.file(submission(received_at=NOW, text=text, place=shared), NOW)
+    assert case_row(s.db, filed.ref)[1] is None
+    assert get_case(s.db, filed.ref)["place"]["lat"] == 43.65
+
+
+def test_explain_shows_the_place_a_message_gives() -> None:
+    found = explain(
+        "Please fix the pothole outside 12 Elm Street", NOW, Policy.from_config(Config())
+    )
+    assert found.as_dict()["place"] == {
+        "text": "12 Elm Street",
+        "kind": "address",
+        "address": "12 Elm Street",
+        "lat": None,
+        "long": None,
+    }
+    assert "where     12 Elm Street (address)" in format_explanation(found)
+    none = explain("The driver was rude to me on Monday", NOW, Policy.from_config(Config()))
+    assert none.as_dict()["place"] is None and "where     not found" in format_explanation(none)

@@ -111,7 +111,13 @@ def case(**overrides: Any) -> dict[str, Any]:
         (True, {"rules": [{"rule": "ombudsman-office"}]}, "open", "Ombudsman"),
         (True, {"rules": [{"rule": "sender-not-verified"}]}, "open", "could not be verified"),
         (True, {"person": {"name": "Jane", "email": None}}, "open", "no email address"),
-        (True, {"channel": "web", "conversation": None}, "open", "no chat conversation"),
+        (
+            True,
+            {"channel": "web", "conversation": None, "person": {"email": None}},
+            "open",
+            "no chat",
+        ),
+        (True, {"channel": "web", "conversation": None}, "open", None),  # emailed instead
         (True, {"channel": "console", "conversation": "console:1"}, "open", "console"),
     ],
 )
@@ -237,15 +243,28 @@ def test_no_survey_when_turned_off(make_mail_desk):
     assert "turned off" in event["data"]["why"]
 
 
+def test_a_web_chat_resident_with_an_email_address_gets_the_survey_by_email(make_services):
+    s = make_services(now=NOW)
+    filed = converse(s.chat, [*FULL, "confirm"], key="web:with-email")
+    close(s, filed.ref, NOW)
+    [survey] = [o for o in outbox(s, filed.ref) if o["reply_kind"] == SURVEY_KIND]
+    assert (survey["channel"], survey["recipient"]) == ("email", "jane@example.com")
+
+
 def test_a_chat_resident_answers_in_the_chat(make_services):
     s = make_services(now=NOW)
     key = "web:survey-test"
-    filed = converse(s.chat, [*FULL, "confirm"], key=key)
+    # A phone number only: no address to email the survey to, so it waits in the chat.
+    filed = converse(s.chat, [*FULL[:-1], "905-555-0100", "confirm"], key=key)
     ref = filed.ref
     close(s, ref, NOW)
     [survey] = [o for o in outbox(s, ref) if o["reply_kind"] == SURVEY_KIND]
     assert survey["channel"] == "web" and survey["recipient"] == key
-    # The resident comes back: the survey is shown, and their next message answers it.
+    # Not before its delay (the closing reply, which staff vet, goes first)...
+    early = s.chat.visit("web", key)
+    assert not any("How did we do?" in r.text for r in early.replies)
+    s.clock.advance(timedelta(hours=s.config.survey.delay_hours))  # type: ignore[attr-defined]
+    # ...then the resident comes back: the survey is shown, and their next message answers it.
     shown = s.chat.visit("web", key)
     assert any("How did we do?" in r.text for r in shown.replies)
     s.chat.delivered(shown)
@@ -262,7 +281,7 @@ def test_a_chat_resident_answers_in_the_chat(make_services):
 def test_a_chat_no_is_shown_to_staff(make_services):
     s = make_services(now=NOW)
     key = "web:unhappy"
-    ref = converse(s.chat, [*FULL, "confirm"], key=key).ref
+    ref = converse(s.chat, [*FULL[:-1], "905-555-0100", "confirm"], key=key).ref
     close(s, ref, NOW)
     turn = s.chat.handle("web", key, "no")
     assert "sorry" in text_of(turn)
