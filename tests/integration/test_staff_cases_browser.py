@@ -117,6 +117,53 @@ async def test_axe_finds_no_violations_on_the_case_pages(
     assert (ARTIFACTS / "staff-case-page.png").stat().st_size > 10_000
 
 
+async def test_axe_on_a_case_past_a_standard_and_the_inspection_form(
+    chromium: Browser, case_site: CaseSite
+) -> None:
+    """Issue 13: the alert of a case past its hazard inspection deadline, and the inspection
+    form (what will be done, by when) with its errors, in the browser."""
+    from bot.scheduler import Scheduler
+
+    services = case_site.services
+    clock = services.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(days=2))
+    Scheduler(services.db, services.policy, services.renderer).tick(clock.now())
+    context = await chromium.new_context(
+        base_url=case_site.origin, viewport={"width": 1366, "height": 800}
+    )
+    page = await context.new_page()
+    found: dict[str, list[dict[str, Any]]] = {}
+    ref = case_site.refs["flood"]
+    try:
+        await sign_in(page)
+        await page.goto(f"/staff/cases/{ref}")
+        await expect(page.locator("#case-alert")).to_contain_text("hazard inspection")
+        await expect(page.locator("#attention")).to_contain_text("hazard alert")
+        found["case page past a standard"] = await axe_violations(page)
+        await page.get_by_role(
+            "button", name="Record the inspection and the course of action"
+        ).click()
+        await expect(page.locator(".error-summary")).to_contain_text("Write what will be done")
+        found["inspection form with errors"] = await axe_violations(page)
+        await page.get_by_label("What will be done").fill("Staff will pump out the basement drain.")
+        await page.get_by_label("Done by (date)").fill(
+            (clock.now() + timedelta(days=2)).astimezone(services.config.tz).date().isoformat()
+        )
+        await page.get_by_role(
+            "button", name="Record the inspection and the course of action"
+        ).click()
+        await expect(page.locator("#done")).to_contain_text("The reply to the resident waits")
+        await page.get_by_label("Anticipated completion date").fill("2027-02-26")
+        await page.get_by_role("button", name="Save the completion date").click()
+        await expect(page.locator("#done")).to_contain_text("completion date is saved")
+        found["case page after the inspection"] = await axe_violations(page)
+    finally:
+        await context.close()
+    report = "\n".join(describe_violations(w, v) for w, v in found.items() if v)
+    assert not report, "\n" + report
+
+
 async def test_search_and_add_a_note_with_the_keyboard_alone(
     chromium: Browser, case_site: CaseSite
 ) -> None:
