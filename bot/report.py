@@ -24,7 +24,8 @@ How each figure is counted, and why:
   supervisor). Zero when the scheduler has written none.
 - Median times in hours (calendar hours, receipt to the first reply that reached the resident,
   and receipt to closing), over the cases that have that moment.
-- Survey: read only when the store has a survey table; otherwise "no survey data".
+- Survey: the satisfaction surveys of the month's cases (bot/survey.py); none sent yet:
+  "no survey was sent for these cases".
 - Topics: the phrases the city's own rules matched, not words counted from what residents
   wrote. Free text holds names, addresses and phone numbers that would have to be filtered
   out (and a stop-word list never catches them all); it is erased by retention, so a word
@@ -93,7 +94,7 @@ STANDARD_TITLES = {
 }
 #: The follow-up request that copies the Supervisor/Division Head, and the Director (POLICY.md).
 SUPERVISOR_REQUEST, DIRECTOR_REQUEST = 3, 4
-NO_SURVEY = "no survey data"
+NO_SURVEY = "no survey was sent for these cases"
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _PHRASE = re.compile(r": the phrase '(.+)'$")
@@ -407,16 +408,16 @@ def _yes(value: Any) -> bool | None:
     return bool(value)
 
 
-def survey(rows: Sequence[Mapping[str, Any]] | None) -> Survey:
-    """Answers as the survey table keeps them: `handled` (or `handled_well`), `timely`,
-    `score` (1-5); a row with none of them and no `answered_at` was sent, not answered.
+def survey(rows: Sequence[Mapping[str, Any]]) -> Survey:
+    """Answers as the survey table keeps them: `handled`, `timely`, `score` (1-5); a row with
+    none of them and no `answered_at` was sent, not answered (an opt-out is not an answer).
     Comments are never shown: they are the resident's own words."""
-    if rows is None:
+    if not rows:
         return Survey(available=False)
     answered = handled_yes = handled_n = timely_yes = timely_n = 0
     scores: list[int] = []
     for row in rows:
-        handled = _yes(row.get("handled", row.get("handled_well")))
+        handled = _yes(row.get("handled"))
         timely = _yes(row.get("timely"))
         score = row.get("score")
         score = int(score) if isinstance(score, int | float) and 1 <= score <= 5 else None

@@ -76,9 +76,8 @@ class MonthRows:
     hazard_alerts: frozenset[int]
     #: case id -> the reasons of its `routed` events (the department's rule and phrase).
     routing: Mapping[int, tuple[str, ...]]
-    #: The survey rows of the month's cases (every column the table has), or None when the
-    #: store has no survey table (or one without a case id to tie it to a month).
-    surveys: tuple[Mapping[str, Any], ...] | None
+    #: The survey rows of the month's cases: status, answered_at, handled, timely, score.
+    surveys: tuple[Mapping[str, Any], ...]
 
 
 def _running_columns() -> str:
@@ -176,27 +175,13 @@ def store_file(db: sqlite_utils.Database) -> str:
     return str(row[2] or "")
 
 
-def has_table(db: sqlite_utils.Database, name: str) -> bool:
-    row = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]
-    ).fetchone()
-    return row is not None
-
-
-def _surveys(
-    db: sqlite_utils.Database, start: str, end: str
-) -> tuple[Mapping[str, Any], ...] | None:
-    """Another part of caredesk owns the survey table (issue 13 item 8); the report only reads
-    it when it is there, and only through its case id."""
-    if not has_table(db, SURVEY_TABLE):
-        return None
-    columns = [r[1] for r in db.execute(f"PRAGMA table_info({SURVEY_TABLE})").fetchall()]
-    if "case_id" not in columns:
-        return None
+def _surveys(db: sqlite_utils.Database, start: str, end: str) -> tuple[Mapping[str, Any], ...]:
+    """The satisfaction surveys of the month's cases (storage/survey_schema.py): whether each
+    was answered and how. Never the comment: the resident's own words stay on the case."""
     cursor = db.execute(
-        f"""SELECT s.* FROM {SURVEY_TABLE} s
-            JOIN cases c ON c.id = s.case_id
-            WHERE c.{_IN_MONTH} ORDER BY s.rowid""",
+        f"""SELECT s.status, s.answered_at, s.handled, s.timely, s.score
+            FROM {SURVEY_TABLE} s JOIN cases c ON c.id = s.case_id
+            WHERE c.{_IN_MONTH} ORDER BY s.id""",
         [start, end],
     )
     names = [c[0] for c in cursor.description]

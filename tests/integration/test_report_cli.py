@@ -69,7 +69,7 @@ def test_text_csv_and_json(filled: tuple[Path, Counter[str], int]) -> None:
     assert text.returncode == 0, text.stderr
     assert "Trend report: November 2026 (America/Toronto time)" in text.stdout
     assert f"{total:,} cases received in November 2026." in text.stdout
-    assert "no survey data" in text.stdout
+    assert "no survey was sent for these cases" in text.stdout
 
     out = run("--db", str(store), "report", "--month", "2026-11", "--format", "csv", **NOW)
     assert out.returncode == 0, out.stderr

@@ -65,6 +65,7 @@ def concrete(path: str) -> str:
     return (
         path.replace("{draft_id}", "1")
         .replace("{staff_id}", "1")
+        .replace("{forward_id}", "1")
         .replace("{ref}", "CD-2026-000001")
     )
 

@@ -219,24 +219,33 @@ def test_survey_answers_when_the_table_exists(
 ) -> None:
     before = load_report(db, CONFIG, NOVEMBER, AS_OF)
     assert not before.survey.available
-    assert json.loads(as_json(before))["survey"] == {"available": False, "note": "no survey data"}
-    assert "no survey data" in as_text(before)
-    # The survey helper's table (issue 13 item 8), as it may look: the report reads only
-    # what it knows and never the comment.
-    db.execute(
-        "CREATE TABLE surveys (id INTEGER PRIMARY KEY, case_id INTEGER, sent_at TEXT, "
-        "answered_at TEXT, handled INTEGER, timely INTEGER, score INTEGER, comment TEXT)"
-    )
+    note = "no survey was sent for these cases"
+    assert json.loads(as_json(before))["survey"] == {"available": False, "note": note}
+    assert note in as_text(before)
+    # The surveys of bot/survey.py (storage/survey_schema.py): the report reads the answers
+    # and never the comment.
     nov = in_month(made, 2026, 11)
     answers = [(1, 1, 5), (1, 0, 4), (0, 0, 1), (None, None, None), (1, None, None)]
     for m, (handled, timely, score) in zip(nov, answers, strict=False):
         db.execute(
-            "INSERT INTO surveys (case_id, sent_at, answered_at, handled, timely, score, comment) "
-            "VALUES (?, '2026-11-30', ?, ?, ?, ?, ?)",
-            [m.id, None if handled is None else "2026-12-01", handled, timely, score, RESIDENT],
+            "INSERT INTO surveys (case_id, channel, status, asked_at, answered_at, handled, "
+            "timely, score, comment) VALUES (?, 'email', ?, '2026-11-30', ?, ?, ?, ?, ?)",
+            [
+                m.id,
+                "asked" if handled is None else "answered",
+                None if handled is None else "2026-12-01",
+                handled,
+                timely,
+                score,
+                RESIDENT,
+            ],
         )
     october = in_month(made, 2026, 10)[0]
-    db.execute("INSERT INTO surveys (case_id, handled) VALUES (?, 0)", [october.id])
+    db.execute(
+        "INSERT INTO surveys (case_id, channel, status, asked_at, handled) "
+        "VALUES (?, 'email', 'answered', '2026-10-30', 0)",
+        [october.id],
+    )
     s = load_report(db, CONFIG, NOVEMBER, AS_OF).survey
     assert (s.available, s.sent, s.answered) == (True, 5, 4)
     assert (s.handled_yes, s.handled_answers, s.handled_percent) == (3, 4, 75.0)
