@@ -17,6 +17,7 @@ No HTTP here (bot/staff/queue.py is the pages), so the rules are tested without 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -189,6 +190,22 @@ class Approved:
     edited: bool
 
 
+#: What a template leaves for staff to write (templates/replies/timeline-notice.txt.j2:
+#: "[Staff: write the reason here ...]"). A draft still holding one is never sent.
+STAFF_BLANK = re.compile(r"\[Staff:[^\]]*\]")
+
+
+def unfilled(draft: DraftRecord) -> str | None:
+    """Why the draft cannot go yet, when a line for staff to write is still in it."""
+    found = STAFF_BLANK.search(f"{draft.subject}\n{draft.body}")
+    if found is None:
+        return None
+    return (
+        f"The draft for {draft.ref} still has a part for you to write: "
+        f"“{found.group(0)}”. Write it in, then approve."
+    )
+
+
 def approve(
     db: sqlite_utils.Database,
     config: Config,
@@ -214,7 +231,10 @@ def approve(
             if _changed(draft, subject, body):
                 draft = _edit(db, draft, who, subject, body, now)
                 edited = True
-        if needs_second_person(config, draft) and who.account.id in makers(db, draft):
+        blank = unfilled(draft)
+        if blank is not None:
+            refused = Refused(blank + (" Your changes are saved." if edited else ""))
+        elif needs_second_person(config, draft) and who.account.id in makers(db, draft):
             refused = Refused(
                 f"A {draft.reply_kind} reply needs a second person: you edited or wrote this "
                 "draft, so another reviewer must approve it."
@@ -233,6 +253,9 @@ def _approve(
     now: datetime,
     edited: bool,
 ) -> Approved:
+    blank = unfilled(draft)
+    if blank is not None:
+        raise Refused(blank)
     if not draft.recipient:
         raise Refused(
             f"The draft for {draft.ref} has no address to send it to. Reject it with a "

@@ -221,3 +221,27 @@ def test_a_staff_written_draft_goes_back_to_its_author_who_cannot_approve_it(
         review.edit(db, mine, 0, checker, "Where to turn", "Someone else's words.", START)
     assert review.edit(db, mine, 0, maker, "Where to turn", "The appeal body is X.", START) == 1
     assert review.approve(db, desk.config, mine, 1, checker, START).reply_kind == "out-of-scope"
+
+
+def test_a_draft_with_a_part_left_for_staff_is_never_sent(desk: Services) -> None:
+    """The one-week timeline notice (issue 13) leaves "[Staff: ...]" lines for the reason and
+    the new date: approving it as drafted would send the resident our instructions."""
+    db = desk.db
+    draft_id = held(desk)
+    checker = who(db, "checker@city.example")
+    blank = "We need more time.\n[Staff: write the reason here, in plain words.]"
+    review.edit(db, draft_id, 0, who(db, "maker@city.example"), "Your case", blank, START)
+    with pytest.raises(review.Refused, match=r"still has a part for you to write: “\[Staff: write"):
+        review.approve(db, desk.config, draft_id, 1, checker, START)
+    maker = who(db, "maker@city.example")
+    with pytest.raises(review.Refused, match="Your changes are saved"):
+        review.approve(
+            db, desk.config, draft_id, 1, maker, START, subject="Your case", body=blank + " x"
+        )
+    assert (
+        db.execute("SELECT count(*) FROM outbox WHERE draft_id = ?", [draft_id]).fetchone()[0] == 0
+    )
+    filled = "We need more time: the crew is waiting for a part. Our new date: 14 December."
+    review.edit(db, draft_id, 2, maker, "Your case", filled, START)
+    done = review.approve(db, desk.config, draft_id, 3, checker, START)
+    assert done.reply_kind == "anonymous-declined"
