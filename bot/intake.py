@@ -29,7 +29,7 @@ from mail.identity import identity_of
 from storage.cases import add_event, insert_case, insert_message, insert_person, next_reference
 from storage.db import write_transaction
 from storage.departments import record_routing
-from storage.outbox import enqueue, insert_draft, reply_key
+from storage.outbox import insert_draft, queue_reply
 
 log = logging.getLogger(__name__)
 
@@ -256,28 +256,20 @@ class Intake:
         """One reply into the outbox (idempotent per case, kind and channel), and on the
         timeline. A live chat shows its own replies at once; a channel worker sends them only
         if that did not happen (LIVE_GRACE later)."""
-        queued = enqueue(
+        queue_reply(
             self.db,
             case_id=case_id,
+            ref=ref,
             channel=channel,
             recipient=recipient,
             reply_kind=out.kind,
             subject=out.subject,
             body=out.body,
-            key=reply_key(ref, out.kind, channel),
             now=now,
+            why=why,
             headers=out.headers,
             not_before=now + LIVE_GRACE if channel in LIVE_CHANNELS else None,
         )
-        if queued:
-            add_event(
-                self.db,
-                case_id,
-                "reply-queued",
-                "policy",
-                now,
-                {"reply": out.kind, "channel": channel, "why": why},
-            )
 
     def _facts(self, sub: Submission, now: datetime) -> Facts:
         """What the chain needs to know from the store for a chat: whether an email copy of

@@ -47,7 +47,7 @@ from storage.case_work import messages_of
 from storage.cases import get_case
 from storage.clocks import CaseClocks
 from storage.db import write_transaction
-from storage.outbox import enqueue, insert_draft, reply_key
+from storage.outbox import enqueue, insert_draft, queue_reply
 
 log = logging.getLogger(__name__)
 
@@ -288,26 +288,20 @@ class Scheduler:
             or channel not in ("email", "web", "telegram")
         )
         if automatic:
-            queued = enqueue(
+            queue_reply(
                 self.db,
                 case_id=case.id,
+                ref=case.ref,
                 channel=channel,
                 recipient=recipient,
                 reply_kind=kind,
                 subject=out.subject,
                 body=out.body,
-                key=reply_key(case.ref, kind, channel),
                 now=now,
+                why=action.why,
+                actor="scheduler",
                 headers=out.headers,
             )
-            if queued:
-                store.event(
-                    self.db,
-                    case.id,
-                    "reply-queued",
-                    now,
-                    {"reply": kind, "channel": channel, "why": action.why},
-                )
             return "queued"
         deadline = self._reply_deadline(case, kind, now)
         draft_id = insert_draft(

@@ -44,7 +44,7 @@ from bot.survey_answers import Answers, parse_answers
 from mail.identity import RE_PREFIX, MailIdentity
 from storage.cases import add_event, get_case, insert_message
 from storage.mail import set_attention
-from storage.outbox import enqueue, reply_key
+from storage.outbox import queue_reply
 from storage.surveys import (
     SurveyRow,
     insert_survey,
@@ -139,26 +139,19 @@ def offer_survey(
     if channel == "email":  # its own subject, not "Re: <theirs>": a reply then says what it is
         context = reply_context(policy, ref, sub, decision, SURVEY_KIND)
         subject = renderer.render(SURVEY_KIND, context).subject
-    enqueue(
+    queue_reply(
         db,
         case_id=case_id,
+        ref=ref,
         channel=channel,
         recipient=email if channel == "email" else conversation,
         reply_kind=SURVEY_KIND,
         subject=subject,
         body=out.body,
-        key=reply_key(ref, SURVEY_KIND, channel),
         now=now,
+        why="satisfaction survey after closing",
         headers=out.headers,
         not_before=now + timedelta(hours=config.survey.delay_hours),
-    )
-    add_event(
-        db,
-        case_id,
-        "reply-queued",
-        "policy",
-        now,
-        {"reply": SURVEY_KIND, "channel": channel, "why": "satisfaction survey after closing"},
     )
     return None
 

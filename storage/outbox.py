@@ -163,6 +163,43 @@ def enqueue(
     return cursor.rowcount == 1
 
 
+def queue_reply(
+    db: sqlite_utils.Database,
+    *,
+    case_id: int,
+    ref: str,
+    channel: str,
+    recipient: str | None,
+    reply_kind: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    why: str,
+    actor: str = "policy",
+    headers: Mapping[str, str] | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """A reply of a case into the outbox (once per case, kind and channel: `reply_key`) and,
+    when it was new, a `reply-queued` event saying why. False when it was already queued."""
+    queued = enqueue(
+        db,
+        case_id=case_id,
+        channel=channel,
+        recipient=recipient,
+        reply_kind=reply_kind,
+        subject=subject,
+        body=body,
+        key=reply_key(ref, reply_kind, channel),
+        now=now,
+        headers=headers,
+        not_before=not_before,
+    )
+    if queued:
+        data = {"reply": reply_kind, "channel": channel, "why": why}
+        add_event(db, case_id, "reply-queued", actor, now, data)
+    return queued
+
+
 _COLUMNS = (
     "id, case_id, channel, recipient, reply_kind, subject, body, idempotency_key, attempts, headers"
 )
