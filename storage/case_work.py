@@ -234,6 +234,27 @@ def correct_item(
     return correction
 
 
+def correct_place(
+    db: sqlite_utils.Database,
+    case: CaseState,
+    actor: str,
+    staff_id: int | None,
+    place_json: str | None,
+    said: str | None,
+    now: datetime,
+) -> int:
+    """Where it is (issue 12), as staff found it: the stored place replaced (or cleared), the
+    old and new words kept in case_corrections. A forward waiting on the dead-letter list for
+    a place can then be retried."""
+    row = db.execute("SELECT place FROM cases WHERE id = ?", [case.id]).fetchone()
+    stored = json.loads(row[0]) if row and row[0] else None
+    old = stored.get("text") if isinstance(stored, dict) else None
+    db.execute("UPDATE cases SET place = ? WHERE id = ?", [place_json, case.id])
+    correction = _correction(db, case, actor, staff_id, "place", old, said, now)
+    _event(db, case.id, "item-corrected", actor, now, {"item": "place", "correction": correction})
+    return correction
+
+
 def correct_contact(
     db: sqlite_utils.Database,
     case: CaseState,

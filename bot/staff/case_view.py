@@ -24,6 +24,7 @@ ITEM_NAMES = {
     "who": "Who was involved",
     "outcome": "Outcome sought",
     "contact": "Contact details",
+    "place": "Where it is",
 }
 
 #: The deadline columns, as the SLA board names the clocks.

@@ -26,6 +26,7 @@ from bot.explain import decided_trace, format_trace
 from bot.forwarding import forward_if_due
 from bot.intake import compose
 from bot.model import KIND_LABELS, Kind, Status
+from bot.place import Place, PlaceError, read_place, shared_location
 from bot.replies import ReplyRenderer
 from bot.scheduler import HAZARD_FLAG
 from bot.sla_bounds import board_bounds
@@ -462,9 +463,22 @@ async def sensitive_post(request: web.Request) -> web.StreamResponse:
     raise _done(state, "sensitive")
 
 
+_COORDINATES = re.compile(r"\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*")
+
+
+def staff_place(said: str) -> Place:
+    """The place staff typed: "43.6532, -79.3832" as coordinates, else as a resident's
+    answer is read (an address, two streets, or a landmark). Raises PlaceError in words."""
+    found = _COORDINATES.fullmatch(said)
+    if found:
+        return shared_location(float(found.group(1)), float(found.group(2)))
+    return read_place(said)
+
+
 @require_role("agent")
 async def correct_post(request: web.Request) -> web.StreamResponse:
-    """Correct the kind, or one item: what, when, who, outcome, or the contact details."""
+    """Correct the kind, or one item: what, when, who, outcome, the contact details, or where
+    it is."""
     state = _state_or_404(request)
     form = await _form(request)
     site = request.app[STAFF]
@@ -494,6 +508,26 @@ async def correct_post(request: web.Request) -> web.StreamResponse:
                     request, "corrected-item", state, now, {"item": "contact", "corrections": ids}
                 )
         raise _done(state, "contact" if ids else "unchanged")
+    if field == "place":
+        said = form.get("item-place", "").strip()
+        try:
+            place = staff_place(said) if said else None
+        except PlaceError as exc:
+            return _case_view(request, [("item-place", str(exc))], 400, form)
+        with write_transaction(site.db):
+            correction = case_work.correct_place(
+                site.db,
+                state,
+                actor,
+                staff_id,
+                place.to_json() if place else None,
+                place.text if place else None,
+                now,
+            )
+            _audit(
+                request, "corrected-item", state, now, {"item": "place", "correction": correction}
+            )
+        raise _done(state, "place")
     if field not in ITEM_COLUMNS:
         return _case_view(request, [("field", "Choose what to correct")], 400, form)
     value = form.get(f"item-{field}", "").strip() or None

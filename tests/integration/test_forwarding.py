@@ -23,7 +23,9 @@ from bot.clock import FrozenClock
 from bot.config import Config, parse_config
 from bot.forwarding import forward_if_due
 from bot.outbox_worker import OutboxWorker
+from bot.staff.cases import staff_place
 from bot.tracker_service import check_service_mapping, forward_worker
+from storage.case_work import case_state, correct_place
 from storage.db import write_transaction
 from storage.departments import change_department
 from storage.forwards import dead_letters, forwards_of_case, retry, supersede_pending
@@ -98,7 +100,8 @@ def file_case(
     filed = s.intake.file(submission(received_at=NOW, text=text, what=text), NOW)
     (case_id,) = s.db.execute("SELECT id FROM cases WHERE ref = ?", [filed.ref]).fetchone()
     with write_transaction(s.db):
-        s.db.execute("UPDATE cases SET place = ? WHERE id = ?", [json.dumps(place), case_id])
+        stored = json.dumps(place) if place else None
+        s.db.execute("UPDATE cases SET place = ? WHERE id = ?", [stored, case_id])
     return filed.ref, int(case_id)
 
 
@@ -337,6 +340,15 @@ async def test_coordinates_go_as_lat_and_long_and_no_place_is_a_dead_letter(
     assert "address_string" not in post.form
     [dead] = dead_letters(s.db)
     assert dead.case_id == nowhere and "no place" in dead.errors[0]
+    # Staff add the place on the case page (the same storage call), then retry.
+    state = case_state(s.db, dead.ref)
+    assert state is not None
+    with write_transaction(s.db):
+        place = staff_place("corner of Queen St and Spadina Ave")
+        correct_place(s.db, state, "staff:1", None, place.to_json(), place.text, clock.now())
+        assert retry(s.db, dead.id, "staff:1", clock.now())
+    assert await worker.drain() == 1
+    assert "Queen St and Spadina Ave" in open311.posts()[-1].form["address_string"]
     await worker.sender.close()
 
 

@@ -139,3 +139,35 @@ async def test_changing_the_department_on_the_case_page_reforwards_the_case(site
     assert (second.department, second.sequence) == ("water", 2)
     html = unescape(await (await site.client.get(f"/staff/cases/{ref}")).text())
     assert "Queued for water (webhook)" in html
+
+
+async def test_staff_correct_where_it_is_on_the_case_page(site: Site) -> None:
+    """A forward to Open311 fails without a place; staff add it here, then retry."""
+    ref = file(site, text="The water main burst", what="water main burst")
+    await login(site.client, AGENT)
+
+    def place() -> dict[str, object] | None:
+        shown = get_case(site.db, ref)
+        assert shown is not None
+        return shown["place"]
+
+    done = await act(site, ref, "correct", {"field": "place", "item-place": "12 Elm Street"})
+    assert done.status == 303 and done.headers["Location"].endswith("?done=place#done")
+    assert place() == {
+        "address": "12 Elm Street",
+        "kind": "address",
+        "lat": None,
+        "long": None,
+        "text": "12 Elm Street",
+    }
+    await act(site, ref, "correct", {"field": "place", "item-place": "43.6532, -79.3832"})
+    found = place()
+    assert found is not None and (found["lat"], found["long"]) == (43.6532, -79.3832)
+    refused = await act(site, ref, "correct", {"field": "place", "item-place": "at 5 pm"})
+    assert refused.status == 400
+    assert "sounds like when it happened" in unescape(await refused.text())
+    assert (await act(site, ref, "correct", {"field": "place", "item-place": "  "})).status == 303
+    assert place() is None
+    html = unescape(await (await site.client.get(f"/staff/cases/{ref}")).text())
+    assert "Corrected: Where it is" in html and "from “12 Elm Street”" in html
+    assert [r["detail"]["item"] for r in audit_of(site, "corrected-item")] == ["place"] * 3
