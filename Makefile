@@ -40,6 +40,8 @@ bench: install system-deps
 	PYTHONPATH=. $(PY) bench/telegram_bench.py
 	PYTHONPATH=. $(PY) bench/staff_bench.py
 	PYTHONPATH=. $(PY) bench/forward_bench.py
+	PYTHONPATH=. $(PY) bench/scheduler_bench.py
+	PYTHONPATH=. $(PY) bench/report_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
