@@ -47,14 +47,22 @@ class Routed:
         }
 
 
+#: Words between a negator and a routing phrase for the phrase to count as negated.
+ROUTING_NEGATION_WINDOW = 1
+
+
 @lru_cache(maxsize=256)
 def _phrase_rule(rule: RoutingRule) -> PhraseRule:
-    """Built once per rule: the matcher indexes its phrases."""
+    """Built once per rule: the matcher indexes its phrases. Negation reaches one word only
+    ("no garbage", "not the garbage"): routing asks what a message is about, and "Nobody
+    picked up the garbage" is about garbage, though "nobody" is a negator three words
+    earlier. The policy's own rules (safety, abuse) keep the wider window."""
     return PhraseRule(
         rule.name,
         rule.description or f"mentions a subject of {rule.department}",
         rule.phrases,
         negation=True,
+        negation_window=ROUTING_NEGATION_WINDOW,
     )
 
 

@@ -308,6 +308,13 @@ def test_conditions(rule: dict[str, Any], decision: Decision, fired: bool, reaso
         ("A tree in the park lost a branch", Kind.REQUEST, "parks"),
         ("The library staff were rude", Kind.COMPLAINT, None),
         ("It is not a garbage problem: the trees in the park are dying", Kind.REQUEST, "parks"),
+        # A negator that is the subject of the sentence does not deny the thing it is about.
+        ("Nobody picked up the garbage on Birch Lane", Kind.COMPLAINT, "waste"),
+        ("No one has fixed the pothole on King Street", Kind.REQUEST, "transportation"),
+        ("Nothing was done about the sewer smell", Kind.COMPLAINT, "water"),
+        # ...while a negator right before it still does.
+        ("There is no garbage here, just a fallen tree in the park", Kind.REQUEST, "parks"),
+        ("It was not the garbage: a branch from a park tree fell", Kind.REQUEST, "parks"),
     ],
 )
 def test_the_example_routing(text: str, kind: Kind, department: str | None) -> None:
