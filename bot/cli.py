@@ -685,6 +685,14 @@ def describe_telegram(config: Config) -> str:
     return f"long polling {telegram.api_base_url}"
 
 
+def describe_tracker(config: Config) -> str:
+    """Where cases are forwarded, one word a department: what `serve` will do with them."""
+    if not config.departments:
+        return "no departments configured: cases wait for staff ([[departments]])"
+    kinds = ", ".join(f"{d.key} ({d.tracker})" for d in config.departments)
+    return f"{kinds}; `caredesk tracker check` tests each"
+
+
 def describe_mail(config: Config) -> str:
     mail = config.mail
     parts = []
@@ -720,7 +728,9 @@ def cmd_serve(args: argparse.Namespace, services: Any) -> int:
         "            `.venv/bin/caredesk cases list` shows what was filed.\n"
         f"  mail:     {describe_mail(services.config)}\n"
         f"  telegram: {describe_telegram(services.config)}\n"
-        f"  staff:    {base}/staff/  (sign in with a staff account; `caredesk staff --help`)",
+        f"  tracker:  {describe_tracker(services.config)}\n"
+        f"  staff:    {base}/staff/  (sign in with a staff account; `caredesk staff --help`)\n"
+        f"            {base}/staff/forwards (forwarding), {base}/staff/reports (trends)",
         flush=True,
     )
     try:

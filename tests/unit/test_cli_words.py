@@ -30,3 +30,19 @@ def test_serve_help_names_what_it_serves_and_nothing_as_later():
     text = subparser(build_parser(), "serve").format_help()
     assert "web chat at /" in text and "/healthz" in text
     assert "later" not in text
+
+
+def test_serve_says_where_cases_are_forwarded():
+    from bot.cli import describe_tracker
+    from bot.config import Config, parse_config
+
+    assert "no departments configured" in describe_tracker(Config())
+    cfg = parse_config(
+        {
+            "departments": [
+                {"key": "waste", "name": "Waste", "tracker": "email", "email": "w@city.example"},
+                {"key": "parks", "name": "Parks"},
+            ]
+        }
+    )
+    assert describe_tracker(cfg).startswith("waste (email), parks (none);")
