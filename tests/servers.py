@@ -647,3 +647,22 @@ def serve_argv(config: Path, db_path: Path, port: int) -> list[str]:
         "--port",
         str(port),
     ]
+
+
+async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """`caredesk ARGS` as its own process, stdout and stderr together, without blocking the
+    event loop the test's servers run in. `env` is the whole environment (the caller decides
+    which CAREDESK_ variables of the test run it keeps); loopback bypasses any proxy."""
+    root = Path(__file__).resolve().parents[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**env, **NO_PROXY_ENV, "PYTHONPATH": str(root)},
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()

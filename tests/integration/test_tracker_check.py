@@ -5,10 +5,8 @@ secret ever appears in the output."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +18,8 @@ from aiohttp import web
 from bot.clock import FrozenClock
 
 from ..open311 import FakeOpen311
-from ..servers import LOOPBACK, NO_PROXY_ENV, free_port
+from ..servers import LOOPBACK, free_port, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "k3y-of-the-city-0001"
 SECRET = "w3bhook-s3cret-0002"
 
@@ -77,25 +74,10 @@ async def check(config: Path, *args: str, **env: str) -> tuple[int, str]:
         for k, v in os.environ.items()
         if k != "CAREDESK_CONFIG" and not k.startswith(("CAREDESK_OPEN311", "CAREDESK_WEBHOOK"))
     }
-    full.update(NO_PROXY_ENV, PYTHONPATH=str(ROOT), **env)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "--config",
-        str(config),
-        "tracker",
-        "check",
-        "--timeout",
-        "3",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=full,
+    full.update(env)
+    return await run_cli(
+        "--config", str(config), "tracker", "check", "--timeout", "3", *args, env=full
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
 
 
 def no_secret(out: str) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -42,9 +41,8 @@ from tracker.open311 import Created, NewRequest, Open311Client, Open311Target, P
 from ..conftest import MakeServices
 from ..open311 import FakeOpen311
 from ..scripts import COMPLAINT
-from ..servers import NO_PROXY_ENV
+from ..servers import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
 KEY = "test-key"
 
@@ -463,27 +461,11 @@ async def sync_command(desk: Desk, tmp_path: Path, *args: str) -> tuple[int, str
         'open311_service_code = "POTHOLE"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREDESK_")}
-    env.update(NO_PROXY_ENV, PYTHONPATH=str(ROOT), CAREDESK_OPEN311_KEY_ROADS=KEY)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "--config",
-        str(config),
-        "--db",
-        str(desk.services.db_path),
-        "tracker",
-        "sync",
-        "--timeout",
-        "3",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
+    env["CAREDESK_OPEN311_KEY_ROADS"] = KEY
+    db = str(desk.services.db_path)
+    return await run_cli(
+        "--config", str(config), "--db", db, "tracker", "sync", "--timeout", "3", *args, env=env
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
 
 
 async def test_tracker_sync_command_runs_one_pass(make_desk: MakeDesk, tmp_path: Path) -> None:
