@@ -446,7 +446,7 @@ class ChatService:
                 mark_sent(self.db, item_id, now)
 
     def _pending(self, channel: str, key: str) -> Turn:
-        items = pending_for(self.db, channel, key, self.clock.now())
+        items = pending_for(self.db, channel, key, self.clock.now() + LIVE_GRACE)
         return Turn(
             [Reply(i.body if i.case_id is None else f"{i.subject}\n\n{i.body}") for i in items],
             [i.id for i in items],

@@ -189,12 +189,6 @@ def forwards_of_case(db: sqlite_utils.Database, case_id: int) -> list[Forward]:
     return [_forward(r) for r in rows.fetchall()]
 
 
-def is_forward(db: sqlite_utils.Database, outbox_id: int) -> bool:
-    return (
-        db.execute("SELECT 1 FROM forwards WHERE outbox_id = ?", [outbox_id]).fetchone() is not None
-    )
-
-
 def begin_attempt(db: sqlite_utils.Database, outbox_id: int, now: datetime) -> str | None:
     """Note that an attempt starts now; returns when the first attempt began if one did
     before (then it may have created the ticket, and the sender looks it up first). The

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import sqlite_utils
 
 from storage.cases import add_event, insert_message, utc
-from storage.forwards import Receipt, is_forward, record_dead, record_forwarded
+from storage.forwards import Receipt, record_dead, record_forwarded
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,6 @@ class Sender(Protocol):
 DEPARTMENT_PREFIX = "dept-"
 #: The channel of forwards to a department's tracker (bot/forwarder.py).
 TRACKER = "tracker"
-
-
-#: Reply kinds queued to leave at a set time, which a live chat does not show early.
-LATER_KINDS = ("survey",)
 
 
 def to_department(reply_kind: str) -> bool:
@@ -233,20 +229,22 @@ def due_items(
 
 
 def pending_for(
-    db: sqlite_utils.Database, channel: str, recipient: str, now: datetime | None = None
+    db: sqlite_utils.Database,
+    channel: str,
+    recipient: str,
+    shown_until: datetime | None = None,
 ) -> list[OutboxItem]:
-    """Everything still pending for one conversation, due or not: a live chat shows it now
-    (a chat reply's grace period is for the worker, not for the open page). Except a reply
-    meant to leave later, `LATER_KINDS` (the satisfaction survey after its delay): with
-    `now`, it stays queued until its time."""
+    """What a live chat shows now of one conversation's pending rows. A chat reply waits a
+    grace period for the worker (the open page shows it at once), so with `shown_until`
+    (now plus that grace) a row is shown when it is due by then, or is a retry; a row meant
+    to leave later (the satisfaction survey, a day after closing) stays queued until then."""
     sql = (
         f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' AND channel = ? AND recipient = ?"
     )
     params: list[object] = [channel, recipient]
-    if now is not None:
-        later = ", ".join("?" * len(LATER_KINDS))
-        sql += f" AND (reply_kind NOT IN ({later}) OR next_attempt_at <= ?)"
-        params.extend([*LATER_KINDS, utc(now)])
+    if shown_until is not None:
+        sql += " AND (attempts > 0 OR next_attempt_at <= ?)"
+        params.append(utc(shown_until))
     rows = db.execute(sql + " ORDER BY id LIMIT 50", params).fetchall()
     return _items(rows)
 
@@ -270,7 +268,7 @@ def mark_sent(
         "FROM outbox WHERE id = ?",
         [item_id],
     ).fetchone()
-    if is_forward(db, item_id):
+    if channel == TRACKER:
         record_forwarded(db, item_id, receipt or Receipt(), now)
         return True
     insert_message(
