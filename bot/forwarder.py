@@ -25,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 import aiohttp
 import sqlite_utils
 
 from bot.config import Config, Department
+from bot.place import Place
 from bot.proxies import ProxyTable
 from bot.tracker_cli import OPEN311_KEY_ENV, WEBHOOK_SECRET_ENV, secret_env
 from bot.tracker_targets import external_link, open311_client
@@ -82,15 +82,14 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _place_fields(place: dict[str, Any] | None) -> tuple[float | None, float | None, str | None]:
-    """(lat, long, address_string) of a stored place (issue 12, item 2)."""
-    if not place:
+def _location(place: Place | None) -> tuple[float | None, float | None, str | None]:
+    """(lat, long, address_string) for Open311: coordinates when shared, else the address
+    (or the resident's words for a landmark)."""
+    if place is None:
         return None, None, None
-    lat, long = place.get("lat"), place.get("long")
-    if isinstance(lat, int | float) and isinstance(long, int | float):
-        return float(lat), float(long), None
-    text = place.get("address") or place.get("text")
-    return None, None, str(text) if text else None
+    if place.lat is not None and place.long is not None:
+        return place.lat, place.long, None
+    return None, None, place.address or place.text
 
 
 def describe_case(case: CaseForForward) -> str:
@@ -103,7 +102,7 @@ def describe_case(case: CaseForForward) -> str:
         f"Outcome sought: {case.outcome or '(not given)'}",
     ]
     if case.place:
-        lines.append(f"Where: {case.place.get('text') or case.place.get('address') or ''}")
+        lines.append(f"Where: {case.place.text}")
     return "\n".join(lines)
 
 
@@ -166,7 +165,7 @@ class ForwardSender:
         code = service_code(dept, case)
         if not code:
             raise DeliveryError("no service_code is configured for this case's category", True)
-        lat, long, address = _place_fields(case.place)
+        lat, long, address = _location(case.place)
         if address is None and lat is None:
             # GeoReport v2 requires a location; a made-up one would send a crew to the wrong
             # street. Staff add the place on the case page, then retry.
@@ -230,7 +229,7 @@ class ForwardSender:
             outcome=case.outcome,
             received_at=_instant(case.received_at),
             deadlines={k: _instant(v) for k, v in case.deadlines.items()},
-            place=case.place,
+            place=case.place.as_dict() if case.place else None,
             contact={"name": case.name or "", "email": case.email or "", "phone": case.phone or ""},
             share_contact=dept.share_contact,
         )
@@ -255,7 +254,6 @@ class ForwardSender:
         if self._smtp is None:
             self._smtp = SmtpSender(self.config.mail, smtp)
         contact = ", ".join(v for v in (case.name, case.email, case.phone) if v) or None
-        where = case.place.get("text") if case.place else None
         forwarded = ForwardedCase(
             ref=case.ref,
             kind=case.kind,
@@ -265,7 +263,7 @@ class ForwardSender:
             who=case.who,
             outcome=case.outcome,
             contact=contact,
-            place=str(where) if where else None,
+            place=case.place.text if case.place else None,
             deadlines={k: _instant(v) for k, v in case.deadlines.items()},
         )
         subject, body, headers = forward_message(

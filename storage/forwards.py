@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.place import Place, place_of
 from storage.cases import add_event, utc
 
 #: The reply kind of a forward's outbox row (a `dept-` kind: not a reply to the resident).
@@ -324,7 +325,7 @@ class CaseForForward:
     out_of_scope: str | None
     received_at: str
     deadlines: dict[str, str]
-    place: dict[str, Any] | None
+    place: Place | None  # where it is, as the case holds it (None: not given)
     rule: str | None  # the routing rule that chose the department
     name: str | None
     email: str | None
@@ -352,7 +353,6 @@ def case_for_forward(db: sqlite_utils.Database, case_id: int) -> CaseForForward 
         [case_id],
     ).fetchone()
     rule = json.loads(routed[0]).get("rule") if routed else None
-    place = json.loads(row[14]) if row[14] else None
     return CaseForForward(
         ref=row[0],
         kind=row[1],
@@ -365,7 +365,7 @@ def case_for_forward(db: sqlite_utils.Database, case_id: int) -> CaseForForward 
         out_of_scope=row[8],
         received_at=row[9],
         deadlines=deadlines,
-        place=place if isinstance(place, dict) else None,
+        place=place_of(row[14]),
         rule=rule,
         name=row[15],
         email=row[16],
