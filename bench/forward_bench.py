@@ -61,8 +61,8 @@ from bench.figures import percentiles
 from bot.app import CHECKPOINT_SECONDS
 from bot.clock import FrozenClock
 from bot.forwarder import _place_fields, describe_case, service_code
-from bot.tracker_cli import OPEN311_KEY_ENV
 from bot.tracker_service import forward_worker
+from bot.tracker_targets import OPEN311_KEY_ENV
 from storage.checkpoint import Checkpointer, defer_checkpoints
 from storage.db import open_store, write_transaction
 from storage.forwards import case_for_forward, queue_forward

@@ -32,8 +32,13 @@ import sqlite_utils
 from bot.config import Config, Department
 from bot.place import Place
 from bot.proxies import ProxyTable
-from bot.tracker_cli import OPEN311_KEY_ENV, WEBHOOK_SECRET_ENV, secret_env
-from bot.tracker_targets import external_link, open311_client
+from bot.tracker_targets import (
+    OPEN311_KEY_ENV,
+    WEBHOOK_SECRET_ENV,
+    external_link,
+    open311_client,
+    secret_env,
+)
 from mail.department import ForwardedCase, forward_message
 from mail.identity import identity_of
 from mail.smtp import SmtpSender

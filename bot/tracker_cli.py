@@ -21,30 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 
 import aiohttp
 
 from bot.config import Config, Department
-from tracker.open311 import Open311Client, Open311Error, Open311Target, check_service_codes
+from bot.tracker_targets import (
+    OPEN311_KEY_ENV,
+    WEBHOOK_SECRET_ENV,
+    open311_client,
+    secret_env,
+    service_code_check,
+)
+from tracker.open311 import Open311Client, Open311Error
 
-#: Per department `<PREFIX>_<KEY>` (key upper-cased, "-" as "_"), else the generic `<PREFIX>`.
-OPEN311_KEY_ENV = "CAREDESK_OPEN311_KEY"
-WEBHOOK_SECRET_ENV = "CAREDESK_WEBHOOK_SECRET"
 DEFAULT_TIMEOUT = 10.0
-
-
-def secret_env(prefix: str, department: str) -> tuple[str, str]:
-    """The variable that holds a department's secret and its value ("" when unset): the
-    department's own variable first, then the generic one shared by all departments."""
-    own = f"{prefix}_{department.upper().replace('-', '_')}"
-    for name in (own, prefix):
-        value = os.environ.get(name, "")
-        if value:
-            return name, value
-    return own, ""
 
 
 @dataclass
@@ -86,8 +78,7 @@ async def check_open311(
     session: aiohttp.ClientSession, dept: Department, timeout: float, out: Result
 ) -> None:
     env, key = secret_env(OPEN311_KEY_ENV, dept.key)
-    target = Open311Target(dept.open311_url, key, dept.open311_jurisdiction_id or None, timeout)
-    client = Open311Client(session, target)
+    client = open311_client(session, dept, timeout)
     try:
         services = await client.services()
     except Open311Error as exc:
@@ -96,23 +87,10 @@ async def check_open311(
             out.problem(f"no API key: set {env} (or {OPEN311_KEY_ENV}) in the environment")
         return
     out.answer.append(f"Open311: {len(services)} services")
-    code = dept.open311_service_code
-    if not code and not dept.open311_service_codes:
-        out.problem("open311_service_code is not set: no service code to file cases under")
-    if code:
-        # The default code: the mapping's "category" label would only be noise here.
-        problems = check_service_codes({"": code}, services)
-        for problem in problems:
-            out.problem(problem.removeprefix("category '': "))
-        if not problems:
-            out.answer.append(f"service_code {code!r} offered")
-    if dept.open311_service_codes:
-        # The category mapping (open311_service_codes): each code must be one the server offers.
-        problems = check_service_codes(dict(dept.open311_service_codes), services)
-        for problem in problems:
-            out.problem(f"open311_service_codes: {problem}")
-        if not problems:
-            out.answer.append(f"{len(dept.open311_service_codes)} mapped service codes offered")
+    problems, fine = service_code_check(dept, services)
+    for problem in problems:
+        out.problem(problem)
+    out.answer.extend(fine)
     if not key:
         out.problem(f"no API key: set {env} (or {OPEN311_KEY_ENV}) in the environment")
         return

@@ -19,8 +19,8 @@ from bot.config import Config
 from bot.forwarder import ForwardSender, tracked_departments
 from bot.health import DEGRADED, OK, Health
 from bot.outbox_worker import OutboxWorker
-from bot.tracker_targets import open311_client
-from tracker.open311 import Open311Error, check_service_codes
+from bot.tracker_targets import open311_client, service_code_check
+from tracker.open311 import Open311Error
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,8 @@ async def check_service_mapping(config: Config) -> list[str]:
             except Open311Error as exc:
                 problems.append(f"{dept.key}: services.json: {exc.words()}")
                 continue
-            mapping = dict(dept.open311_service_codes)
-            if dept.open311_service_code:
-                mapping["(default)"] = dept.open311_service_code
-            if not mapping:
-                problems.append(f"{dept.key}: no service code is configured")
-            problems.extend(f"{dept.key}: {p}" for p in check_service_codes(mapping, services))
+            found, _ = service_code_check(dept, services)
+            problems.extend(f"{dept.key}: {p}" for p in found)
     return problems
 
 
